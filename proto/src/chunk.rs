@@ -1,0 +1,129 @@
+//! Chunkserver HTTP API. Chunk data travels as raw bytes bodies, never JSON.
+//! `{id}` is the chunk id in decimal. Client-facing calls carry an access `token`;
+//! internal calls (master -> chunkserver, chunkserver -> chunkserver) carry the cluster
+//! secret in the `x-ferrofs-secret` header.
+
+use crate::{ChunkId, Version};
+use serde::{Deserialize, Serialize};
+
+/// `PUT` raw bytes at `offset` (query: `WriteParams`). Streams to local disk and forwards
+/// to the rest of the chain; replies `WriteResp` only once every replica has the bytes.
+pub fn data_path(id: ChunkId) -> String {
+    format!("/v1/chunk/{id}/data")
+}
+/// `GET` raw bytes (query: `ReadParams`); every 64 KiB block touched is CRC-verified.
+/// Bytes past the chunk's stored length and up to `len` read as zeros only if the caller
+/// asks for them (`len` is clipped to the stored length otherwise).
+pub fn read_path(id: ChunkId) -> String {
+    format!("/v1/chunk/{id}/data")
+}
+/// `POST` (query: `TruncateParams`): set chunk length, pipelined like a write.
+pub fn truncate_path(id: ChunkId) -> String {
+    format!("/v1/chunk/{id}/truncate")
+}
+/// `POST` (query: `SyncParams`): fsync data and checksums on every replica in the chain.
+pub fn sync_path(id: ChunkId) -> String {
+    format!("/v1/chunk/{id}/sync")
+}
+/// `GET` (query: `token`): `ChunkInfo`, SHA-256 computed if not cached.
+pub fn info_path(id: ChunkId) -> String {
+    format!("/v1/chunk/{id}/info")
+}
+/// Internal `POST` JSON `CreateChunkReq`: master asks to create an empty chunk.
+pub fn create_path(id: ChunkId) -> String {
+    format!("/v1/internal/chunk/{id}/create")
+}
+/// Internal `POST` JSON `BumpVersionReq`: master bumps the version before a lease.
+pub fn bump_path(id: ChunkId) -> String {
+    format!("/v1/internal/chunk/{id}/bump")
+}
+/// Internal `PUT` raw whole-chunk bytes (query: `ReplicaParams`) from a peer copying a
+/// replica; the receiver verifies the SHA-256 before the replica counts.
+pub fn replica_path(id: ChunkId) -> String {
+    format!("/v1/internal/chunk/{id}/replica")
+}
+/// `GET` health probe of any server.
+pub const HEALTH: &str = "/health";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WriteParams {
+    /// Version the replica must hold (the master bumped it before granting the lease).
+    pub version: Version,
+    pub offset: u64,
+    /// fsync data and checksums before replying.
+    #[serde(default)]
+    pub sync: bool,
+    /// Comma-separated `host:port` list of the downstream replicas, in order.
+    #[serde(default)]
+    pub chain: String,
+    #[serde(default)]
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadParams {
+    pub version: Version,
+    pub offset: u64,
+    pub len: u64,
+    #[serde(default)]
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TruncateParams {
+    pub version: Version,
+    pub len: u64,
+    #[serde(default)]
+    pub chain: String,
+    #[serde(default)]
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncParams {
+    pub version: Version,
+    #[serde(default)]
+    pub chain: String,
+    #[serde(default)]
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenParam {
+    #[serde(default)]
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WriteResp {
+    /// Number of replicas (this one and downstream) that applied the operation.
+    pub replicas: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChunkInfo {
+    pub chunk_id: ChunkId,
+    pub version: Version,
+    pub length: u64,
+    /// Hex SHA-256 of the chunk's bytes `[0, length)`.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateChunkReq {
+    pub version: Version,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BumpVersionReq {
+    pub from: Version,
+    pub to: Version,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicaParams {
+    pub version: Version,
+    pub length: u64,
+    /// Hex SHA-256 the received bytes must match.
+    pub sha256: String,
+}

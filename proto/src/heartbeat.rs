@@ -1,0 +1,83 @@
+//! Chunkserver <-> master control plane: registration, heartbeats, and the commands the
+//! master sends back in heartbeat replies (as HDFS does).
+
+use crate::namespace::ReplicaLoc;
+use crate::{ChunkId, CsId, Version};
+use serde::{Deserialize, Serialize};
+
+pub const REGISTER: &str = "/rpc/v1/cs/register";
+pub const HEARTBEAT: &str = "/rpc/v1/cs/heartbeat";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkReport {
+    pub chunk_id: ChunkId,
+    pub version: Version,
+    pub length: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterReq {
+    pub id: CsId,
+    /// `host:port` clients and peers use to reach this chunkserver.
+    pub addr: String,
+    pub capacity_bytes: u64,
+    pub used_bytes: u64,
+    /// Full chunk report.
+    pub chunks: Vec<ChunkReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterResp {
+    pub heartbeat_interval_ms: u64,
+    pub chunk_size: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HeartbeatReq {
+    pub id: CsId,
+    pub addr: String,
+    pub capacity_bytes: u64,
+    pub used_bytes: u64,
+    /// Chunks created, changed version, or received since the last heartbeat.
+    #[serde(default)]
+    pub added: Vec<ChunkReport>,
+    /// Chunks deleted since the last heartbeat.
+    #[serde(default)]
+    pub removed: Vec<ChunkId>,
+    /// Chunks found corrupt (by a read or the scrubber) and dropped.
+    #[serde(default)]
+    pub corrupt: Vec<ChunkId>,
+    /// Replica copies this chunkserver is running now.
+    #[serde(default)]
+    pub copies_in_flight: u32,
+    /// Bytes read + written for clients since start (for load-aware placement and metrics).
+    #[serde(default)]
+    pub io_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    /// Delete the replica if it is at `version` or older (None: any version).
+    Delete {
+        chunk_id: ChunkId,
+        #[serde(default)]
+        max_version: Option<Version>,
+    },
+    /// Copy the local replica (at `version`) to `target`, verified by SHA-256.
+    Replicate {
+        chunk_id: ChunkId,
+        version: Version,
+        target: ReplicaLoc,
+    },
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HeartbeatResp {
+    /// The master does not know this chunkserver (it restarted): register again with a
+    /// full report.
+    #[serde(default)]
+    pub reregister: bool,
+    #[serde(default)]
+    pub commands: Vec<Command>,
+}

@@ -1,0 +1,340 @@
+//! Master RPCs for the namespace: inodes, directory entries, and the file -> chunk map.
+//! All are `POST` with a JSON body to the path constant beside the request type.
+
+use crate::{ChunkId, CsId, Ino, Version};
+use serde::{Deserialize, Serialize};
+
+pub const LOOKUP: &str = "/rpc/v1/ns/lookup";
+pub const GETATTR: &str = "/rpc/v1/ns/getattr";
+pub const RESOLVE: &str = "/rpc/v1/ns/resolve";
+pub const SETATTR: &str = "/rpc/v1/ns/setattr";
+pub const CREATE: &str = "/rpc/v1/ns/create";
+pub const UNLINK: &str = "/rpc/v1/ns/unlink";
+pub const RENAME: &str = "/rpc/v1/ns/rename";
+pub const LINK: &str = "/rpc/v1/ns/link";
+pub const READDIR: &str = "/rpc/v1/ns/readdir";
+pub const READLINK: &str = "/rpc/v1/ns/readlink";
+pub const RELEASE: &str = "/rpc/v1/ns/release";
+pub const STATFS: &str = "/rpc/v1/ns/statfs";
+pub const CHUNKS: &str = "/rpc/v1/file/chunks";
+pub const LEASE: &str = "/rpc/v1/file/lease";
+pub const COMMIT: &str = "/rpc/v1/file/commit";
+
+/// Seconds and nanoseconds since the Unix epoch; 64-bit seconds, negative allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+pub struct Timespec {
+    pub sec: i64,
+    pub nsec: u32,
+}
+
+impl Timespec {
+    pub fn now() -> Self {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timespec {
+            sec: d.as_secs() as i64,
+            nsec: d.subsec_nanos(),
+        }
+    }
+    pub fn to_system_time(self) -> std::time::SystemTime {
+        use std::time::{Duration, UNIX_EPOCH};
+        if self.sec >= 0 {
+            UNIX_EPOCH + Duration::new(self.sec as u64, self.nsec)
+        } else {
+            UNIX_EPOCH - Duration::from_secs(self.sec.unsigned_abs())
+                + Duration::from_nanos(self.nsec as u64)
+        }
+    }
+    pub fn from_system_time(t: std::time::SystemTime) -> Self {
+        match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => Timespec {
+                sec: d.as_secs() as i64,
+                nsec: d.subsec_nanos(),
+            },
+            Err(e) => {
+                let d = e.duration();
+                let mut sec = -(d.as_secs() as i64);
+                let mut nsec = 0;
+                if d.subsec_nanos() > 0 {
+                    sec -= 1;
+                    nsec = 1_000_000_000 - d.subsec_nanos();
+                }
+                Timespec { sec, nsec }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+}
+
+/// Attributes of an inode as the master keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attr {
+    pub ino: Ino,
+    pub kind: FileKind,
+    /// Permission bits only (07777).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
+    pub nlink: u32,
+    pub rdev: u32,
+    /// Replication goal of a file (directories: the goal new children inherit).
+    pub replication: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LookupReq {
+    pub parent: Ino,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GetattrReq {
+    pub ino: Ino,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResolveReq {
+    pub path: String,
+}
+
+/// A time to set: the master's clock, or a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSet {
+    Now,
+    At(Timespec),
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SetattrReq {
+    pub ino: Ino,
+    #[serde(default)]
+    pub mode: Option<u32>,
+    #[serde(default)]
+    pub uid: Option<u32>,
+    #[serde(default)]
+    pub gid: Option<u32>,
+    /// New size. Chunks wholly past it are dropped by the master; the client trims the
+    /// partial last chunk on its replicas first (see `client::truncate`).
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub atime: Option<TimeSet>,
+    #[serde(default)]
+    pub mtime: Option<TimeSet>,
+    /// Replication goal for this inode (files: heals up or trims down).
+    #[serde(default)]
+    pub replication: Option<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateReq {
+    pub parent: Ino,
+    pub name: String,
+    pub kind: FileKind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(default)]
+    pub rdev: u32,
+    /// For symlinks: the target.
+    #[serde(default)]
+    pub symlink_target: Option<String>,
+    /// Fail with AlreadyExists if the name exists (O_EXCL, mkdir). If false and a regular
+    /// file exists, it is returned with `created = false`.
+    #[serde(default = "yes")]
+    pub exclusive: bool,
+    /// Replication goal; default: the parent directory's, else the cluster's.
+    #[serde(default)]
+    pub replication: Option<u8>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateResp {
+    pub attr: Attr,
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnlinkReq {
+    pub parent: Ino,
+    pub name: String,
+    /// Remove a directory (rmdir) rather than a non-directory (unlink).
+    #[serde(default)]
+    pub dir: bool,
+    /// Keep the inode (nlink 0) while the caller has it open; released by RELEASE.
+    #[serde(default)]
+    pub keep_open: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnlinkResp {
+    pub ino: Ino,
+    pub nlink: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenameReq {
+    pub parent: Ino,
+    pub name: String,
+    pub new_parent: Ino,
+    pub new_name: String,
+    /// RENAME_NOREPLACE: fail with AlreadyExists if the target exists.
+    #[serde(default)]
+    pub noreplace: bool,
+    /// RENAME_EXCHANGE: swap the two entries atomically.
+    #[serde(default)]
+    pub exchange: bool,
+    /// Keep a replaced file's inode while the caller has it open.
+    #[serde(default)]
+    pub keep_open: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenameResp {
+    /// Inode that the rename replaced (and unlinked), if any.
+    pub replaced: Option<Ino>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkReq {
+    pub ino: Ino,
+    pub new_parent: Ino,
+    pub new_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReaddirReq {
+    pub ino: Ino,
+    /// Return entries whose name sorts after this one (pagination cursor).
+    #[serde(default)]
+    pub after: Option<String>,
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+fn default_limit() -> u32 {
+    1000
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DirEntry {
+    pub name: String,
+    pub attr: Attr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReaddirResp {
+    pub entries: Vec<DirEntry>,
+    /// More entries follow the last one returned.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadlinkResp {
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleaseReq {
+    pub ino: Ino,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatfsResp {
+    pub capacity_bytes: u64,
+    pub used_bytes: u64,
+    pub free_bytes: u64,
+    pub files: u64,
+    pub chunk_size: u64,
+}
+
+/// A chunkserver as a client sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplicaLoc {
+    pub id: CsId,
+    /// `host:port` of the chunkserver's HTTP listener.
+    pub addr: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChunksReq {
+    pub ino: Ino,
+    pub first_index: u64,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChunkLoc {
+    pub index: u64,
+    pub chunk_id: ChunkId,
+    pub version: Version,
+    /// Live replicas holding the current version, best first.
+    pub replicas: Vec<ReplicaLoc>,
+    /// Read access token for this chunk.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChunksResp {
+    pub chunk_size: u64,
+    pub size: u64,
+    /// Chunks that exist in the requested range; indexes absent here are holes (zeros).
+    pub chunks: Vec<ChunkLoc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseReq {
+    pub ino: Ino,
+    pub index: u64,
+    /// Replicas the client saw fail: the master leaves them out and bumps the version so
+    /// their copies become stale.
+    #[serde(default)]
+    pub exclude: Vec<CsId>,
+}
+
+/// Permission to write one chunk: the version to write at and the pipeline order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WriteLease {
+    pub chunk_id: ChunkId,
+    pub version: Version,
+    /// Pipeline order: the client sends to `replicas[0]`, which forwards down the chain.
+    pub replicas: Vec<ReplicaLoc>,
+    /// Write access token for this chunk.
+    pub token: String,
+    pub chunk_size: u64,
+    /// Milliseconds the lease stays valid; re-request it after.
+    pub lease_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitReq {
+    pub ino: Ino,
+    /// File size after the writes being committed: the master keeps max(current, size).
+    pub size: u64,
+    #[serde(default)]
+    pub mtime: Option<Timespec>,
+    /// Wait until the namespace change is synced to the master's disk (fsync/close).
+    #[serde(default)]
+    pub sync: bool,
+}
