@@ -1,0 +1,233 @@
+//! Admin operations behind `/api/v1`: cluster status, per-file chunk placement, fsck,
+//! replication goals, maintenance and decommission.
+
+use crate::db;
+use crate::error::{Result, err};
+use crate::state::Master;
+use ferrofs_proto::admin::*;
+use ferrofs_proto::namespace::{FileKind, ReaddirReq, SetattrReq};
+use ferrofs_proto::{ErrorCode, Ino};
+
+impl Master {
+    pub fn status(&self) -> Status {
+        let l = self.liveness();
+        let cl = self.cluster.lock();
+        let chunks = cl.chunks.health(&cl.reg, l);
+        let servers = cl.reg.status(l.dead);
+        let m = &self.metrics;
+        m.chunks_total.set(chunks.total as i64);
+        m.chunks_under_replicated.set(chunks.under_replicated as i64);
+        m.chunks_missing.set(chunks.missing as i64);
+        m.chunks_over_replicated.set(chunks.over_replicated as i64);
+        m.chunkservers_alive.set(servers.iter().filter(|s| s.alive).count() as i64);
+        m.files.set(self.file_count() as i64);
+        let mut workers: Vec<WorkerStatus> = self
+            .workers
+            .lock()
+            .iter()
+            .map(|(n, s)| WorkerStatus {
+                name: n.clone(),
+                status: s.clone(),
+            })
+            .collect();
+        let dead = servers.iter().filter(|s| !s.alive).count();
+        workers.push(WorkerStatus {
+            name: "failure-detector".into(),
+            status: format!(
+                "{} of {} chunkservers alive, {dead} dead (timeout {:?})",
+                servers.len() - dead,
+                servers.len(),
+                l.dead
+            ),
+        });
+        Status {
+            chunkservers: servers,
+            chunks,
+            files: self.file_count(),
+            safe_mode: cl.safe_mode,
+            default_replication: self.cfg.default_replication,
+            chunk_size: self.cfg.chunk_size,
+            workers,
+            rereplication: cl.progress.clone(),
+        }
+    }
+
+    pub fn file_info(&self, path: &str) -> Result<FileInfo> {
+        let attr = self.resolve(path)?;
+        let mut chunks = vec![];
+        if attr.kind == FileKind::File {
+            let prefix = db::file_chunk_prefix(attr.ino);
+            let refs: Vec<(u64, u64)> = self
+                .db
+                .scan(&prefix)
+                .map(|kv| kv.map(|(k, v)| (db::be_u64(&k[9..]), db::be_u64(&v))))
+                .collect::<Result<_>>()?;
+            let l = self.liveness();
+            let cl = self.cluster.lock();
+            for (index, id) in refs {
+                let (version, replicas, live) = match cl.chunks.chunks.get(&id) {
+                    Some(c) => {
+                        let reps: Vec<String> = c.current().cloned().collect();
+                        let live = reps
+                            .iter()
+                            .filter(|s| cl.reg.is_alive(s, l.dead))
+                            .cloned()
+                            .collect();
+                        (c.version, reps, live)
+                    }
+                    None => (0, vec![], vec![]),
+                };
+                chunks.push(FileChunk {
+                    index,
+                    id,
+                    version,
+                    replicas,
+                    live_replicas: live,
+                });
+            }
+        }
+        Ok(FileInfo {
+            path: path.to_string(),
+            ino: attr.ino,
+            size: attr.size,
+            replication: attr.replication,
+            chunks,
+        })
+    }
+
+    pub fn under_replicated_list(&self) -> Vec<UnderReplicatedChunk> {
+        let l = self.liveness();
+        let cl = self.cluster.lock();
+        cl.chunks
+            .under_replicated(&cl.reg, l)
+            .into_iter()
+            .take(10_000)
+            .filter_map(|(id, u)| {
+                let c = cl.chunks.chunks.get(&id)?;
+                Some(UnderReplicatedChunk {
+                    id,
+                    ino: c.ino,
+                    index: c.index,
+                    live: u.live,
+                    goal: u32::from(c.goal),
+                })
+            })
+            .collect()
+    }
+
+    /// Walk `path` (a file or a directory tree), calling `f` on each file and directory.
+    fn walk(&self, path: &str, f: &mut dyn FnMut(&str, Ino, FileKind) -> Result<()>) -> Result<()> {
+        let attr = self.resolve(path)?;
+        let mut stack = vec![(path.to_string(), attr.ino, attr.kind)];
+        while let Some((p, ino, kind)) = stack.pop() {
+            f(&p, ino, kind)?;
+            if kind != FileKind::Dir {
+                continue;
+            }
+            let mut after = None;
+            loop {
+                let r = self.readdir(&ReaddirReq {
+                    ino,
+                    after: after.clone(),
+                    limit: 1000,
+                })?;
+                for e in &r.entries {
+                    stack.push((ferrofs_proto::path::join(&p, &e.name), e.attr.ino, e.attr.kind));
+                }
+                after = r.entries.last().map(|e| e.name.clone());
+                if !r.more {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn fsck(&self, path: &str) -> Result<FsckResp> {
+        let mut files = vec![];
+        self.walk(path, &mut |p, _, kind| {
+            if kind == FileKind::File {
+                let info = self.file_info(p)?;
+                let goal = info.replication as usize;
+                let missing = info.chunks.iter().filter(|c| c.live_replicas.is_empty()).count();
+                let under = info
+                    .chunks
+                    .iter()
+                    .filter(|c| !c.live_replicas.is_empty() && c.live_replicas.len() < goal)
+                    .count();
+                files.push(FsckFile {
+                    path: p.to_string(),
+                    health: if missing > 0 {
+                        FileHealth::Missing
+                    } else if under > 0 {
+                        FileHealth::UnderReplicated
+                    } else {
+                        FileHealth::Healthy
+                    },
+                    chunks: info.chunks.len() as u64,
+                    under_replicated: under as u64,
+                    missing: missing as u64,
+                });
+            }
+            Ok(())
+        })?;
+        let count = |h| files.iter().filter(|f| f.health == h).count() as u64;
+        Ok(FsckResp {
+            healthy: count(FileHealth::Healthy),
+            under_replicated: count(FileHealth::UnderReplicated),
+            missing: count(FileHealth::Missing),
+            files,
+        })
+    }
+
+    pub fn set_replication(&self, req: &SetReplicationReq) -> Result<SetReplicationResp> {
+        if req.replication == 0 || req.replication > 16 {
+            return Err(err(ErrorCode::BadRequest, "replication must be 1..=16"));
+        }
+        let mut targets = vec![];
+        if req.recursive {
+            self.walk(&req.path, &mut |_, ino, _| {
+                targets.push(ino);
+                Ok(())
+            })?;
+        } else {
+            targets.push(self.resolve(&req.path)?.ino);
+        }
+        for ino in &targets {
+            self.setattr(&SetattrReq {
+                ino: *ino,
+                replication: Some(req.replication),
+                ..Default::default()
+            })?;
+        }
+        tracing::info!(path = %req.path, goal = req.replication, inodes = targets.len(), "replication goal set");
+        Ok(SetReplicationResp {
+            files_changed: targets.len() as u64,
+        })
+    }
+
+    pub fn set_maintenance(&self, id: &str, on: bool) -> Result<()> {
+        let mut cl = self.cluster.lock();
+        let s = cl
+            .reg
+            .servers
+            .get_mut(id)
+            .ok_or_else(|| err(ErrorCode::NotFound, format!("no chunkserver {id}")))?;
+        s.maintenance = on;
+        s.maintenance_since = on.then(std::time::Instant::now);
+        tracing::info!(cs = id, on, "maintenance mode");
+        Ok(())
+    }
+
+    pub fn decommission(&self, id: &str) -> Result<()> {
+        let mut cl = self.cluster.lock();
+        let s = cl
+            .reg
+            .servers
+            .get_mut(id)
+            .ok_or_else(|| err(ErrorCode::NotFound, format!("no chunkserver {id}")))?;
+        s.decommission = true;
+        tracing::info!(cs = id, chunks = s.chunks.len(), "decommissioning");
+        Ok(())
+    }
+}

@@ -1,0 +1,223 @@
+//! The chunk table: every chunk's file position, current version and goal (persisted),
+//! plus where its replicas are (soft state, rebuilt from chunkserver reports), and the
+//! health classification re-replication works from.
+
+use crate::registry::Registry;
+use ferrofs_proto::admin::ChunkHealth;
+use ferrofs_proto::namespace::ReplicaLoc;
+use ferrofs_proto::{ChunkId, CsId, Ino, Version};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct LeaseState {
+    pub version: Version,
+    pub replicas: Vec<ReplicaLoc>,
+    pub expires: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChunkState {
+    pub ino: Ino,
+    pub index: u64,
+    pub version: Version,
+    pub goal: u8,
+    /// Replica holder -> version it reported.
+    pub replicas: BTreeMap<CsId, Version>,
+    /// Largest length any replica reported.
+    pub length: u64,
+    pub lease: Option<LeaseState>,
+}
+
+impl ChunkState {
+    /// Holders of the current version.
+    pub fn current(&self) -> impl Iterator<Item = &CsId> {
+        self.replicas
+            .iter()
+            .filter(move |(_, v)| **v == self.version)
+            .map(|(id, _)| id)
+    }
+}
+
+/// How urgently a chunk needs copies: fewer live replicas first (MooseFS's endangered
+/// before undergoal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Urgency {
+    pub live: u32,
+    pub missing_copies: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct ChunkTable {
+    pub chunks: HashMap<ChunkId, ChunkState>,
+}
+
+/// Liveness parameters used to classify replicas.
+#[derive(Debug, Clone, Copy)]
+pub struct Liveness {
+    pub dead: Duration,
+    pub window: Duration,
+}
+
+impl ChunkTable {
+    /// Replicas that count toward the goal (current version, on a server that counts).
+    pub fn counted(&self, c: &ChunkState, reg: &Registry, l: Liveness) -> u32 {
+        c.current()
+            .filter(|id| reg.counts_for_goal(id, l.dead, l.window))
+            .count() as u32
+    }
+
+    /// Replicas a client may read from right now.
+    pub fn readable(&self, c: &ChunkState, reg: &Registry, dead: Duration) -> Vec<ReplicaLoc> {
+        c.current()
+            .filter(|id| reg.is_alive(id, dead))
+            .filter_map(|id| reg.servers.get(id).map(|s| s.loc()))
+            .collect()
+    }
+
+    pub fn health(&self, reg: &Registry, l: Liveness) -> ChunkHealth {
+        let mut h = ChunkHealth {
+            total: self.chunks.len() as u64,
+            ..Default::default()
+        };
+        for c in self.chunks.values() {
+            let n = self.counted(c, reg, l);
+            let goal = u32::from(c.goal);
+            if n == 0 {
+                h.missing += 1;
+            } else if n < goal {
+                h.under_replicated += 1;
+                if n == 1 {
+                    h.endangered += 1;
+                }
+            } else if n > goal {
+                h.over_replicated += 1;
+                h.healthy += 1;
+            } else {
+                h.healthy += 1;
+            }
+        }
+        h
+    }
+
+    /// Chunks below goal with at least one live replica, most urgent first.
+    pub fn under_replicated(&self, reg: &Registry, l: Liveness) -> Vec<(ChunkId, Urgency)> {
+        let mut v: Vec<(ChunkId, Urgency)> = self
+            .chunks
+            .iter()
+            .filter_map(|(id, c)| {
+                let live = self.counted(c, reg, l);
+                let goal = u32::from(c.goal);
+                (live < goal).then_some((
+                    *id,
+                    Urgency {
+                        live,
+                        missing_copies: goal - live,
+                    },
+                ))
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            a.1.live
+                .cmp(&b.1.live)
+                .then(b.1.missing_copies.cmp(&a.1.missing_copies))
+                .then(a.0.cmp(&b.0))
+        });
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Server;
+    use std::collections::HashSet;
+
+    fn server(id: &str, alive: bool) -> Server {
+        Server {
+            id: id.into(),
+            addr: format!("{id}:1"),
+            capacity_bytes: 100,
+            used_bytes: 0,
+            last_heartbeat: if alive {
+                Instant::now()
+            } else {
+                Instant::now() - Duration::from_secs(100)
+            },
+            copies_in_flight: 0,
+            chunks: HashSet::new(),
+            commands: vec![],
+            recent_allocs: 0,
+            maintenance: false,
+            maintenance_since: None,
+            decommission: false,
+        }
+    }
+
+    fn chunk(goal: u8, reps: &[(&str, Version)], version: Version) -> ChunkState {
+        ChunkState {
+            ino: 2,
+            index: 0,
+            version,
+            goal,
+            replicas: reps.iter().map(|(s, v)| (s.to_string(), *v)).collect(),
+            length: 0,
+            lease: None,
+        }
+    }
+
+    #[test]
+    fn urgency_orders_one_left_first() {
+        let mut reg = Registry::default();
+        for (id, alive) in [("a", true), ("b", true), ("c", false), ("d", false)] {
+            reg.servers.insert(id.into(), server(id, alive));
+        }
+        let mut t = ChunkTable::default();
+        t.chunks.insert(1, chunk(3, &[("a", 1), ("b", 1), ("c", 1)], 1)); // 2 live
+        t.chunks.insert(2, chunk(3, &[("a", 1), ("c", 1), ("d", 1)], 1)); // 1 live
+        t.chunks.insert(3, chunk(3, &[("a", 1), ("b", 1)], 1)); // 2 live
+        t.chunks.insert(4, chunk(2, &[("a", 1), ("b", 1)], 1)); // healthy
+        let l = Liveness {
+            dead: Duration::from_secs(10),
+            window: Duration::from_secs(0),
+        };
+        let order: Vec<ChunkId> = t.under_replicated(&reg, l).iter().map(|x| x.0).collect();
+        assert_eq!(order, vec![2, 1, 3]);
+        let h = t.health(&reg, l);
+        assert_eq!((h.under_replicated, h.endangered, h.healthy), (3, 1, 1));
+    }
+
+    #[test]
+    fn stale_versions_do_not_count() {
+        let mut reg = Registry::default();
+        for id in ["a", "b", "c"] {
+            reg.servers.insert(id.into(), server(id, true));
+        }
+        let mut t = ChunkTable::default();
+        t.chunks.insert(1, chunk(3, &[("a", 2), ("b", 2), ("c", 1)], 2));
+        let l = Liveness {
+            dead: Duration::from_secs(10),
+            window: Duration::from_secs(0),
+        };
+        assert_eq!(t.counted(&t.chunks[&1], &reg, l), 2);
+        assert_eq!(t.readable(&t.chunks[&1], &reg, l.dead).len(), 2);
+    }
+
+    #[test]
+    fn maintenance_counts_within_window() {
+        let mut reg = Registry::default();
+        let mut m = server("m", false);
+        m.maintenance = true;
+        m.maintenance_since = Some(Instant::now());
+        reg.servers.insert("m".into(), m);
+        reg.servers.insert("a".into(), server("a", true));
+        let mut t = ChunkTable::default();
+        t.chunks.insert(1, chunk(2, &[("a", 1), ("m", 1)], 1));
+        let l = Liveness {
+            dead: Duration::from_secs(10),
+            window: Duration::from_secs(60),
+        };
+        assert_eq!(t.counted(&t.chunks[&1], &reg, l), 2);
+        assert_eq!(t.readable(&t.chunks[&1], &reg, l.dead).len(), 1);
+    }
+}

@@ -1,0 +1,107 @@
+//! Master configuration: one serde struct, every field documented with its default.
+
+use ferrofs_proto::units::{serde_duration, serde_size};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MasterConfig {
+    /// Directory holding the RocksDB namespace. Default `./data/master`.
+    pub data_dir: PathBuf,
+    /// Chunk size for new files. Default 64MiB. Tests use 1MiB.
+    #[serde(with = "serde_size")]
+    pub chunk_size: u64,
+    /// Replication goal for new files unless a directory or the create call says otherwise.
+    /// Default 3.
+    pub default_replication: u8,
+    /// How often chunkservers heartbeat. Default 1s.
+    #[serde(with = "serde_duration")]
+    pub heartbeat_interval: Duration,
+    /// A chunkserver silent this long is dead and its replicas stop counting. Default 30s.
+    #[serde(with = "serde_duration")]
+    pub dead_timeout: Duration,
+    /// Longest time between syncs of the RocksDB write-ahead log (group commit).
+    /// A client's fsync/close waits for the next sync. Default 5ms.
+    #[serde(with = "serde_duration")]
+    pub wal_sync_interval: Duration,
+    /// How long a write lease lasts before the client must ask again. Default 60s.
+    #[serde(with = "serde_duration")]
+    pub lease_duration: Duration,
+    /// Cluster secret shared with chunkservers: signs chunk access tokens and authenticates
+    /// internal calls. Empty disables both (development only). Default empty.
+    pub secret: String,
+    /// Bearer token required by mutating admin calls (`Authorization: Bearer ...`).
+    /// Empty means no token is required (development only). Default empty.
+    pub admin_token: String,
+    /// After a restart, make no re-replication decisions until chunkservers have reported,
+    /// or this long has passed. Default 10s.
+    #[serde(with = "serde_duration")]
+    pub safe_mode_timeout: Duration,
+    /// Concurrent replica copies a chunkserver may be source or target of. Default 4.
+    pub max_copies_per_server: u32,
+    /// How often the re-replication worker scans chunk health. Default 200ms.
+    #[serde(with = "serde_duration")]
+    pub rereplication_interval: Duration,
+    /// A chunkserver down in maintenance mode for less than this does not trigger
+    /// re-replication. Default 15m.
+    #[serde(with = "serde_duration")]
+    pub maintenance_window: Duration,
+    /// Balancer moves chunks until every server's usage is within this fraction of the
+    /// mean. Default 0.10.
+    pub balance_spread: f64,
+    /// Lifetime of chunk access tokens handed to clients. Default 10m.
+    #[serde(with = "serde_duration")]
+    pub token_ttl: Duration,
+    /// Timeout of master -> chunkserver calls. Default 10s.
+    #[serde(with = "serde_duration")]
+    pub rpc_timeout: Duration,
+}
+
+impl Default for MasterConfig {
+    fn default() -> Self {
+        MasterConfig {
+            data_dir: PathBuf::from("./data/master"),
+            chunk_size: ferrofs_proto::DEFAULT_CHUNK_SIZE,
+            default_replication: 3,
+            heartbeat_interval: Duration::from_secs(1),
+            dead_timeout: Duration::from_secs(30),
+            wal_sync_interval: Duration::from_millis(5),
+            lease_duration: Duration::from_secs(60),
+            secret: String::new(),
+            admin_token: String::new(),
+            safe_mode_timeout: Duration::from_secs(10),
+            max_copies_per_server: 4,
+            rereplication_interval: Duration::from_millis(200),
+            maintenance_window: Duration::from_secs(15 * 60),
+            balance_spread: 0.10,
+            token_ttl: Duration::from_secs(600),
+            rpc_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl MasterConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.chunk_size < ferrofs_proto::BLOCK_SIZE
+            || !self.chunk_size.is_multiple_of(ferrofs_proto::BLOCK_SIZE)
+        {
+            return Err(format!(
+                "chunk_size must be a multiple of {} bytes, got {}",
+                ferrofs_proto::BLOCK_SIZE,
+                self.chunk_size
+            ));
+        }
+        if self.default_replication == 0 || self.default_replication > 16 {
+            return Err("default_replication must be between 1 and 16".into());
+        }
+        if self.dead_timeout <= self.heartbeat_interval {
+            return Err("dead_timeout must be longer than heartbeat_interval".into());
+        }
+        if self.max_copies_per_server == 0 {
+            return Err("max_copies_per_server must be at least 1".into());
+        }
+        Ok(())
+    }
+}

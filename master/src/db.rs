@@ -1,0 +1,258 @@
+//! RocksDB storage of the namespace, with group commit of the write-ahead log.
+//!
+//! Keys (one column family, one-byte prefix, big-endian numbers so they sort):
+//! - `I ino` -> `InodeRec`          - `D parent name` -> `DentryRec`
+//! - `C ino index` -> chunk id      - `K chunk` -> `ChunkRec`
+//! - `O ino` -> () (open but unlinked)   - `S name` -> counter
+//!
+//! Every batch is written to the WAL (not synced) before the call returns, so a killed
+//! master loses nothing; a background thread syncs the WAL at most `wal_sync_interval`
+//! apart and `wait_durable` lets fsync/close wait for the sync that covers their write.
+
+use crate::error::{MasterError, Result};
+use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
+use serde::{Serialize, de::DeserializeOwned};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Format version byte prefixed to every value, so encodings can change (see migrate).
+pub const FORMAT: u8 = 1;
+
+pub fn inode_key(ino: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(b'I');
+    k.extend_from_slice(&ino.to_be_bytes());
+    k
+}
+pub fn dentry_prefix(parent: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(b'D');
+    k.extend_from_slice(&parent.to_be_bytes());
+    k
+}
+pub fn dentry_key(parent: u64, name: &str) -> Vec<u8> {
+    let mut k = dentry_prefix(parent);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+pub fn file_chunk_prefix(ino: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(b'C');
+    k.extend_from_slice(&ino.to_be_bytes());
+    k
+}
+pub fn file_chunk_key(ino: u64, index: u64) -> Vec<u8> {
+    let mut k = file_chunk_prefix(ino);
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+pub fn chunk_key(id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(b'K');
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+pub fn orphan_key(ino: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(b'O');
+    k.extend_from_slice(&ino.to_be_bytes());
+    k
+}
+pub fn counter_key(name: &str) -> Vec<u8> {
+    let mut k = vec![b'S'];
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    let mut out = vec![FORMAT];
+    out.extend(postcard::to_allocvec(v).expect("postcard encodes plain structs"));
+    out
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    match bytes.split_first() {
+        Some((&FORMAT, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| MasterError::Corrupt(e.to_string()))
+        }
+        Some((v, _)) => Err(MasterError::Corrupt(format!("unknown record format {v}"))),
+        None => Err(MasterError::Corrupt("empty record".into())),
+    }
+}
+
+pub fn be_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    let n = b.len().min(8);
+    a[..n].copy_from_slice(&b[..n]);
+    u64::from_be_bytes(a)
+}
+
+pub struct Db {
+    db: Arc<DB>,
+    written: Arc<AtomicU64>,
+    synced: watch::Receiver<u64>,
+    dirty: Arc<tokio::sync::Notify>,
+}
+
+impl Db {
+    /// Open (creating if needed) and start the group-commit syncer thread.
+    pub fn open(dir: &Path, sync_interval: Duration) -> Result<Db> {
+        std::fs::create_dir_all(dir)?;
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.set_keep_log_file_num(4);
+        opts.set_max_total_wal_size(256 << 20);
+        opts.increase_parallelism(2);
+        let mut bopts = rocksdb::BlockBasedOptions::default();
+        bopts.set_bloom_filter(10.0, false);
+        bopts.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
+        opts.set_block_based_table_factory(&bopts);
+        let db = Arc::new(DB::open(&opts, dir.join("namespace.rocksdb"))?);
+        let (tx, rx) = watch::channel(0u64);
+        let dirty = Arc::new(tokio::sync::Notify::new());
+        let written = Arc::new(AtomicU64::new(0));
+        let (db2, dirty2, written2) = (Arc::downgrade(&db), dirty.clone(), written.clone());
+        let interval = sync_interval.max(Duration::from_micros(100));
+        // The syncer runs on its own OS thread: flush_wal(true) is a blocking fsync.
+        // It wakes on the first unsynced write, waits up to `interval` so that writes
+        // arriving meanwhile share the sync (group commit), then syncs once.
+        std::thread::Builder::new()
+            .name("wal-sync".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .expect("syncer runtime");
+                rt.block_on(async move {
+                    loop {
+                        dirty2.notified().await;
+                        if tx.is_closed() {
+                            return;
+                        }
+                        tokio::time::sleep(interval).await;
+                        // Every write counted before this load is in the WAL already.
+                        let goal = written2.load(Ordering::Acquire);
+                        if goal <= *tx.borrow() {
+                            continue;
+                        }
+                        // The Db was dropped: stop, releasing RocksDB.
+                        let Some(db) = db2.upgrade() else { return };
+                        if let Err(e) = db.flush_wal(true) {
+                            tracing::error!(error = %e, "WAL sync failed");
+                            continue;
+                        }
+                        tx.send_replace(goal);
+                    }
+                });
+            })?;
+        Ok(Db {
+            db,
+            written,
+            synced: rx,
+            dirty,
+        })
+    }
+
+    pub fn raw_arc(&self) -> Arc<DB> {
+        self.db.clone()
+    }
+
+    pub fn raw(&self) -> &DB {
+        &self.db
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
+        match self.db.get_pinned(key)? {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get(key)?)
+    }
+
+    pub fn multi_get<T: DeserializeOwned>(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<T>>> {
+        self.db
+            .multi_get(keys)
+            .into_iter()
+            .map(|r| match r? {
+                Some(v) => Ok(Some(decode(&v)?)),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Write a batch to the WAL (unsynced) and return its sequence for `wait_durable`.
+    pub fn write(&self, batch: WriteBatch) -> Result<u64> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(false);
+        self.db.write_opt(batch, &wo)?;
+        let seq = self.written.fetch_add(1, Ordering::AcqRel) + 1;
+        self.dirty.notify_one();
+        Ok(seq)
+    }
+
+    /// Sequence of the newest write so far.
+    pub fn last_seq(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    /// Wait until the WAL sync covering write `seq` has happened.
+    pub async fn wait_durable(&self, seq: u64) {
+        let mut rx = self.synced.clone();
+        if *rx.borrow() >= seq {
+            return;
+        }
+        self.dirty.notify_one();
+        let _ = rx.wait_for(|s| *s >= seq).await;
+    }
+
+    /// Iterate keys with `prefix`, starting at `start` (>= prefix), in order.
+    pub fn scan_from<'a>(
+        &'a self,
+        prefix: &'a [u8],
+        start: &[u8],
+    ) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>)>> + 'a {
+        self.db
+            .iterator(IteratorMode::From(start, Direction::Forward))
+            .map(|r| r.map_err(MasterError::from))
+            .take_while(move |r| match r {
+                Ok((k, _)) => k.starts_with(prefix),
+                Err(_) => true,
+            })
+    }
+
+    pub fn scan<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>)>> + 'a {
+        self.scan_from(prefix, prefix)
+    }
+
+    /// Size of the database files on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        self.db
+            .property_int_value("rocksdb.total-sst-files-size")
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+            + self
+                .db
+                .property_int_value("rocksdb.cur-size-all-mem-tables")
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+    }
+}
+
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // Wake the syncer so it notices the database is gone and exits.
+        self.dirty.notify_one();
+    }
+}

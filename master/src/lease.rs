@@ -1,0 +1,314 @@
+//! Write leases and chunk versions, as in GFS: before granting a lease on an existing
+//! chunk the master bumps its version on every reachable up-to-date replica, then
+//! persists the new version; a replica that missed the bump is stale forever.
+//! New chunks are created empty on the chosen replicas before they enter the file map.
+
+use crate::db::{self, encode};
+use crate::error::{Result, err, not_found};
+use crate::records::ChunkRec;
+use crate::state::Master;
+use crate::chunks::{ChunkState, LeaseState};
+use ferrofs_proto::chunk::{BumpVersionReq, CreateChunkReq, bump_path, create_path};
+use ferrofs_proto::namespace::{
+    ChunkLoc, ChunksReq, ChunksResp, FileKind, LeaseReq, ReplicaLoc, WriteLease,
+};
+use ferrofs_proto::token::{self, Access};
+use ferrofs_proto::{ChunkId, ErrorCode, Version};
+use futures::future::join_all;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Master {
+    /// Locations of the chunks of a file in `[first_index, first_index + count)`.
+    pub fn chunk_locations(&self, req: &ChunksReq) -> Result<ChunksResp> {
+        let rec = self.inode(req.ino)?;
+        if rec.kind != FileKind::File {
+            return Err(err(ErrorCode::IsADirectory, "not a regular file"));
+        }
+        let prefix = db::file_chunk_prefix(req.ino);
+        let start = db::file_chunk_key(req.ino, req.first_index);
+        let end = req.first_index.saturating_add(u64::from(req.count.clamp(1, 4096)));
+        let mut found = vec![];
+        for kv in self.db.scan_from(&prefix, &start) {
+            let (k, v) = kv?;
+            let index = db::be_u64(&k[9..]);
+            if index >= end {
+                break;
+            }
+            found.push((index, db::be_u64(&v)));
+        }
+        let secret = self.cfg.secret.as_bytes();
+        let ttl = self.cfg.token_ttl.as_millis() as u64;
+        let cl = self.cluster.lock();
+        let chunks = found
+            .into_iter()
+            .map(|(index, id)| {
+                let (version, replicas) = match cl.chunks.chunks.get(&id) {
+                    Some(c) => (c.version, cl.chunks.readable(c, &cl.reg, self.cfg.dead_timeout)),
+                    None => (0, vec![]),
+                };
+                ChunkLoc {
+                    index,
+                    chunk_id: id,
+                    version,
+                    replicas,
+                    token: token::issue(secret, id, Access::Read, ttl),
+                }
+            })
+            .collect();
+        Ok(ChunksResp {
+            chunk_size: self.cfg.chunk_size,
+            size: rec.size,
+            chunks,
+        })
+    }
+
+    /// Grant a write lease on chunk `index` of a file, allocating the chunk if needed.
+    pub async fn lease(self: &Arc<Self>, req: &LeaseReq) -> Result<WriteLease> {
+        let rec = self.inode(req.ino)?;
+        if rec.kind != FileKind::File {
+            return Err(err(ErrorCode::IsADirectory, "not a regular file"));
+        }
+        if rec.nlink == 0 && self.db.get_raw(&db::orphan_key(req.ino))?.is_none() {
+            return Err(not_found(format!("inode {}", req.ino)));
+        }
+        // One lease decision at a time per chunk slot; other chunks proceed in parallel.
+        let lock = self
+            .lease_locks
+            .lock()
+            .entry((req.ino, req.index))
+            .or_default()
+            .clone();
+        let _g = lock.lock().await;
+        let existing = self
+            .db
+            .get_raw(&db::file_chunk_key(req.ino, req.index))?
+            .map(|v| db::be_u64(&v));
+        let res = match existing {
+            None => self.allocate(req, rec.replication).await,
+            Some(id) => self.renew(id, req).await,
+        };
+        drop(_g);
+        // Drop the lock entry when nobody else waits on it.
+        let mut locks = self.lease_locks.lock();
+        if locks.get(&(req.ino, req.index)).is_some_and(|l| Arc::strong_count(l) <= 2) {
+            locks.remove(&(req.ino, req.index));
+        }
+        drop(locks);
+        if res.is_ok() {
+            self.metrics.leases.inc();
+        }
+        res
+    }
+
+    fn make_lease(&self, id: ChunkId, version: Version, replicas: Vec<ReplicaLoc>) -> WriteLease {
+        let ttl = (self.cfg.lease_duration + self.cfg.token_ttl).as_millis() as u64;
+        WriteLease {
+            chunk_id: id,
+            version,
+            replicas,
+            token: token::issue(self.cfg.secret.as_bytes(), id, Access::Write, ttl),
+            chunk_size: self.cfg.chunk_size,
+            lease_ms: self.cfg.lease_duration.as_millis() as u64,
+        }
+    }
+
+    async fn allocate(&self, req: &LeaseReq, goal: u8) -> Result<WriteLease> {
+        let id = self.alloc_chunk_id();
+        let targets: Vec<ReplicaLoc> = {
+            let mut cl = self.cluster.lock();
+            let cands = cl.reg.candidates(self.cfg.dead_timeout, self.cfg.chunk_size);
+            if cands.is_empty() {
+                let any = cl.reg.servers.values().any(|s| {
+                    s.last_heartbeat.elapsed() < self.cfg.dead_timeout
+                });
+                return Err(if any {
+                    err(ErrorCode::NoSpace, "no chunkserver has room for a new chunk")
+                } else {
+                    err(ErrorCode::NoChunkservers, "no chunkservers available")
+                });
+            }
+            let chosen = crate::placement::choose(
+                &cands,
+                goal as usize,
+                &req.exclude,
+                self.cfg.chunk_size,
+                id,
+            );
+            // Enter the chunk before any server holds it, so a report of it is not
+            // mistaken for garbage.
+            cl.chunks.chunks.insert(
+                id,
+                ChunkState {
+                    ino: req.ino,
+                    index: req.index,
+                    version: 1,
+                    goal,
+                    replicas: BTreeMap::new(),
+                    length: 0,
+                    lease: None,
+                },
+            );
+            chosen
+                .iter()
+                .filter_map(|c| {
+                    let s = cl.reg.servers.get_mut(c)?;
+                    s.recent_allocs += 1;
+                    Some(s.loc())
+                })
+                .collect()
+        };
+        let path = create_path(id);
+        let body = CreateChunkReq { version: 1 };
+        let results = join_all(targets.iter().map(|t| self.internal_post(&t.addr, &path, &body)))
+        .await;
+        let ok: Vec<ReplicaLoc> = targets
+            .into_iter()
+            .zip(results)
+            .filter_map(|(t, r)| match r {
+                Ok(()) => Some(t),
+                Err(e) => {
+                    tracing::warn!(chunk = id, cs = %t.id, error = %e, "chunk create failed");
+                    None
+                }
+            })
+            .collect();
+        if ok.is_empty() {
+            self.cluster.lock().chunks.chunks.remove(&id);
+            return Err(err(ErrorCode::NoChunkservers, "could not create the chunk on any chunkserver"));
+        }
+        let mut b = rocksdb::WriteBatch::default();
+        b.put(db::file_chunk_key(req.ino, req.index), id.to_be_bytes());
+        b.put(
+            db::chunk_key(id),
+            encode(&ChunkRec {
+                ino: req.ino,
+                index: req.index,
+                version: 1,
+            }),
+        );
+        self.put_counters(&mut b);
+        if let Err(e) = self.db.write(b) {
+            self.cluster.lock().chunks.chunks.remove(&id);
+            return Err(e);
+        }
+        {
+            let mut cl = self.cluster.lock();
+            if let Some(c) = cl.chunks.chunks.get_mut(&id) {
+                for t in &ok {
+                    c.replicas.insert(t.id.clone(), 1);
+                }
+                c.lease = Some(LeaseState {
+                    version: 1,
+                    replicas: ok.clone(),
+                    expires: Instant::now() + self.cfg.lease_duration,
+                });
+            }
+        }
+        self.metrics.chunks_allocated.inc();
+        tracing::debug!(chunk = id, ino = req.ino, index = req.index, replicas = ok.len(), "allocated chunk");
+        Ok(self.make_lease(id, 1, ok))
+    }
+
+    async fn renew(&self, id: ChunkId, req: &LeaseReq) -> Result<WriteLease> {
+        let (version, holders) = {
+            let cl = self.cluster.lock();
+            let c = cl
+                .chunks
+                .chunks
+                .get(&id)
+                .ok_or_else(|| err(ErrorCode::Internal, format!("chunk {id} missing from table")))?;
+            // Reuse a live lease unless the client reports a failed replica.
+            if let Some(l) = &c.lease {
+                if req.exclude.is_empty() && l.expires > Instant::now() && l.version == c.version {
+                    return Ok(self.make_lease(id, l.version, l.replicas.clone()));
+                }
+            }
+            let holders: Vec<ReplicaLoc> = cl
+                .chunks
+                .readable(c, &cl.reg, self.cfg.dead_timeout)
+                .into_iter()
+                .filter(|r| !req.exclude.contains(&r.id))
+                .collect();
+            (c.version, holders)
+        };
+        if holders.is_empty() {
+            return Err(err(
+                ErrorCode::NoChunkservers,
+                format!("no live replica of chunk {id} at version {version}"),
+            ));
+        }
+        let new = version + 1;
+        let path = bump_path(id);
+        let body = BumpVersionReq {
+            from: version,
+            to: new,
+        };
+        let results = join_all(holders.iter().map(|h| self.internal_post(&h.addr, &path, &body)))
+        .await;
+        let ok: Vec<ReplicaLoc> = holders
+            .into_iter()
+            .zip(results)
+            .filter_map(|(h, r)| match r {
+                Ok(()) => Some(h),
+                Err(e) => {
+                    tracing::warn!(chunk = id, cs = %h.id, error = %e, "version bump failed");
+                    None
+                }
+            })
+            .collect();
+        if ok.is_empty() {
+            return Err(err(ErrorCode::NoChunkservers, format!("no replica of chunk {id} accepted the new version")));
+        }
+        // Replicas moved first; a crash here leaves them ahead, and a replica reporting a
+        // higher version than the master's is taken as current (GFS rule).
+        let mut b = rocksdb::WriteBatch::default();
+        b.put(
+            db::chunk_key(id),
+            encode(&ChunkRec {
+                ino: req.ino,
+                index: req.index,
+                version: new,
+            }),
+        );
+        self.db.write(b)?;
+        let mut cl = self.cluster.lock();
+        if let Some(c) = cl.chunks.chunks.get_mut(&id) {
+            c.version = c.version.max(new);
+            for h in &ok {
+                c.replicas.insert(h.id.clone(), new);
+            }
+            c.lease = Some(LeaseState {
+                version: new,
+                replicas: ok.clone(),
+                expires: Instant::now() + self.cfg.lease_duration,
+            });
+        }
+        tracing::debug!(chunk = id, version = new, replicas = ok.len(), "lease granted");
+        Ok(self.make_lease(id, new, ok))
+    }
+
+    /// POST a JSON body to a chunkserver's internal API with the cluster secret.
+    pub(crate) async fn internal_post<T: serde::Serialize>(
+        &self,
+        addr: &str,
+        path: &str,
+        body: &T,
+    ) -> std::result::Result<(), String> {
+        let resp = self
+            .http
+            .post(format!("http://{addr}{path}"))
+            .header(ferrofs_proto::SECRET_HEADER, &self.cfg.secret)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            let status = resp.status();
+            Err(format!("{status}: {}", resp.text().await.unwrap_or_default()))
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The re-replication worker: brings every chunk back to its goal. Each pass it
+//! - leaves safe mode once chunkservers have reported (or the timeout passed),
+//! - queues copies for chunks below goal, one-live-replica chunks first, throttled to
+//!   `max_copies_per_server` per source and target; copies go chunkserver to chunkserver
+//!   via heartbeat-reply commands and count only once the target reports the chunk,
+//! - trims surplus replicas (decommissioning servers first, then the fullest),
+//! - expires copies that never completed.
+//! Chunks under an active write lease are left alone: a copy taken mid-write could miss
+//! bytes, and the next lease's version bump would make it stale anyway.
+
+use crate::placement;
+use crate::state::{Cluster, CopyJob, Master};
+use ferrofs_proto::heartbeat::Command;
+use ferrofs_proto::{ChunkId, CsId};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const COPY_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub async fn run(master: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(master.cfg.rereplication_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = (0u64, 0u64);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let status = master.replication_pass();
+        master.set_worker_status("rereplication", status);
+        let p = master.cluster.lock().progress.clone();
+        master.metrics.rereplication_copies.inc_by(p.completed.saturating_sub(last.0));
+        master.metrics.rereplication_bytes.inc_by(p.bytes_copied.saturating_sub(last.1));
+        last = (p.completed, p.bytes_copied);
+    }
+}
+
+impl Master {
+    /// One pass of the worker; returns its status line.
+    pub fn replication_pass(&self) -> String {
+        let l = self.liveness();
+        let mut cl = self.cluster.lock();
+        if cl.safe_mode {
+            let reported = cl.chunks.chunks.values().filter(|c| !c.replicas.is_empty()).count();
+            let all = cl.chunks.chunks.len();
+            let waited = self.started.elapsed() >= self.cfg.safe_mode_timeout;
+            let settled = !cl.reg.servers.is_empty()
+                && reported == all
+                && self.started.elapsed() >= self.cfg.heartbeat_interval * 3;
+            if waited || settled {
+                cl.safe_mode = false;
+                tracing::info!(reported, all, "leaving safe mode");
+            } else {
+                return format!("safe mode: {reported}/{all} chunks reported");
+            }
+        }
+        // Expire copies that never completed.
+        cl.copies.retain(|_, jobs| {
+            jobs.retain(|j| j.started.elapsed() < COPY_TIMEOUT);
+            !jobs.is_empty()
+        });
+        let mut busy: HashMap<CsId, u32> = HashMap::new();
+        for j in cl.copies.values().flatten() {
+            *busy.entry(j.source.clone()).or_default() += 1;
+            *busy.entry(j.target.clone()).or_default() += 1;
+        }
+        let under = cl.chunks.under_replicated(&cl.reg, l);
+        let queued = under.len();
+        let mut started = 0;
+        let limit = self.cfg.max_copies_per_server;
+        let cands = cl.reg.candidates(l.dead, self.cfg.chunk_size);
+        for (id, urgency) in &under {
+            if urgency.live == 0 && !has_any_source(&cl, *id, l.dead) {
+                continue; // missing: nothing to copy from
+            }
+            let Some(c) = cl.chunks.chunks.get(id) else { continue };
+            if c.lease.as_ref().is_some_and(|le| le.expires > Instant::now()) {
+                continue;
+            }
+            let in_flight = cl.copies.get(id).map(|v| v.len() as u32).unwrap_or(0);
+            let need = urgency.missing_copies.saturating_sub(in_flight);
+            if need == 0 {
+                continue;
+            }
+            let version = c.version;
+            // Sources: live holders of the current version (decommissioning ones too).
+            let mut sources: Vec<CsId> = c
+                .current()
+                .filter(|s| cl.reg.is_alive(s, l.dead))
+                .cloned()
+                .collect();
+            sources.sort_by_key(|s| busy.get(s).copied().unwrap_or(0));
+            let mut exclude: Vec<CsId> = c.replicas.keys().cloned().collect();
+            if let Some(jobs) = cl.copies.get(id) {
+                exclude.extend(jobs.iter().map(|j| j.target.clone()));
+            }
+            exclude.extend(
+                busy.iter()
+                    .filter(|(_, n)| **n >= limit)
+                    .map(|(s, _)| s.clone()),
+            );
+            let targets = placement::choose(&cands, need as usize, &exclude, self.cfg.chunk_size, *id);
+            for target in targets {
+                let Some(source) = sources
+                    .iter()
+                    .find(|s| busy.get(*s).copied().unwrap_or(0) < limit)
+                    .cloned()
+                else {
+                    break;
+                };
+                let Some(tloc) = cl.reg.servers.get(&target).map(|s| s.loc()) else {
+                    continue;
+                };
+                cl.reg.push_command(
+                    &source,
+                    Command::Replicate {
+                        chunk_id: *id,
+                        version,
+                        target: tloc,
+                    },
+                );
+                *busy.entry(source.clone()).or_default() += 1;
+                *busy.entry(target.clone()).or_default() += 1;
+                cl.copies.entry(*id).or_default().push(CopyJob {
+                    source,
+                    target,
+                    started: Instant::now(),
+                });
+                started += 1;
+            }
+        }
+        let trimmed = self.trim_surplus(&mut cl);
+        let in_flight: usize = cl.copies.values().map(|v| v.len()).sum();
+        cl.progress.queued = queued as u64;
+        cl.progress.in_flight = in_flight as u64;
+        self.metrics.rereplication_queue.set(queued as i64);
+        format!(
+            "{queued} chunks below goal, {in_flight} copies in flight ({started} new), {trimmed} surplus replicas trimmed"
+        )
+    }
+
+    /// Delete replicas beyond the goal, and replicas on decommissioning servers once the
+    /// chunk is at goal elsewhere.
+    fn trim_surplus(&self, cl: &mut Cluster) -> usize {
+        let l = self.liveness();
+        let mut deletes: Vec<(ChunkId, CsId, u64)> = vec![];
+        for (id, c) in &cl.chunks.chunks {
+            if cl.copies.contains_key(id) || c.lease.as_ref().is_some_and(|le| le.expires > Instant::now()) {
+                continue;
+            }
+            let counted = cl.chunks.counted(c, &cl.reg, l);
+            let goal = u32::from(c.goal);
+            // Decommissioning holders go first once the goal is met without them.
+            let mut decom: Vec<&CsId> = c
+                .current()
+                .filter(|s| cl.reg.servers.get(*s).is_some_and(|x| x.decommission))
+                .collect();
+            if counted >= goal {
+                for s in decom.drain(..) {
+                    if cl.reg.is_alive(s, l.dead) {
+                        deletes.push((*id, s.clone(), c.version));
+                    }
+                }
+            }
+            if counted > goal {
+                // Only trim among live, counting replicas: fullest server first.
+                let mut live: Vec<&CsId> = c
+                    .current()
+                    .filter(|s| cl.reg.is_alive(s, l.dead) && cl.reg.counts_for_goal(s, l.dead, l.window))
+                    .collect();
+                live.sort_by(|a, b| {
+                    let fa = fullness(cl, a);
+                    let fb = fullness(cl, b);
+                    fb.partial_cmp(&fa).unwrap_or(std::cmp::Ordering::Equal)
+                });
+                let surplus = (counted - goal) as usize;
+                for s in live.into_iter().take(surplus) {
+                    deletes.push((*id, s.clone(), c.version));
+                }
+            }
+        }
+        for (id, s, v) in &deletes {
+            if let Some(c) = cl.chunks.chunks.get_mut(id) {
+                c.replicas.remove(s);
+            }
+            if let Some(srv) = cl.reg.servers.get_mut(s) {
+                srv.chunks.remove(id);
+            }
+            cl.reg.push_command(
+                s,
+                Command::Delete {
+                    chunk_id: *id,
+                    max_version: Some(*v),
+                },
+            );
+        }
+        deletes.len()
+    }
+}
+
+fn fullness(cl: &Cluster, id: &str) -> f64 {
+    cl.reg
+        .servers
+        .get(id)
+        .map(|s| s.used_bytes as f64 / s.capacity_bytes.max(1) as f64)
+        .unwrap_or(0.0)
+}
+
+fn has_any_source(cl: &Cluster, id: ChunkId, dead: Duration) -> bool {
+    cl.chunks
+        .chunks
+        .get(&id)
+        .is_some_and(|c| c.current().any(|s| cl.reg.is_alive(s, dead)))
+}

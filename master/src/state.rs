@@ -1,0 +1,217 @@
+//! The master's shared state: the RocksDB namespace, the in-memory cluster view (chunk
+//! table + chunkserver registry + copies in flight), counters, and worker statuses.
+
+use crate::chunks::{ChunkState, ChunkTable, Liveness};
+use crate::config::MasterConfig;
+use crate::db::{self, Db};
+use crate::error::Result;
+use crate::metrics::Metrics;
+use crate::records::{ChunkRec, InodeRec};
+use crate::registry::Registry;
+use ferrofs_proto::admin::RereplicationProgress;
+use ferrofs_proto::heartbeat::Command;
+use ferrofs_proto::namespace::{FileKind, Timespec};
+use ferrofs_proto::{ChunkId, CsId, Ino, ROOT_INO};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// A replica copy the master has commanded and not yet seen complete.
+#[derive(Debug, Clone)]
+pub struct CopyJob {
+    pub source: CsId,
+    pub target: CsId,
+    pub started: Instant,
+}
+
+#[derive(Debug, Default)]
+pub struct Cluster {
+    pub chunks: ChunkTable,
+    pub reg: Registry,
+    pub copies: HashMap<ChunkId, Vec<CopyJob>>,
+    pub progress: RereplicationProgress,
+    pub safe_mode: bool,
+}
+
+pub struct Master {
+    pub cfg: MasterConfig,
+    pub db: Db,
+    /// Serializes namespace mutations (check-then-write must be atomic). Reads skip it.
+    pub(crate) ns_lock: Mutex<()>,
+    pub cluster: Mutex<Cluster>,
+    pub http: reqwest::Client,
+    pub(crate) next_ino: AtomicU64,
+    pub(crate) next_chunk: AtomicU64,
+    pub(crate) lease_locks: Mutex<HashMap<(Ino, u64), Arc<tokio::sync::Mutex<()>>>>,
+    pub started: Instant,
+    pub metrics: Metrics,
+    pub workers: Mutex<BTreeMap<String, String>>,
+    pub(crate) files: AtomicU64,
+}
+
+impl Master {
+    /// Open the namespace, create the root on first start, load the chunk table, and
+    /// purge files left open-but-unlinked by a previous run.
+    pub fn open(cfg: MasterConfig) -> Result<Arc<Master>> {
+        let db = Db::open(&cfg.data_dir, cfg.wal_sync_interval)?;
+        let http = reqwest::Client::builder()
+            .timeout(cfg.rpc_timeout)
+            .pool_max_idle_per_host(32)
+            .build()
+            .map_err(|e| crate::error::MasterError::Config(e.to_string()))?;
+        let counter = |name: &str, default: u64| -> Result<u64> {
+            Ok(db
+                .get_raw(&db::counter_key(name))?
+                .map(|v| db::be_u64(&v))
+                .unwrap_or(default))
+        };
+        let next_ino = counter("ino", ROOT_INO + 1)?;
+        let next_chunk = counter("chunk", 1)?;
+        let files = counter("files", 0)?;
+        let m = Master {
+            db,
+            http,
+            ns_lock: Mutex::new(()),
+            cluster: Mutex::new(Cluster {
+                safe_mode: true,
+                ..Default::default()
+            }),
+            next_ino: AtomicU64::new(next_ino),
+            next_chunk: AtomicU64::new(next_chunk),
+            lease_locks: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+            metrics: Metrics::default(),
+            workers: Mutex::new(BTreeMap::new()),
+            files: AtomicU64::new(files),
+            cfg,
+        };
+        if m.db.get::<InodeRec>(&db::inode_key(ROOT_INO))?.is_none() {
+            let now = Timespec::now();
+            let root = InodeRec {
+                kind: FileKind::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                atime: now,
+                mtime: now,
+                ctime: now,
+                nlink: 2,
+                rdev: 0,
+                replication: m.cfg.default_replication,
+                parent: ROOT_INO,
+                target: None,
+            };
+            let mut b = rocksdb::WriteBatch::default();
+            b.put(db::inode_key(ROOT_INO), db::encode(&root));
+            let seq = m.db.write(b)?;
+            let _ = seq;
+            tracing::info!("created root directory");
+        }
+        m.load_chunks()?;
+        m.purge_orphans()?;
+        Ok(Arc::new(m))
+    }
+
+    fn load_chunks(&self) -> Result<()> {
+        let mut goals: HashMap<Ino, u8> = HashMap::new();
+        let mut table = ChunkTable::default();
+        for kv in self.db.scan(b"K") {
+            let (k, v) = kv?;
+            let id = db::be_u64(&k[1..]);
+            let rec: ChunkRec = db::decode(&v)?;
+            let goal = match goals.get(&rec.ino) {
+                Some(g) => *g,
+                None => {
+                    let g = self
+                        .db
+                        .get::<InodeRec>(&db::inode_key(rec.ino))?
+                        .map(|i| i.replication)
+                        .unwrap_or(self.cfg.default_replication);
+                    goals.insert(rec.ino, g);
+                    g
+                }
+            };
+            table.chunks.insert(
+                id,
+                ChunkState {
+                    ino: rec.ino,
+                    index: rec.index,
+                    version: rec.version,
+                    goal,
+                    replicas: BTreeMap::new(),
+                    length: 0,
+                    lease: None,
+                },
+            );
+        }
+        tracing::info!(chunks = table.chunks.len(), "loaded chunk table");
+        self.cluster.lock().chunks = table;
+        Ok(())
+    }
+
+    pub fn liveness(&self) -> Liveness {
+        Liveness {
+            dead: self.cfg.dead_timeout,
+            window: self.cfg.maintenance_window,
+        }
+    }
+
+    pub(crate) fn alloc_ino(&self) -> Ino {
+        self.next_ino.fetch_add(1, Ordering::AcqRel)
+    }
+
+    pub(crate) fn alloc_chunk_id(&self) -> ChunkId {
+        self.next_chunk.fetch_add(1, Ordering::AcqRel)
+    }
+
+    /// Persist the id counters in `b` (call inside the batch that used them).
+    pub(crate) fn put_counters(&self, b: &mut rocksdb::WriteBatch) {
+        b.put(
+            db::counter_key("ino"),
+            self.next_ino.load(Ordering::Acquire).to_be_bytes(),
+        );
+        b.put(
+            db::counter_key("chunk"),
+            self.next_chunk.load(Ordering::Acquire).to_be_bytes(),
+        );
+        b.put(
+            db::counter_key("files"),
+            self.files.load(Ordering::Acquire).to_be_bytes(),
+        );
+    }
+
+    /// Forget chunks whose file is gone or truncated, and tell their holders to delete
+    /// them. Holders that are down now delete them when they report them on return.
+    pub(crate) fn drop_chunks(&self, ids: &[ChunkId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut cl = self.cluster.lock();
+        for id in ids {
+            if let Some(c) = cl.chunks.chunks.remove(id) {
+                cl.copies.remove(id);
+                for holder in c.replicas.keys() {
+                    cl.reg.push_command(
+                        holder,
+                        Command::Delete {
+                            chunk_id: *id,
+                            max_version: None,
+                        },
+                    );
+                }
+            }
+        }
+        self.metrics.chunks_deleted.inc_by(ids.len() as u64);
+    }
+
+    pub fn set_worker_status(&self, name: &str, status: impl Into<String>) {
+        self.workers.lock().insert(name.to_string(), status.into());
+    }
+
+    pub fn file_count(&self) -> u64 {
+        self.files.load(Ordering::Acquire)
+    }
+}
