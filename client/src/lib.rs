@@ -1,1 +1,74 @@
-//! placeholder
+//! The ferrofs client library: namespace calls to the master, and file data I/O to
+//! chunkservers with replica failover and write-pipeline recovery.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ferrofs_client::ClientError> {
+//! let c = ferrofs_client::Client::new(ferrofs_client::ClientConfig::new("http://127.0.0.1:9000"))?;
+//! c.mkdir_p("/data").await?;
+//! c.put_bytes("/data/hello.txt", bytes::Bytes::from_static(b"hello")).await?;
+//! assert_eq!(&c.get_bytes("/data/hello.txt").await?[..], b"hello");
+//! # Ok(()) }
+//! ```
+
+pub mod chunkio;
+pub mod config;
+pub mod error;
+mod file;
+pub mod master;
+mod namespace;
+mod transfer;
+
+pub use config::ClientConfig;
+pub use error::{ClientError, Result};
+pub use transfer::Progress;
+
+use chunkio::ChunkIo;
+use ferrofs_proto::Ino;
+use master::MasterClient;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub(crate) struct Inner {
+    pub cfg: ClientConfig,
+    pub locs: Mutex<HashMap<Ino, file::LocCache>>,
+    pub leases: Mutex<HashMap<(Ino, u64), file::CachedLease>>,
+    pub chunk_size: Mutex<Option<u64>>,
+}
+
+/// A handle to a ferrofs cluster. Cheap to clone; clones share caches and connections.
+#[derive(Clone)]
+pub struct Client {
+    pub master: MasterClient,
+    pub chunks: ChunkIo,
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Result<Client> {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.request_timeout)
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ClientError::Protocol {
+                from: "http client".into(),
+                msg: e.to_string(),
+            })?;
+        Ok(Client {
+            master: MasterClient::new(&cfg, http.clone()),
+            chunks: ChunkIo::new(http),
+            inner: Arc::new(Inner {
+                cfg,
+                locs: Mutex::new(HashMap::new()),
+                leases: Mutex::new(HashMap::new()),
+                chunk_size: Mutex::new(None),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.cfg
+    }
+}

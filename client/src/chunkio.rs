@@ -1,0 +1,178 @@
+//! Raw calls to chunkservers: read a range from one replica, push bytes down a write
+//! pipeline, and pipelined sync/truncate. Retry policy lives in `file.rs`.
+
+use crate::error::{ClientError, Result};
+use crate::master::{api_error, root_cause};
+use bytes::Bytes;
+use ferrofs_proto::chunk::*;
+use ferrofs_proto::namespace::{ReplicaLoc, WriteLease};
+use ferrofs_proto::{ApiError, ChunkId, ErrorCode, Version};
+
+#[derive(Clone)]
+pub struct ChunkIo {
+    http: reqwest::Client,
+}
+
+/// Why a pipelined operation failed, and which replica to leave out next time.
+#[derive(Debug)]
+pub struct PipelineError {
+    pub error: ClientError,
+    /// Replica that failed, if known.
+    pub failed: Option<ReplicaLoc>,
+}
+
+impl ChunkIo {
+    pub fn new(http: reqwest::Client) -> Self {
+        ChunkIo { http }
+    }
+
+    pub async fn read(
+        &self,
+        replica: &ReplicaLoc,
+        chunk: ChunkId,
+        version: Version,
+        offset: u64,
+        len: u64,
+        token: &str,
+    ) -> Result<Bytes> {
+        let url = format!("http://{}{}", replica.addr, read_path(chunk));
+        let resp = self
+            .http
+            .get(&url)
+            .query(&ReadParams {
+                version,
+                offset,
+                len,
+                token: token.to_string(),
+            })
+            .send()
+            .await
+            .map_err(|e| ClientError::ChunkserverUnreachable {
+                addr: replica.addr.clone(),
+                msg: root_cause(&e),
+            })?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::ChunkserverUnreachable {
+                addr: replica.addr.clone(),
+                msg: root_cause(&e),
+            })?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(ClientError::Api(api_error(status, &body)))
+        }
+    }
+
+    fn chain(lease: &WriteLease) -> String {
+        lease.replicas[1..]
+            .iter()
+            .map(|r| r.addr.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Send a pipelined request to the first replica of `lease` and map failures to the
+    /// replica to exclude.
+    async fn pipelined(
+        &self,
+        lease: &WriteLease,
+        rb: reqwest::RequestBuilder,
+    ) -> std::result::Result<WriteResp, PipelineError> {
+        let first = lease.replicas.first().cloned();
+        let resp = rb.send().await.map_err(|e| PipelineError {
+            error: ClientError::ChunkserverUnreachable {
+                addr: first.as_ref().map(|f| f.addr.clone()).unwrap_or_default(),
+                msg: root_cause(&e),
+            },
+            failed: first.clone(),
+        })?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| PipelineError {
+            error: ClientError::ChunkserverUnreachable {
+                addr: first.as_ref().map(|f| f.addr.clone()).unwrap_or_default(),
+                msg: root_cause(&e),
+            },
+            failed: first.clone(),
+        })?;
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|e| PipelineError {
+                error: ClientError::Protocol {
+                    from: first.as_ref().map(|f| f.addr.clone()).unwrap_or_default(),
+                    msg: e.to_string(),
+                },
+                failed: None,
+            });
+        }
+        let err: ApiError = api_error(status, &body);
+        let failed = match (&err.code, &err.failed) {
+            (ErrorCode::PipelineFailed, Some(addr)) => {
+                lease.replicas.iter().find(|r| &r.addr == addr).cloned()
+            }
+            // A replica that refused on its own (disk error, no space) is the first one.
+            (ErrorCode::Internal | ErrorCode::NoSpace | ErrorCode::ChunkCorrupt, _) => first,
+            _ => None,
+        };
+        Err(PipelineError {
+            error: ClientError::Api(err),
+            failed,
+        })
+    }
+
+    pub async fn write(
+        &self,
+        lease: &WriteLease,
+        offset: u64,
+        data: Bytes,
+        sync: bool,
+    ) -> std::result::Result<WriteResp, PipelineError> {
+        let Some(first) = lease.replicas.first() else {
+            return Err(PipelineError {
+                error: ClientError::Api(ApiError::new(ErrorCode::NoChunkservers, "empty lease")),
+                failed: None,
+            });
+        };
+        let url = format!("http://{}{}", first.addr, data_path(lease.chunk_id));
+        let rb = self
+            .http
+            .put(&url)
+            .query(&WriteParams {
+                version: lease.version,
+                offset,
+                sync,
+                chain: Self::chain(lease),
+                token: lease.token.clone(),
+            })
+            .body(data);
+        self.pipelined(lease, rb).await
+    }
+
+    pub async fn sync(&self, lease: &WriteLease) -> std::result::Result<WriteResp, PipelineError> {
+        let first = &lease.replicas[0];
+        let url = format!("http://{}{}", first.addr, sync_path(lease.chunk_id));
+        let rb = self.http.post(&url).query(&SyncParams {
+            version: lease.version,
+            chain: Self::chain(lease),
+            token: lease.token.clone(),
+        });
+        self.pipelined(lease, rb).await
+    }
+
+    pub async fn truncate(
+        &self,
+        lease: &WriteLease,
+        len: u64,
+    ) -> std::result::Result<WriteResp, PipelineError> {
+        let first = &lease.replicas[0];
+        let url = format!("http://{}{}", first.addr, truncate_path(lease.chunk_id));
+        let rb = self.http.post(&url).query(&TruncateParams {
+            version: lease.version,
+            len,
+            chain: Self::chain(lease),
+            token: lease.token.clone(),
+        });
+        self.pipelined(lease, rb).await
+    }
+}

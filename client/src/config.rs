@@ -1,0 +1,40 @@
+//! Client configuration.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Master base URL, e.g. `http://127.0.0.1:9000`.
+    pub master: String,
+    /// Timeout of one request to the master or a chunkserver. Default 30s.
+    pub request_timeout: Duration,
+    /// How long to keep retrying a master that cannot be reached (e.g. restarting).
+    /// Default 20s.
+    pub master_retry: Duration,
+    /// Attempts at a chunk write, rebuilding the pipeline between them. Default 5.
+    pub write_attempts: u32,
+    /// Bytes per write request to the chunk pipeline. Default 4MiB.
+    pub write_piece: usize,
+    /// Concurrent write requests per file in `put`. Default 4.
+    pub write_concurrency: usize,
+}
+
+impl ClientConfig {
+    pub fn new(master: impl Into<String>) -> Self {
+        let mut master = master.into();
+        if !master.starts_with("http://") && !master.starts_with("https://") {
+            master = format!("http://{master}");
+        }
+        while master.ends_with('/') {
+            master.pop();
+        }
+        ClientConfig {
+            master,
+            request_timeout: Duration::from_secs(30),
+            master_retry: Duration::from_secs(20),
+            write_attempts: 5,
+            write_piece: 4 << 20,
+            write_concurrency: 4,
+        }
+    }
+}

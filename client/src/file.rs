@@ -1,0 +1,319 @@
+//! File data I/O on top of chunks: reads that fail over between replicas and pad holes
+//! with zeros, writes that rebuild the pipeline around a failed replica (HDFS pipeline
+//! recovery: the master leaves the failed replica out and bumps the chunk version, so
+//! the failed copy is stale), sync, and truncate.
+
+use crate::Client;
+use crate::error::{ClientError, Result};
+use bytes::{Bytes, BytesMut};
+use ferrofs_proto::namespace::*;
+use ferrofs_proto::{CsId, ErrorCode, Ino};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Locations cached per file; refreshed after this long or on a read error.
+const LOC_TTL: Duration = Duration::from_secs(5);
+/// Re-request a lease this long before the master says it ends.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+pub(crate) struct LocCache {
+    pub chunk_size: u64,
+    pub chunks: BTreeMap<u64, ChunkLoc>,
+    /// Index ranges fetched: [first, end).
+    pub ranges: Vec<(u64, u64, Instant)>,
+}
+
+impl LocCache {
+    fn covers(&self, first: u64, end: u64) -> bool {
+        self.ranges
+            .iter()
+            .any(|(a, b, t)| *a <= first && end <= *b && t.elapsed() < LOC_TTL)
+    }
+}
+
+pub(crate) struct CachedLease {
+    pub lease: WriteLease,
+    pub until: Instant,
+}
+
+impl Client {
+    /// Forget cached chunk locations of `ino` (on open, for close-to-open consistency).
+    pub fn invalidate(&self, ino: Ino) {
+        self.inner.locs.lock().remove(&ino);
+    }
+
+    async fn locations(&self, ino: Ino, first: u64, end: u64, refresh: bool) -> Result<(u64, Vec<ChunkLoc>)> {
+        if !refresh {
+            let locs = self.inner.locs.lock();
+            if let Some(c) = locs.get(&ino) {
+                if c.covers(first, end) {
+                    return Ok((
+                        c.chunk_size,
+                        c.chunks.range(first..end).map(|(_, l)| l.clone()).collect(),
+                    ));
+                }
+            }
+        }
+        // Fetch a generous window so sequential reads need few master calls.
+        let count = (end - first).max(64).min(4096) as u32;
+        let resp: ChunksResp = self
+            .master
+            .call(CHUNKS, &ChunksReq { ino, first_index: first, count })
+            .await?;
+        let fetched_end = first + u64::from(count);
+        let mut locs = self.inner.locs.lock();
+        let c = locs.entry(ino).or_default();
+        c.chunk_size = resp.chunk_size;
+        let keys: Vec<u64> = c.chunks.range(first..fetched_end).map(|(k, _)| *k).collect();
+        for k in keys {
+            c.chunks.remove(&k);
+        }
+        for l in resp.chunks {
+            c.chunks.insert(l.index, l);
+        }
+        c.ranges.retain(|(_, _, t)| t.elapsed() < LOC_TTL);
+        c.ranges.push((first, fetched_end, Instant::now()));
+        Ok((
+            resp.chunk_size,
+            c.chunks.range(first..end.min(fetched_end)).map(|(_, l)| l.clone()).collect(),
+        ))
+    }
+
+    /// Chunk size of the cluster (cached).
+    pub async fn chunk_size(&self) -> Result<u64> {
+        let cs = *self.inner.chunk_size.lock();
+        if let Some(cs) = cs {
+            return Ok(cs);
+        }
+        let s: StatfsResp = self.master.call(STATFS, &()).await?;
+        *self.inner.chunk_size.lock() = Some(s.chunk_size);
+        Ok(s.chunk_size)
+    }
+
+    /// Read `[offset, offset+len)` of a file whose size is `size`; holes and unwritten
+    /// tails read as zeros; short only at end of file.
+    pub async fn read_at(&self, ino: Ino, offset: u64, len: u64, size: u64) -> Result<Bytes> {
+        if offset >= size || len == 0 {
+            return Ok(Bytes::new());
+        }
+        let end = (offset + len).min(size);
+        let cs = self.chunk_size().await?;
+        let (first, last) = (offset / cs, (end - 1) / cs);
+        let mut out = BytesMut::with_capacity((end - offset) as usize);
+        let (_, locs) = self.locations(ino, first, last + 1, false).await?;
+        for index in first..=last {
+            let cstart = index * cs;
+            let a = offset.max(cstart) - cstart;
+            let b = end.min(cstart + cs) - cstart;
+            let want = (b - a) as usize;
+            let loc = locs.iter().find(|l| l.index == index).cloned();
+            let data = match loc {
+                None => Bytes::new(),
+                Some(loc) => self.read_chunk(ino, loc, a, b - a).await?,
+            };
+            let n = data.len().min(want);
+            out.extend_from_slice(&data[..n]);
+            out.resize(out.len() + (want - n), 0);
+        }
+        Ok(out.freeze())
+    }
+
+    /// Read from one chunk, trying each replica, refreshing locations once if all fail.
+    async fn read_chunk(&self, ino: Ino, mut loc: ChunkLoc, off: u64, len: u64) -> Result<Bytes> {
+        let mut last = String::from("no live replica");
+        for round in 0..2 {
+            let n = loc.replicas.len();
+            let start = ((loc.chunk_id as usize) ^ ((off >> 20) as usize)) % n.max(1);
+            for i in 0..n {
+                let r = &loc.replicas[(start + i) % n];
+                match self
+                    .chunks
+                    .read(r, loc.chunk_id, loc.version, off, len, &loc.token)
+                    .await
+                {
+                    Ok(b) => return Ok(b),
+                    Err(e) => {
+                        tracing::debug!(chunk = loc.chunk_id, replica = %r.addr, error = %e, "read failed, trying next replica");
+                        last = e.to_string();
+                    }
+                }
+            }
+            if round == 0 {
+                let (_, fresh) = self.locations(ino, loc.index, loc.index + 1, true).await?;
+                match fresh.into_iter().find(|l| l.index == loc.index) {
+                    Some(l) => loc = l,
+                    None => return Ok(Bytes::new()), // truncated away meanwhile
+                }
+            }
+        }
+        Err(ClientError::NoReplica {
+            chunk: loc.chunk_id,
+            last,
+        })
+    }
+
+    async fn lease(&self, ino: Ino, index: u64, exclude: &[CsId]) -> Result<WriteLease> {
+        if exclude.is_empty() {
+            if let Some(c) = self.inner.leases.lock().get(&(ino, index)) {
+                if c.until > Instant::now() {
+                    return Ok(c.lease.clone());
+                }
+            }
+        }
+        let lease: WriteLease = self
+            .master
+            .call(
+                LEASE,
+                &LeaseReq {
+                    ino,
+                    index,
+                    exclude: exclude.to_vec(),
+                },
+            )
+            .await?;
+        let until = Instant::now() + Duration::from_millis(lease.lease_ms).saturating_sub(LEASE_MARGIN);
+        self.inner.leases.lock().insert(
+            (ino, index),
+            CachedLease {
+                lease: lease.clone(),
+                until,
+            },
+        );
+        // The chunk may be new or have a new version: drop cached read locations.
+        if let Some(c) = self.inner.locs.lock().get_mut(&ino) {
+            c.chunks.remove(&index);
+            c.ranges.clear();
+        }
+        Ok(lease)
+    }
+
+    fn drop_lease(&self, ino: Ino, index: u64, version: u64) {
+        let mut l = self.inner.leases.lock();
+        if l.get(&(ino, index)).is_some_and(|c| c.lease.version == version) {
+            l.remove(&(ino, index));
+        }
+    }
+
+    /// Run a pipelined operation on chunk `index`, rebuilding the pipeline on failure.
+    async fn with_pipeline<F, Fut>(&self, ino: Ino, index: u64, op: F) -> Result<()>
+    where
+        F: Fn(WriteLease) -> Fut,
+        Fut: std::future::Future<
+                Output = std::result::Result<ferrofs_proto::chunk::WriteResp, crate::chunkio::PipelineError>,
+            >,
+    {
+        let mut exclude: Vec<CsId> = vec![];
+        let mut last = String::new();
+        let attempts = self.inner.cfg.write_attempts.max(1);
+        for attempt in 0..attempts {
+            let lease = self.lease(ino, index, &exclude).await?;
+            match op(lease.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(pe) => {
+                    self.drop_lease(ino, index, lease.version);
+                    last = pe.error.to_string();
+                    match (&pe.failed, pe.error.code()) {
+                        (Some(f), _) => {
+                            tracing::warn!(ino, index, chunk = lease.chunk_id, failed = %f.addr, error = %pe.error, "replica failed, rebuilding pipeline");
+                            exclude.push(f.id.clone());
+                        }
+                        (None, Some(ErrorCode::StaleVersion | ErrorCode::NotFound)) => {}
+                        (None, Some(_)) => return Err(pe.error),
+                        (None, None) => {
+                            tracing::warn!(ino, index, error = %pe.error, "pipeline error");
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(20 << attempt.min(5))).await;
+                }
+            }
+        }
+        Err(ClientError::WriteFailed {
+            chunk: index,
+            attempts,
+            last,
+        })
+    }
+
+    /// Write `data` at `offset` of chunk `index` of a file. Returns once every replica
+    /// in the pipeline has the bytes (on disk too if `sync`).
+    pub async fn write_chunk(&self, ino: Ino, index: u64, offset: u64, data: Bytes, sync: bool) -> Result<()> {
+        let io = self.chunks.clone();
+        self.with_pipeline(ino, index, |lease| {
+            let (io, data) = (io.clone(), data.clone());
+            async move { io.write(&lease, offset, data, sync).await }
+        })
+        .await
+    }
+
+    /// Write at any file offset, split across chunks. Does not change the file size at
+    /// the master: call `commit` after.
+    pub async fn write_at(&self, ino: Ino, offset: u64, data: Bytes) -> Result<()> {
+        let cs = self.chunk_size().await?;
+        let mut pos = 0usize;
+        while pos < data.len() {
+            let abs = offset + pos as u64;
+            let index = abs / cs;
+            let in_chunk = abs % cs;
+            let n = ((cs - in_chunk) as usize).min(data.len() - pos);
+            self.write_chunk(ino, index, in_chunk, data.slice(pos..pos + n), false)
+                .await?;
+            pos += n;
+        }
+        Ok(())
+    }
+
+    /// fsync the given chunks of a file on all their replicas.
+    pub async fn sync_chunks(&self, ino: Ino, indexes: &[u64]) -> Result<()> {
+        let io = self.chunks.clone();
+        let futs = indexes.iter().map(|&index| {
+            let io = io.clone();
+            self.with_pipeline(ino, index, move |lease| {
+                let io = io.clone();
+                async move { io.sync(&lease).await }
+            })
+        });
+        for r in futures::future::join_all(futs).await {
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Record a new size (grow only) and mtime; with `sync` the master's disk has it.
+    pub async fn commit(&self, ino: Ino, size: u64, mtime: Option<Timespec>, sync: bool) -> Result<Attr> {
+        self.master
+            .call(COMMIT, &CommitReq { ino, size, mtime, sync })
+            .await
+    }
+
+    /// Set the size of a file: the partial last chunk is trimmed on its replicas first,
+    /// then the master drops whole chunks past the end.
+    pub async fn truncate(&self, ino: Ino, size: u64) -> Result<Attr> {
+        let cs = self.chunk_size().await?;
+        let cur = self.getattr(ino).await?;
+        if size < cur.size && size % cs != 0 {
+            let index = size / cs;
+            let (_, locs) = self.locations(ino, index, index + 1, true).await?;
+            if locs.iter().any(|l| l.index == index) {
+                let io = self.chunks.clone();
+                let len = size % cs;
+                self.with_pipeline(ino, index, move |lease| {
+                    let io = io.clone();
+                    async move { io.truncate(&lease, len).await }
+                })
+                .await?;
+            }
+        }
+        self.invalidate(ino);
+        self.inner
+            .leases
+            .lock()
+            .retain(|(i, idx), _| *i != ino || *idx * cs < size);
+        self.setattr(SetattrReq {
+            ino,
+            size: Some(size),
+            ..Default::default()
+        })
+        .await
+    }
+}
