@@ -1,1 +1,45 @@
-fn main() {}
+//! The `ferrofs` binary: every role and tool as a subcommand.
+
+mod admin_cmd;
+mod cli;
+mod files;
+mod mount_cmd;
+mod servers;
+mod up;
+
+use clap::Parser;
+use cli::{Cli, Cmd};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(server: bool) {
+    let default = if server { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let server = matches!(cli.cmd, Cmd::Master(_) | Cmd::Chunkserver(_) | Cmd::Up(_) | Cmd::Mount(_));
+    init_logging(server);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let res = rt.block_on(async move {
+        match cli.cmd {
+            Cmd::Master(a) => servers::master(a).await,
+            Cmd::Chunkserver(a) => servers::chunkserver(a).await,
+            Cmd::Up(a) => up::run(a).await,
+            Cmd::Mount(a) => mount_cmd::run(a).await,
+            Cmd::Admin { cmd, m, token } => admin_cmd::run(cmd, &m.master, token).await,
+            other => files::run(other).await,
+        }
+    });
+    if let Err(e) = res {
+        eprintln!("ferrofs: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,232 @@
+//! Command-line interface definition (clap).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "ferrofs", version, about = "ferrofs: a GFS/HDFS-style distributed file system")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MasterUrl {
+    /// Master URL.
+    #[arg(long, env = "FERROFS_MASTER", default_value = "http://127.0.0.1:9000", global = true)]
+    pub master: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run a master.
+    Master(MasterArgs),
+    /// Run a chunkserver.
+    Chunkserver(ChunkserverArgs),
+    /// Start a local cluster (master + chunkservers), optionally mounted.
+    Up(UpArgs),
+    /// Mount the namespace with FUSE.
+    Mount(MountArgs),
+    /// Copy a local file into the cluster (`-` reads standard input).
+    Put {
+        local: PathBuf,
+        remote: String,
+        /// Replication goal of the new file.
+        #[arg(long, short = 'r')]
+        replication: Option<u8>,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Copy a file out of the cluster (`-` writes standard output).
+    Get {
+        remote: String,
+        local: PathBuf,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Print a file.
+    Cat {
+        remote: String,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// List a directory.
+    Ls {
+        #[arg(default_value = "/")]
+        path: String,
+        /// Long format.
+        #[arg(short = 'l')]
+        long: bool,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Show a file's attributes and chunk placement.
+    Stat {
+        path: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Create a directory.
+    Mkdir {
+        path: String,
+        /// Create parents as needed; no error if it exists.
+        #[arg(short = 'p')]
+        parents: bool,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Remove a file or an empty directory.
+    Rm {
+        path: String,
+        /// Remove a directory tree.
+        #[arg(short = 'r')]
+        recursive: bool,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Rename or move.
+    Mv {
+        from: String,
+        to: String,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Cluster administration.
+    Admin {
+        #[command(subcommand)]
+        cmd: AdminCmd,
+        #[command(flatten)]
+        m: MasterUrl,
+        /// Admin bearer token for mutating calls.
+        #[arg(long, env = "FERROFS_ADMIN_TOKEN", global = true)]
+        token: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCmd {
+    /// Cluster health: chunkservers and chunk counts.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per-file health under a path.
+    Fsck {
+        #[arg(default_value = "/")]
+        path: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the replication goal of a file or directory.
+    SetReplication {
+        path: String,
+        replication: u8,
+        #[arg(short = 'r')]
+        recursive: bool,
+    },
+    /// Planned restart of a chunkserver: no re-replication storm while it is down.
+    Maintenance {
+        id: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// Drain a chunkserver.
+    Decommission { id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct MasterArgs {
+    /// TOML config file (see etc/ferrofs.toml); flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub listen: String,
+    /// Data directory (RocksDB namespace).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Chunk size for new chunks, e.g. 64MiB.
+    #[arg(long, value_parser = parse_size)]
+    pub chunk_size: Option<u64>,
+    /// Default replication goal.
+    #[arg(long)]
+    pub replication: Option<u8>,
+    /// Chunkserver heartbeat interval, e.g. 1s.
+    #[arg(long, value_parser = parse_duration)]
+    pub heartbeat_interval: Option<std::time::Duration>,
+    /// Silence after which a chunkserver is dead, e.g. 30s.
+    #[arg(long, value_parser = parse_duration)]
+    pub dead_timeout: Option<std::time::Duration>,
+    /// Cluster secret (also FERROFS_SECRET).
+    #[arg(long, env = "FERROFS_SECRET")]
+    pub secret: Option<String>,
+    /// Admin bearer token for mutating admin calls (also FERROFS_ADMIN_TOKEN).
+    #[arg(long, env = "FERROFS_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+    /// Write the bound address to this file once listening.
+    #[arg(long)]
+    pub addr_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ChunkserverArgs {
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Master URL.
+    #[arg(long, env = "FERROFS_MASTER")]
+    pub master: Option<String>,
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Capacity to report, e.g. 10GiB (default: the disk's size).
+    #[arg(long, value_parser = parse_size)]
+    pub capacity: Option<u64>,
+    #[arg(long, env = "FERROFS_SECRET")]
+    pub secret: Option<String>,
+    #[arg(long)]
+    pub addr_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// Directory for the cluster's data (created if missing).
+    #[arg(long, default_value = "./ferrofs-data")]
+    pub dir: PathBuf,
+    /// Number of chunkservers.
+    #[arg(long, default_value_t = 3)]
+    pub chunkservers: usize,
+    /// Master port (0 picks a free one).
+    #[arg(long, default_value_t = 9000)]
+    pub port: u16,
+    #[arg(long, value_parser = parse_size)]
+    pub chunk_size: Option<u64>,
+    #[arg(long)]
+    pub replication: Option<u8>,
+    /// Mount the cluster here too.
+    #[arg(long)]
+    pub mount: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct MountArgs {
+    pub mountpoint: PathBuf,
+    #[command(flatten)]
+    pub m: MasterUrl,
+    /// Let other users use the mount (kernel checks permissions).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub allow_other: bool,
+    /// Worker threads serving kernel requests.
+    #[arg(long, default_value_t = 16)]
+    pub threads: usize,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    ferrofs_proto::units::parse_size(s)
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    ferrofs_proto::units::parse_duration(s)
+}

@@ -1,0 +1,194 @@
+//! File commands: put, get, cat, ls, stat, mkdir, rm, mv.
+
+use crate::cli::Cmd;
+use anyhow::{Context, Result};
+use ferrofs_client::{Client, ClientConfig, Progress};
+use ferrofs_proto::namespace::{Attr, FileKind};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+pub fn client(master: &str) -> Result<Client> {
+    Ok(Client::new(ClientConfig::new(master))?)
+}
+
+fn bar(total: u64) -> Option<(indicatif::ProgressBar, Progress)> {
+    if !std::io::stderr().is_terminal() || total < (8 << 20) {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(total);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    let p2 = pb.clone();
+    Some((pb, Arc::new(move |n| p2.set_position(n))))
+}
+
+pub async fn run(cmd: Cmd) -> Result<()> {
+    match cmd {
+        Cmd::Put {
+            local,
+            remote,
+            replication,
+            m,
+        } => {
+            let c = client(&m.master)?;
+            let attr = if local.as_os_str() == "-" {
+                c.put(&remote, tokio::io::stdin(), replication, None).await?
+            } else {
+                let f = tokio::fs::File::open(&local)
+                    .await
+                    .with_context(|| format!("{}", local.display()))?;
+                let len = f.metadata().await?.len();
+                let pb = bar(len);
+                let r = c
+                    .put(&remote, tokio::io::BufReader::with_capacity(1 << 20, f), replication, pb.as_ref().map(|p| p.1.clone()))
+                    .await;
+                if let Some((pb, _)) = pb {
+                    pb.finish_and_clear();
+                }
+                r?
+            };
+            tracing::info!(path = %remote, size = attr.size, "stored");
+        }
+        Cmd::Get { remote, local, m } => {
+            let c = client(&m.master)?;
+            if local.as_os_str() == "-" {
+                c.get(&remote, &mut tokio::io::stdout(), None).await?;
+            } else {
+                let size = c.resolve(&remote).await?.size;
+                let tmp = local.with_extension("ferrofs-partial");
+                let mut f = tokio::fs::File::create(&tmp)
+                    .await
+                    .with_context(|| format!("{}", tmp.display()))?;
+                let pb = bar(size);
+                let r = c.get(&remote, &mut f, pb.as_ref().map(|p| p.1.clone())).await;
+                if let Some((pb, _)) = pb {
+                    pb.finish_and_clear();
+                }
+                if let Err(e) = r {
+                    let _ = tokio::fs::remove_file(&tmp).await;
+                    return Err(e.into());
+                }
+                f.sync_all().await?;
+                tokio::fs::rename(&tmp, &local).await?;
+            }
+        }
+        Cmd::Cat { remote, m } => {
+            client(&m.master)?
+                .get(&remote, &mut tokio::io::stdout(), None)
+                .await?;
+        }
+        Cmd::Ls { path, long, m } => {
+            let c = client(&m.master)?;
+            let a = c.resolve(&path).await?;
+            let entries = if a.kind == FileKind::Dir {
+                c.readdir_all(a.ino).await?
+            } else {
+                vec![ferrofs_proto::namespace::DirEntry {
+                    name: path.clone(),
+                    attr: a,
+                }]
+            };
+            for e in entries {
+                if long {
+                    println!("{}", long_line(&e.attr, &e.name));
+                } else {
+                    println!("{}", e.name);
+                }
+            }
+        }
+        Cmd::Stat { path, json, m } => {
+            let c = client(&m.master)?;
+            let a = c.resolve(&path).await?;
+            let info: Option<ferrofs_proto::admin::FileInfo> = if a.kind == FileKind::File {
+                Some(
+                    c.master
+                        .get(&format!("{}?path={}", ferrofs_proto::admin::FILES, urlencode(&path)))
+                        .await?,
+                )
+            } else {
+                None
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({"attr": a, "placement": info}))?
+                );
+            } else {
+                println!("  path: {path}");
+                println!(" inode: {}  type: {:?}  mode: {:o}  links: {}", a.ino, a.kind, a.mode, a.nlink);
+                println!("  size: {}  uid: {}  gid: {}  replication: {}", a.size, a.uid, a.gid, a.replication);
+                println!(" mtime: {}.{:09}  ctime: {}.{:09}", a.mtime.sec, a.mtime.nsec, a.ctime.sec, a.ctime.nsec);
+                if let Some(info) = info {
+                    for ch in info.chunks {
+                        println!(
+                            "  chunk {:>4}: id {} v{} replicas [{}]",
+                            ch.index,
+                            ch.id,
+                            ch.version,
+                            ch.replicas.join(", ")
+                        );
+                    }
+                }
+            }
+        }
+        Cmd::Mkdir { path, parents, m } => {
+            let c = client(&m.master)?;
+            if parents {
+                c.mkdir_p(&path).await?;
+            } else {
+                c.mkdir(&path, 0o755).await?;
+            }
+        }
+        Cmd::Rm { path, recursive, m } => {
+            let c = client(&m.master)?;
+            if recursive {
+                c.remove_all(&path).await?;
+            } else {
+                c.remove(&path).await?;
+            }
+        }
+        Cmd::Mv { from, to, m } => {
+            client(&m.master)?.rename_path(&from, &to).await?;
+        }
+        _ => unreachable!("not a file command"),
+    }
+    Ok(())
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn long_line(a: &Attr, name: &str) -> String {
+    let t = match a.kind {
+        FileKind::Dir => 'd',
+        FileKind::Symlink => 'l',
+        FileKind::Fifo => 'p',
+        FileKind::Socket => 's',
+        FileKind::CharDevice => 'c',
+        FileKind::BlockDevice => 'b',
+        FileKind::File => '-',
+    };
+    let mut perms = String::new();
+    for shift in [6, 3, 0] {
+        let bits = (a.mode >> shift) & 7;
+        perms.push(if bits & 4 != 0 { 'r' } else { '-' });
+        perms.push(if bits & 2 != 0 { 'w' } else { '-' });
+        perms.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    format!(
+        "{t}{perms} {:>3} {:>5} {:>5} {:>12} {:>10} {name}",
+        a.nlink, a.uid, a.gid, a.size, a.mtime.sec
+    )
+}

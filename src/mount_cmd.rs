@@ -1,0 +1,70 @@
+//! `ferrofs mount`: stale-mount detection and cleanup around the FUSE crate.
+
+use crate::cli::MountArgs;
+use anyhow::{Context, Result};
+use std::path::Path;
+
+/// Is `path` currently a ferrofs FUSE mount (per /proc/mounts)?
+pub fn is_ferrofs_mount(path: &Path) -> bool {
+    let Ok(m) = std::fs::read_to_string("/proc/self/mounts") else {
+        return false;
+    };
+    let p = path.display().to_string();
+    m.lines().any(|l| {
+        let mut f = l.split_whitespace();
+        let (_src, target, fstype) = (f.next(), f.next(), f.next());
+        target == Some(p.as_str()) && fstype.is_some_and(|t| t.starts_with("fuse"))
+    })
+}
+
+/// Detach a mount left behind by a crashed daemon ("Transport endpoint is not
+/// connected"). Returns whether something was cleaned.
+pub fn cleanup_stale(path: &Path) -> bool {
+    if !is_ferrofs_mount(path) {
+        return false;
+    }
+    let c = std::ffi::CString::new(path.display().to_string()).expect("no NUL in path");
+    let rc = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    rc == 0
+}
+
+pub async fn run(a: MountArgs) -> Result<()> {
+    std::fs::create_dir_all(&a.mountpoint).ok();
+    let mnt = a
+        .mountpoint
+        .canonicalize()
+        .or_else(|_| std::path::absolute(&a.mountpoint))
+        .with_context(|| format!("{}", a.mountpoint.display()))?;
+    if is_ferrofs_mount(&mnt) {
+        let stale = std::fs::metadata(&mnt).is_err();
+        if stale {
+            eprintln!(
+                "ferrofs: {} was left mounted by a crashed client; unmounting it",
+                mnt.display()
+            );
+            cleanup_stale(&mnt);
+        } else {
+            anyhow::bail!("{} is already mounted", mnt.display());
+        }
+    }
+    let client = crate::files::client(&a.m.master)?;
+    // Fail early and clearly if the master is not there.
+    client.statfs().await?;
+    let opts = ferrofs_fuse::MountOptions {
+        allow_other: a.allow_other,
+        threads: a.threads,
+        ..Default::default()
+    };
+    let handle = tokio::runtime::Handle::current();
+    let mnt2 = mnt.clone();
+    let session = tokio::task::spawn_blocking(move || ferrofs_fuse::mount(client, &mnt2, opts, handle));
+    let signal = crate::servers::shutdown_signal();
+    tokio::select! {
+        r = session => { r??; }
+        _ = signal => {
+            let c = std::ffi::CString::new(mnt.display().to_string())?;
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+    Ok(())
+}
