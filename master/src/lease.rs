@@ -56,7 +56,12 @@ impl Master {
                     token: token::issue(secret, id, Access::Read, ttl),
                 }
             })
-            .collect();
+            .collect::<Vec<ChunkLoc>>();
+        // Right after a restart replica locations are still arriving: ask to retry
+        // rather than report a chunk as unreadable.
+        if cl.safe_mode && chunks.iter().any(|c| c.replicas.is_empty()) {
+            return Err(err(ErrorCode::SafeMode, "master is starting: chunk locations not yet reported"));
+        }
         Ok(ChunksResp {
             chunk_size: self.cfg.chunk_size,
             size: rec.size,

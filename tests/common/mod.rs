@@ -1,0 +1,438 @@
+//! `TestCluster`: a real ferrofs cluster for integration tests. Every node is the real
+//! `ferrofs` binary as a child process, on a 127.0.0.1 ephemeral port, in its own temp
+//! directory. Waits are conditions with a reason and a deadline, never bare sleeps.
+//! Logs go to files in the cluster's directory; they are printed if a test panics (and
+//! streamed live with FERROFS_TEST_LOGS=1).
+
+#![allow(dead_code)]
+
+use ferrofs_client::{Client, ClientConfig};
+use ferrofs_proto::admin::Status;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ferrofs");
+
+/// Log a test phase.
+#[macro_export]
+macro_rules! phase {
+    ($($t:tt)*) => { eprintln!("--- {}", format!($($t)*)) };
+}
+
+#[derive(Clone, Debug)]
+pub struct Builder {
+    chunkservers: usize,
+    chunk_size: u64,
+    replication: u8,
+    dead_timeout: Duration,
+    heartbeat: Duration,
+    secret: String,
+    admin_token: String,
+    capacity: Option<u64>,
+    extra_master_config: String,
+}
+
+impl Builder {
+    pub fn chunkservers(mut self, n: usize) -> Self {
+        self.chunkservers = n;
+        self
+    }
+    pub fn chunk_size(mut self, b: u64) -> Self {
+        self.chunk_size = b;
+        self
+    }
+    pub fn replication(mut self, r: u8) -> Self {
+        self.replication = r;
+        self
+    }
+    pub fn dead_timeout(mut self, d: Duration) -> Self {
+        self.dead_timeout = d;
+        self
+    }
+    pub fn secret(mut self, s: &str) -> Self {
+        self.secret = s.into();
+        self
+    }
+    pub fn admin_token(mut self, t: &str) -> Self {
+        self.admin_token = t.into();
+        self
+    }
+    /// Capacity each chunkserver reports (to test full disks).
+    pub fn capacity(mut self, b: u64) -> Self {
+        self.capacity = Some(b);
+        self
+    }
+    /// Extra lines for the master's `[master]` TOML section.
+    pub fn master_config(mut self, toml: &str) -> Self {
+        self.extra_master_config.push_str(toml);
+        self.extra_master_config.push('\n');
+        self
+    }
+
+    pub async fn start(self) -> TestCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("ferrofs-test-")
+            .tempdir()
+            .expect("temp dir");
+        let mut c = TestCluster {
+            root: dir.path().to_path_buf(),
+            _dir: dir,
+            opts: self.clone(),
+            master: None,
+            master_addr: String::new(),
+            chunkservers: vec![],
+            mounts: vec![],
+        };
+        c.start_master().await;
+        for i in 0..self.chunkservers {
+            c.chunkservers.push(None);
+            c.start_chunkserver(i).await;
+        }
+        let n = self.chunkservers;
+        c.wait_until(&format!("{n} chunkservers alive"), Duration::from_secs(30), |s| {
+            s.chunkservers.iter().filter(|c| c.alive).count() == n
+        })
+        .await;
+        c
+    }
+}
+
+pub struct TestCluster {
+    root: PathBuf,
+    _dir: tempfile::TempDir,
+    opts: Builder,
+    master: Option<Child>,
+    master_addr: String,
+    chunkservers: Vec<Option<Child>>,
+    mounts: Vec<PathBuf>,
+}
+
+fn spawn(args: &[String], log: &Path) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).stdin(Stdio::null());
+    if std::env::var_os("FERROFS_TEST_LOGS").is_some() {
+        cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    } else {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        cmd.stdout(f.try_clone().expect("dup")).stderr(f);
+    }
+    cmd.env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+    cmd.spawn().expect("spawn ferrofs")
+}
+
+/// Wait for a file to appear (an --addr-file) and return its contents.
+fn wait_file(p: &Path, what: &str) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(s) = std::fs::read_to_string(p) {
+            if !s.is_empty() {
+                return s;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what} to listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl TestCluster {
+    pub fn builder() -> Builder {
+        Builder {
+            chunkservers: 3,
+            chunk_size: 1 << 20,
+            replication: 3,
+            dead_timeout: Duration::from_secs(3),
+            heartbeat: Duration::from_millis(300),
+            secret: "test-secret".into(),
+            admin_token: String::new(),
+            capacity: None,
+            extra_master_config: String::new(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn master_url(&self) -> String {
+        format!("http://{}", self.master_addr)
+    }
+
+    pub fn client(&self) -> Client {
+        let mut cfg = ClientConfig::new(self.master_url());
+        cfg.request_timeout = Duration::from_secs(10);
+        Client::new(cfg).expect("client")
+    }
+
+    async fn start_master(&mut self) {
+        let data = self.root.join("master");
+        let addr_file = self.root.join("master.addr");
+        let _ = std::fs::remove_file(&addr_file);
+        let cfg = self.root.join("ferrofs.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[master]\nsafe_mode_timeout = \"2s\"\nrereplication_interval = \"100ms\"\n{}",
+                self.opts.extra_master_config
+            ),
+        )
+        .expect("config");
+        let listen = if self.master_addr.is_empty() {
+            "127.0.0.1:0".to_string()
+        } else {
+            self.master_addr.clone()
+        };
+        let mut args: Vec<String> = vec![
+            "master".into(),
+            "--config".into(),
+            cfg.display().to_string(),
+            "--listen".into(),
+            listen,
+            "--data".into(),
+            data.display().to_string(),
+            "--addr-file".into(),
+            addr_file.display().to_string(),
+            "--chunk-size".into(),
+            self.opts.chunk_size.to_string(),
+            "--replication".into(),
+            self.opts.replication.to_string(),
+            "--dead-timeout".into(),
+            format!("{}ms", self.opts.dead_timeout.as_millis()),
+            "--heartbeat-interval".into(),
+            format!("{}ms", self.opts.heartbeat.as_millis()),
+            "--secret".into(),
+            self.opts.secret.clone(),
+        ];
+        if !self.opts.admin_token.is_empty() {
+            args.extend(["--admin-token".into(), self.opts.admin_token.clone()]);
+        }
+        self.master = Some(spawn(&args, &self.root.join("master.log")));
+        self.master_addr = wait_file(&addr_file, "master");
+        let url = self.master_url();
+        wait_http(&format!("{url}/health"), "master health").await;
+    }
+
+    pub fn chunkserver_dir(&self, i: usize) -> PathBuf {
+        self.root.join(format!("cs{i}"))
+    }
+
+    /// The chunkserver's persistent id (from its data dir).
+    pub fn chunkserver_id(&self, i: usize) -> String {
+        std::fs::read_to_string(self.chunkserver_dir(i).join("cs_id"))
+            .expect("cs_id")
+            .trim()
+            .to_string()
+    }
+
+    async fn start_chunkserver(&mut self, i: usize) {
+        let addr_file = self.root.join(format!("cs{i}.addr"));
+        // Reuse the previous port on restart when possible.
+        let listen = std::fs::read_to_string(&addr_file).unwrap_or_else(|_| "127.0.0.1:0".into());
+        let _ = std::fs::remove_file(&addr_file);
+        let mut args: Vec<String> = vec![
+            "chunkserver".into(),
+            "--master".into(),
+            self.master_url(),
+            "--listen".into(),
+            listen.clone(),
+            "--data".into(),
+            self.chunkserver_dir(i).display().to_string(),
+            "--addr-file".into(),
+            addr_file.display().to_string(),
+            "--secret".into(),
+            self.opts.secret.clone(),
+        ];
+        if let Some(c) = self.opts.capacity {
+            args.extend(["--capacity".into(), c.to_string()]);
+        }
+        let mut child = spawn(&args, &self.root.join(format!("cs{i}.log")));
+        // A reused port may still be taken: fall back to a fresh one.
+        let start = Instant::now();
+        loop {
+            if std::fs::read_to_string(&addr_file).is_ok_and(|s| !s.is_empty()) {
+                break;
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                assert!(listen != "127.0.0.1:0", "chunkserver {i} exited at start");
+                let pos = args.iter().position(|a| a == "--listen").unwrap() + 1;
+                args[pos] = "127.0.0.1:0".into();
+                child = spawn(&args, &self.root.join(format!("cs{i}.log")));
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "chunkserver {i} did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.chunkservers[i] = Some(child);
+    }
+
+    pub fn chunkserver_addr(&self, i: usize) -> String {
+        std::fs::read_to_string(self.root.join(format!("cs{i}.addr"))).unwrap_or_default()
+    }
+
+    pub fn chunkserver_count(&self) -> usize {
+        self.chunkservers.len()
+    }
+
+    /// SIGKILL chunkserver `i`.
+    pub fn kill_chunkserver(&mut self, i: usize) {
+        if let Some(mut c) = self.chunkservers[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Restart chunkserver `i` on the same data dir and wait until the master sees it.
+    pub async fn restart_chunkserver(&mut self, i: usize) {
+        self.kill_chunkserver(i);
+        self.start_chunkserver(i).await;
+        let id = self.chunkserver_id(i);
+        self.wait_until(&format!("chunkserver {id} alive"), Duration::from_secs(30), |s| {
+            s.chunkservers.iter().any(|c| c.id == id && c.alive)
+        })
+        .await;
+    }
+
+    /// Add one more chunkserver; returns its index.
+    pub async fn add_chunkserver(&mut self) -> usize {
+        let i = self.chunkservers.len();
+        self.chunkservers.push(None);
+        self.start_chunkserver(i).await;
+        i
+    }
+
+    pub fn kill_master(&mut self) {
+        if let Some(mut m) = self.master.take() {
+            let _ = m.kill();
+            let _ = m.wait();
+        }
+    }
+
+    /// Restart the master on the same address and data dir.
+    pub async fn restart_master(&mut self) {
+        self.kill_master();
+        self.start_master().await;
+    }
+
+    pub async fn status(&self) -> Status {
+        reqwest::get(format!("{}/api/v1/status", self.master_url()))
+            .await
+            .expect("status request")
+            .json()
+            .await
+            .expect("status json")
+    }
+
+    /// Poll the admin status until `f` holds; panics with `reason` after `deadline`.
+    pub async fn wait_until(&self, reason: &str, deadline: Duration, f: impl Fn(&Status) -> bool) -> Status {
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < deadline {
+            if let Ok(r) = reqwest::get(format!("{}/api/v1/status", self.master_url())).await {
+                if let Ok(s) = r.json::<Status>().await {
+                    if f(&s) {
+                        return s;
+                    }
+                    last = Some(s);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "timed out after {deadline:?} waiting for {reason}; last status: {}",
+            serde_json::to_string_pretty(&last).unwrap_or_default()
+        );
+    }
+
+    /// Mount the cluster with `ferrofs mount` at a fresh directory; unmounted on drop.
+    pub async fn mount(&mut self) -> PathBuf {
+        let n = self.mounts.len();
+        let mnt = self.root.join(format!("mnt{n}"));
+        std::fs::create_dir_all(&mnt).expect("mountpoint");
+        let args: Vec<String> = vec![
+            "mount".into(),
+            "--master".into(),
+            self.master_url(),
+            mnt.display().to_string(),
+        ];
+        let child = spawn(&args, &self.root.join(format!("mount{n}.log")));
+        let start = Instant::now();
+        let target = mnt.display().to_string();
+        loop {
+            let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+            if mounts.lines().any(|l| l.split_whitespace().nth(1) == Some(target.as_str())) {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "mount did not appear; see {}", self.root.join(format!("mount{n}.log")).display());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.mounts.push(mnt.clone());
+        MOUNT_CHILDREN.lock().unwrap().push(child);
+        mnt
+    }
+
+    /// Print the last lines of every log (called on panic).
+    pub fn dump_logs(&self) {
+        let Ok(rd) = std::fs::read_dir(&self.root) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "log") {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(40)..];
+                eprintln!("===== {} (last {} lines)\n{}", p.display(), tail.len(), tail.join("\n"));
+            }
+        }
+    }
+}
+
+static MOUNT_CHILDREN: std::sync::Mutex<Vec<Child>> = std::sync::Mutex::new(Vec::new());
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+        }
+        for m in &self.mounts {
+            let c = std::ffi::CString::new(m.display().to_string()).unwrap();
+            unsafe {
+                libc::umount2(c.as_ptr(), libc::MNT_DETACH);
+            }
+        }
+        for mut c in MOUNT_CHILDREN.lock().unwrap().drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for i in 0..self.chunkservers.len() {
+            self.kill_chunkserver(i);
+        }
+        self.kill_master();
+    }
+}
+
+async fn wait_http(url: &str, what: &str) {
+    let start = Instant::now();
+    loop {
+        if reqwest::get(url).await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    use rand::{RngCore, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut v = vec![0u8; len];
+    rng.fill_bytes(&mut v);
+    v
+}
+
+pub fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
