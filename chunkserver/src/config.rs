@@ -1,0 +1,134 @@
+//! Chunkserver configuration: one serde struct, every field defaulted, sizes such as
+//! "64MiB" and durations such as "1s" parsed at load.
+
+use crate::error::ChunkserverError;
+use ferrofs_proto::units::{serde_duration, serde_size};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ChunkserverConfig {
+    /// Directory holding `cs_id` and `chunks/`. Default `./data/chunkserver`.
+    pub data_dir: PathBuf,
+    /// Master base URL. Default `http://127.0.0.1:9000`.
+    pub master: String,
+    /// `host:port` registered with the master for clients and peers to reach this
+    /// chunkserver. Default: the listener's local address.
+    pub advertise_addr: Option<String>,
+    /// Capacity reported to the master. Default: total size of the data dir's filesystem.
+    #[serde(with = "opt_size")]
+    pub capacity_bytes: Option<u64>,
+    /// Refuse new chunk data when free space (capacity minus used, and the filesystem's
+    /// real free space) is below this. Default 64MiB.
+    #[serde(with = "serde_size")]
+    pub reserve_bytes: u64,
+    /// Interval between heartbeats; the master's register reply overrides it. Default 1s.
+    #[serde(with = "serde_duration")]
+    pub heartbeat_interval: Duration,
+    /// Cluster secret for internal calls and access tokens. Default empty (no auth).
+    pub secret: String,
+    /// Replica copies to peers running at once. Default 4.
+    pub max_concurrent_copies: usize,
+    /// Scrubber read rate; 0 disables the scrubber. Default 32MiB.
+    #[serde(with = "serde_size")]
+    pub scrub_bytes_per_sec: u64,
+    /// Pause between full scrub passes. Default 1h.
+    #[serde(with = "serde_duration")]
+    pub scrub_interval: Duration,
+    /// Timeout of outgoing calls to peers and the master. Default 30s.
+    #[serde(with = "serde_duration")]
+    pub request_timeout: Duration,
+}
+
+impl Default for ChunkserverConfig {
+    fn default() -> Self {
+        ChunkserverConfig {
+            data_dir: PathBuf::from("./data/chunkserver"),
+            master: "http://127.0.0.1:9000".into(),
+            advertise_addr: None,
+            capacity_bytes: None,
+            reserve_bytes: 64 << 20,
+            heartbeat_interval: Duration::from_secs(1),
+            secret: String::new(),
+            max_concurrent_copies: 4,
+            scrub_bytes_per_sec: 32 << 20,
+            scrub_interval: Duration::from_secs(3600),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ChunkserverConfig {
+    /// Check the values make sense, with a message naming the field.
+    pub fn validate(&self) -> Result<(), ChunkserverError> {
+        let bad = |m: String| Err(ChunkserverError::Config(m));
+        if self.data_dir.as_os_str().is_empty() {
+            return bad("data_dir must not be empty".into());
+        }
+        if !(self.master.starts_with("http://") || self.master.starts_with("https://")) {
+            return bad(format!(
+                "master must be an http:// URL, got {:?}",
+                self.master
+            ));
+        }
+        if let Some(a) = &self.advertise_addr
+            && (a.is_empty() || a.contains('/') || !a.contains(':'))
+        {
+            return bad(format!("advertise_addr must be host:port, got {a:?}"));
+        }
+        if self.capacity_bytes == Some(0) {
+            return bad("capacity_bytes must be positive".into());
+        }
+        if self.heartbeat_interval.is_zero() {
+            return bad("heartbeat_interval must be positive".into());
+        }
+        if self.max_concurrent_copies == 0 {
+            return bad("max_concurrent_copies must be at least 1".into());
+        }
+        if self.request_timeout.is_zero() {
+            return bad("request_timeout must be positive".into());
+        }
+        if self.scrub_bytes_per_sec > 0 && self.scrub_interval.is_zero() {
+            return bad("scrub_interval must be positive when the scrubber is on".into());
+        }
+        Ok(())
+    }
+}
+
+/// `Option<u64>` size: absent/null or "10GiB" / 1234.
+mod opt_size {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        #[derive(Deserialize)]
+        struct W(#[serde(with = "ferrofs_proto::units::serde_size")] u64);
+        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_parsing() {
+        let c: ChunkserverConfig = toml::from_str(
+            "data_dir = \"/x\"\nreserve_bytes = \"1MiB\"\ncapacity_bytes = \"2GiB\"\nheartbeat_interval = \"500ms\"",
+        )
+        .unwrap();
+        assert_eq!(c.reserve_bytes, 1 << 20);
+        assert_eq!(c.capacity_bytes, Some(2 << 30));
+        assert_eq!(c.heartbeat_interval, Duration::from_millis(500));
+        assert_eq!(c.max_concurrent_copies, 4);
+        c.validate().unwrap();
+        let d: ChunkserverConfig = toml::from_str("").unwrap();
+        assert_eq!(d.capacity_bytes, None);
+        let bad = ChunkserverConfig {
+            master: "localhost:9000".into(),
+            ..Default::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+}

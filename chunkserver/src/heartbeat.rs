@@ -1,0 +1,192 @@
+//! Control plane towards the master: register with a full chunk report (retrying with
+//! backoff), then heartbeat every interval with capacity and the changes since the last
+//! one, and execute the commands the replies carry (delete, replicate). Changes wake the
+//! loop early, coalesced to at most ~10 heartbeats a second.
+
+use crate::error::{ChunkserverError as E, Result};
+use crate::node::Node;
+use crate::replication;
+use ferrofs_proto::heartbeat::{
+    Command, HEARTBEAT, HeartbeatReq, HeartbeatResp, REGISTER, RegisterReq, RegisterResp,
+};
+use ferrofs_proto::ids::chunk_name;
+use ferrofs_proto::{ChunkId, SECRET_HEADER, Version};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep, sleep_until};
+use tracing::{debug, info, warn};
+
+/// Minimum spacing of heartbeats woken early by local changes.
+const MIN_SPACING: Duration = Duration::from_millis(100);
+
+async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    node: &Node,
+    path: &str,
+    req: &Req,
+) -> Result<Resp> {
+    let url = format!("{}{path}", node.config.master.trim_end_matches('/'));
+    let resp = node
+        .http
+        .post(&url)
+        .header(SECRET_HEADER, &node.config.secret)
+        .timeout(node.config.request_timeout)
+        .json(req)
+        .send()
+        .await
+        .map_err(|e| E::Internal(format!("POST {url}: {e}")))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let body = resp.text().await.unwrap_or_default();
+        return Err(E::Internal(format!("POST {url}: {status} {body}")));
+    }
+    resp.json()
+        .await
+        .map_err(|e| E::Internal(format!("POST {url}: bad reply: {e}")))
+}
+
+/// Register until it works; None if shutdown came first.
+async fn register(node: &Arc<Node>, shutdown: &mut watch::Receiver<bool>) -> Option<()> {
+    let mut backoff = Duration::from_millis(100);
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        // Everything pending is covered by the full report.
+        let pending = node.store.changes.take();
+        let req = RegisterReq {
+            id: node.id.clone(),
+            addr: node.addr.clone(),
+            capacity_bytes: node.capacity,
+            used_bytes: node.store.used_bytes(),
+            chunks: node.store.report(),
+        };
+        match call::<_, RegisterResp>(node, REGISTER, &req).await {
+            Ok(resp) => {
+                if resp.chunk_size > 0 {
+                    node.chunk_size.store(resp.chunk_size, Ordering::Relaxed);
+                }
+                if resp.heartbeat_interval_ms > 0 {
+                    node.heartbeat_interval_ms
+                        .store(resp.heartbeat_interval_ms, Ordering::Relaxed);
+                }
+                info!(id = %node.id, addr = %node.addr, chunks = req.chunks.len(),
+                    chunk_size = resp.chunk_size, heartbeat_ms = resp.heartbeat_interval_ms,
+                    "registered with master");
+                return Some(());
+            }
+            Err(e) => {
+                node.store.changes.restore(pending);
+                warn!(attempt, master = %node.config.master, error = %e, "register failed; retrying");
+            }
+        }
+        tokio::select! {
+            _ = sleep(backoff) => {}
+            _ = shutdown.changed() => return None,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn heartbeat(node: &Arc<Node>) -> Result<HeartbeatResp> {
+    let delta = node.store.changes.take();
+    let req = HeartbeatReq {
+        id: node.id.clone(),
+        addr: node.addr.clone(),
+        capacity_bytes: node.capacity,
+        used_bytes: node.store.used_bytes(),
+        added: delta.added.values().cloned().collect(),
+        removed: delta.removed.iter().copied().collect(),
+        corrupt: delta.corrupt.iter().copied().collect(),
+        copies_in_flight: node.copies_in_flight.load(Ordering::Relaxed),
+        io_bytes: node.io_bytes.load(Ordering::Relaxed),
+    };
+    let r = call::<_, HeartbeatResp>(node, HEARTBEAT, &req).await;
+    if r.is_err() {
+        node.store.changes.restore(delta);
+    }
+    r
+}
+
+async fn delete(node: Arc<Node>, chunk_id: ChunkId, max_version: Option<Version>) {
+    let chunk = chunk_name(chunk_id);
+    let Ok(c) = node.store.get(chunk_id) else {
+        // Tell the master again so it stops asking.
+        node.store.changes.removed(chunk_id);
+        return;
+    };
+    // Wait for in-flight writes to this chunk before removing its files.
+    let _op = c.op.lock().await;
+    match node
+        .blocking(move |s| s.delete(chunk_id, max_version))
+        .await
+    {
+        Ok(true) => info!(%chunk, ?max_version, "deleted replica on master's order"),
+        Ok(false) => debug!(%chunk, ?max_version, "delete skipped: newer version"),
+        Err(e) => warn!(%chunk, error = %e, "delete failed"),
+    }
+}
+
+fn execute(node: &Arc<Node>, cmd: Command) {
+    match cmd {
+        Command::Delete {
+            chunk_id,
+            max_version,
+        } => {
+            // Spawned: waiting for an in-flight write must not stall heartbeats.
+            tokio::spawn(delete(node.clone(), chunk_id, max_version));
+        }
+        Command::Replicate {
+            chunk_id,
+            version,
+            target,
+        } => replication::spawn_copy(node.clone(), chunk_id, version, target),
+    }
+}
+
+/// The heartbeat worker: runs until `shutdown` flips.
+pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if register(&node, &mut shutdown).await.is_none() {
+            return;
+        }
+        let mut last = Instant::now();
+        let mut failures = 0u32;
+        loop {
+            let interval =
+                Duration::from_millis(node.heartbeat_interval_ms.load(Ordering::Relaxed).max(10));
+            tokio::select! {
+                _ = sleep_until(last + interval) => {}
+                _ = node.store.changes.notify.notified() => {
+                    sleep_until(last + MIN_SPACING).await;
+                }
+                _ = shutdown.changed() => return,
+            }
+            last = Instant::now();
+            match heartbeat(&node).await {
+                Ok(resp) => {
+                    if failures > 0 {
+                        info!(failures, "heartbeats to master recovered");
+                    }
+                    failures = 0;
+                    for cmd in resp.commands {
+                        execute(&node, cmd);
+                    }
+                    if resp.reregister {
+                        info!("master asked to re-register");
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    // Log the first failure and then every 10th, not every second.
+                    if failures == 1 || failures.is_multiple_of(10) {
+                        warn!(failures, error = %e, "heartbeat failed");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! HTTP front: the axum router over the paths in `ferrofs_proto::chunk`, extractors that
+//! turn every malformed input into a JSON `ApiError` 400, and the small handlers. The
+//! streamed write lives in `pipeline.rs`, replica transfer in `replication.rs`.
+
+use crate::error::{ChunkserverError as E, Result};
+use crate::node::Node;
+use crate::store::PIECE;
+use crate::{pipeline, replication};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use bytes::Bytes;
+use ferrofs_proto::chunk::{self as api, ChunkInfo, SyncParams, TokenParam, TruncateParams};
+use ferrofs_proto::heartbeat::ChunkReport;
+use ferrofs_proto::ids::chunk_name;
+use ferrofs_proto::token::Access;
+use ferrofs_proto::{ApiError, ChunkId, ErrorCode};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tracing::{info, warn};
+
+type Node_ = State<Arc<Node>>;
+
+impl IntoResponse for E {
+    fn into_response(self) -> Response {
+        let api = self.to_api();
+        let status = StatusCode::from_u16(api.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            warn!(code = ?api.code, status = status.as_u16(), failed = ?api.failed, "{}", api.message);
+        } else {
+            info!(code = ?api.code, status = status.as_u16(), "{}", api.message);
+        }
+        (status, axum::Json(api)).into_response()
+    }
+}
+
+/// Query string parsed into `T`; failures become a JSON 400.
+pub struct Q<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Q<T> {
+    type Rejection = E;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Q(q.0))
+            .map_err(|e| E::BadRequest(e.body_text()))
+    }
+}
+
+/// The `{id}` path segment: a decimal chunk id, the only name taken from a request.
+pub struct Id(pub ChunkId);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = E;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let Path(s) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| E::BadRequest(e.body_text()))?;
+        s.parse()
+            .map(Id)
+            .map_err(|_| E::BadRequest(format!("bad chunk id {s:?}")))
+    }
+}
+
+/// JSON body parsed into `T`; failures become a JSON 400 (413 when too large).
+pub struct J<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for J<T> {
+    type Rejection = E;
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|j| J(j.0))
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    E::TooLarge(e.body_text())
+                } else {
+                    E::BadRequest(e.body_text())
+                }
+            })
+    }
+}
+
+/// Route pattern of a proto path function: its output with the id replaced by `{id}`.
+fn route(f: fn(ChunkId) -> String) -> String {
+    f(ChunkId::MAX).replace(&ChunkId::MAX.to_string(), "{id}")
+}
+
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route(&route(api::data_path), put(write).get(read))
+        .route(&route(api::truncate_path), post(truncate))
+        .route(&route(api::sync_path), post(sync))
+        .route(&route(api::info_path), get(info))
+        .route(&route(api::create_path), post(create))
+        .route(&route(api::bump_path), post(bump))
+        .route(&route(api::replica_path), put(replica))
+        .route(api::HEALTH, get(health))
+        .route("/v1/chunks", get(list))
+        .fallback(|| async {
+            let api = ApiError::new(ErrorCode::NotFound, "no such route");
+            (StatusCode::NOT_FOUND, axum::Json(api))
+        })
+        .method_not_allowed_fallback(|| async {
+            E::BadRequest("method not allowed on this path".into())
+        })
+        .with_state(node)
+}
+
+fn json<T: serde::Serialize>(v: T) -> Response {
+    axum::Json(v).into_response()
+}
+
+async fn health(State(node): Node_) -> Response {
+    json(serde_json::json!({"status": "ok", "id": node.id}))
+}
+
+async fn list(State(node): Node_, headers: HeaderMap) -> Result<Response> {
+    node.check_secret(&headers)?;
+    Ok(json(node.store.report()))
+}
+
+async fn write(
+    State(node): Node_,
+    Id(id): Id,
+    Q(p): Q<api::WriteParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let content_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    Ok(json(
+        pipeline::write(node, id, p, content_length, body).await?,
+    ))
+}
+
+async fn read(State(node): Node_, Id(id): Id, Q(p): Q<api::ReadParams>) -> Result<Response> {
+    node.check_token(&p.token, id, Access::Read)?;
+    let c = node.store.get(id)?;
+    c.check_version(p.version)?;
+    let length = c.snapshot().1;
+    let end = p.offset.saturating_add(p.len).min(length);
+    let total = end.saturating_sub(p.offset);
+    let version = p.version;
+    // Read and verify the first piece before answering, so a corrupt block in a small
+    // read becomes a proper 422; later pieces abort the stream if they fail.
+    let n = total.min(PIECE);
+    let start = p.offset;
+    let c1 = c.clone();
+    let first = node
+        .blocking(move |s| s.read(&c1, version, start, n))
+        .await?;
+    let pos = start + first.len() as u64;
+    node.io_bytes.fetch_add(total, Ordering::Relaxed);
+    let first = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) });
+    let rest = futures::stream::try_unfold(pos, move |at| {
+        let (node, c) = (node.clone(), c.clone());
+        async move {
+            if at >= end {
+                return Ok(None);
+            }
+            let n = (end - at).min(PIECE);
+            let piece = node
+                .blocking(move |s| s.read(&c, version, at, n))
+                .await
+                .map_err(std::io::Error::other)?;
+            if piece.is_empty() {
+                return Err(std::io::Error::other("chunk shrank during read"));
+            }
+            let next = at + piece.len() as u64;
+            Ok(Some((Bytes::from(piece), next)))
+        }
+    });
+    let body = Body::from_stream(futures::StreamExt::chain(first, rest));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, total.to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn truncate(State(node): Node_, Id(id): Id, Q(p): Q<TruncateParams>) -> Result<Response> {
+    Ok(json(pipeline::truncate(node, id, p).await?))
+}
+
+async fn sync(State(node): Node_, Id(id): Id, Q(p): Q<SyncParams>) -> Result<Response> {
+    Ok(json(pipeline::sync(node, id, p).await?))
+}
+
+async fn info(State(node): Node_, Id(id): Id, Q(p): Q<TokenParam>) -> Result<Response> {
+    node.check_token(&p.token, id, Access::Read)?;
+    let c = node.store.get(id)?;
+    // Holding the op lock keeps writes out, so the hash is of one consistent state.
+    let _op = c.op.lock().await;
+    let version = c.snapshot().0;
+    let c2 = c.clone();
+    let (sha, length) = node.blocking(move |s| s.sha256(&c2, version)).await?;
+    Ok(json(ChunkInfo {
+        chunk_id: id,
+        version,
+        length,
+        sha256: hex::encode(sha),
+    }))
+}
+
+async fn create(
+    State(node): Node_,
+    Id(id): Id,
+    headers: HeaderMap,
+    J(req): J<api::CreateChunkReq>,
+) -> Result<Response> {
+    node.check_secret(&headers)?;
+    if node.store.get(id).is_err() {
+        node.check_space(0)?;
+    }
+    let created = node.blocking(move |s| s.create(id, req.version)).await?;
+    if created {
+        info!(chunk = %chunk_name(id), version = req.version, "created chunk");
+    }
+    Ok(json(ChunkReport {
+        chunk_id: id,
+        version: req.version,
+        length: 0,
+    }))
+}
+
+async fn bump(
+    State(node): Node_,
+    Id(id): Id,
+    headers: HeaderMap,
+    J(req): J<api::BumpVersionReq>,
+) -> Result<Response> {
+    node.check_secret(&headers)?;
+    let c = node.store.get(id)?;
+    let _op = c.op.lock().await;
+    let c2 = c.clone();
+    node.blocking(move |s| s.bump(&c2, req.from, req.to))
+        .await?;
+    let (version, length) = c.snapshot();
+    Ok(json(ChunkReport {
+        chunk_id: id,
+        version,
+        length,
+    }))
+}
+
+async fn replica(
+    State(node): Node_,
+    Id(id): Id,
+    headers: HeaderMap,
+    Q(p): Q<api::ReplicaParams>,
+    body: Body,
+) -> Result<Response> {
+    node.check_secret(&headers)?;
+    Ok(json(replication::receive(node, id, p, body).await?))
+}
