@@ -101,6 +101,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route(&route(api::bump_path), post(bump))
         .route(&route(api::replica_path), put(replica))
         .route(api::HEALTH, get(health))
+        .route(api::HEARTBEAT_NOW, post(heartbeat_now))
         .route("/v1/chunks", get(list))
         .fallback(|| async {
             let api = ApiError::new(ErrorCode::NotFound, "no such route");
@@ -118,6 +119,12 @@ fn json<T: serde::Serialize>(v: T) -> Response {
 
 async fn health(State(node): Node_) -> Response {
     json(serde_json::json!({"status": "ok", "id": node.id}))
+}
+
+async fn heartbeat_now(State(node): Node_, headers: HeaderMap) -> Result<Response> {
+    node.check_secret(&headers)?;
+    node.store.changes.notify.notify_one();
+    Ok(json(serde_json::json!({})))
 }
 
 async fn list(State(node): Node_, headers: HeaderMap) -> Result<Response> {

@@ -3,14 +3,18 @@
 
 use crate::error::{ClientError, Result};
 use crate::master::{api_error, root_cause};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use ferrofs_proto::chunk::*;
 use ferrofs_proto::namespace::{ReplicaLoc, WriteLease};
 use ferrofs_proto::{ApiError, ChunkId, ErrorCode, Version};
+use std::time::Duration;
+use tokio::time::timeout;
 
 #[derive(Clone)]
 pub struct ChunkIo {
     http: reqwest::Client,
+    /// Longest a read waits for the reply or the next bytes of its body.
+    read_stall: Duration,
 }
 
 /// Why a pipelined operation failed, and which replica to leave out next time.
@@ -23,7 +27,16 @@ pub struct PipelineError {
 
 impl ChunkIo {
     pub fn new(http: reqwest::Client) -> Self {
-        ChunkIo { http }
+        ChunkIo {
+            http,
+            read_stall: Duration::from_secs(5),
+        }
+    }
+
+    /// Give up on a replica that sends nothing for `d` during a read.
+    pub fn with_read_stall_timeout(mut self, d: Duration) -> Self {
+        self.read_stall = d;
+        self
     }
 
     pub async fn read(
@@ -36,7 +49,12 @@ impl ChunkIo {
         token: &str,
     ) -> Result<Bytes> {
         let url = format!("http://{}{}", replica.addr, read_path(chunk));
-        let resp = self
+        let unreachable = |msg: String| ClientError::ChunkserverUnreachable {
+            addr: replica.addr.clone(),
+            msg,
+        };
+        let stalled = || unreachable(format!("sent nothing for {:?}", self.read_stall));
+        let send = self
             .http
             .get(&url)
             .query(&ReadParams {
@@ -45,20 +63,27 @@ impl ChunkIo {
                 len,
                 token: token.to_string(),
             })
-            .send()
+            .send();
+        // A hung (stopped, overloaded) chunkserver still accepts connections: bound the
+        // wait for every step rather than only the whole request.
+        let mut resp = timeout(self.read_stall, send)
             .await
-            .map_err(|e| ClientError::ChunkserverUnreachable {
-                addr: replica.addr.clone(),
-                msg: root_cause(&e),
-            })?;
+            .map_err(|_| stalled())?
+            .map_err(|e| unreachable(root_cause(&e)))?;
         let status = resp.status();
-        let body = resp
-            .bytes()
+        let mut body = BytesMut::with_capacity(if status.is_success() {
+            len.min(16 << 20) as usize
+        } else {
+            0
+        });
+        while let Some(piece) = timeout(self.read_stall, resp.chunk())
             .await
-            .map_err(|e| ClientError::ChunkserverUnreachable {
-                addr: replica.addr.clone(),
-                msg: root_cause(&e),
-            })?;
+            .map_err(|_| stalled())?
+            .map_err(|e| unreachable(root_cause(&e)))?
+        {
+            body.extend_from_slice(&piece);
+        }
+        let body = body.freeze();
         if status.is_success() {
             Ok(body)
         } else {

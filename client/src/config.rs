@@ -8,6 +8,10 @@ pub struct ClientConfig {
     pub master: String,
     /// Timeout of one request to the master or a chunkserver. Default 30s.
     pub request_timeout: Duration,
+    /// A chunk read gives up on a replica that sends nothing (no reply, or no more
+    /// bytes) for this long and tries the next one, so a hung chunkserver costs a
+    /// bounded delay rather than the whole request timeout. Default 5s.
+    pub read_stall_timeout: Duration,
     /// How long to keep retrying a master that cannot be reached (e.g. restarting).
     /// Default 20s.
     pub master_retry: Duration,
@@ -31,6 +35,7 @@ impl ClientConfig {
         ClientConfig {
             master,
             request_timeout: Duration::from_secs(30),
+            read_stall_timeout: Duration::from_secs(5),
             master_retry: Duration::from_secs(20),
             write_attempts: 5,
             write_piece: 4 << 20,

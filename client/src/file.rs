@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 /// Locations cached per file; refreshed after this long or on a read error.
 const LOC_TTL: Duration = Duration::from_secs(5);
+/// A replica that failed a read is tried last for this long.
+const SUSPECT_FOR: Duration = Duration::from_secs(30);
 /// Re-request a lease this long before the master says it ends.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
@@ -43,7 +45,13 @@ impl Client {
         self.inner.locs.lock().remove(&ino);
     }
 
-    async fn locations(&self, ino: Ino, first: u64, end: u64, refresh: bool) -> Result<(u64, Vec<ChunkLoc>)> {
+    async fn locations(
+        &self,
+        ino: Ino,
+        first: u64,
+        end: u64,
+        refresh: bool,
+    ) -> Result<(u64, Vec<ChunkLoc>)> {
         if !refresh {
             let locs = self.inner.locs.lock();
             if let Some(c) = locs.get(&ino) {
@@ -59,13 +67,24 @@ impl Client {
         let count = (end - first).max(64).min(4096) as u32;
         let resp: ChunksResp = self
             .master
-            .call(CHUNKS, &ChunksReq { ino, first_index: first, count })
+            .call(
+                CHUNKS,
+                &ChunksReq {
+                    ino,
+                    first_index: first,
+                    count,
+                },
+            )
             .await?;
         let fetched_end = first + u64::from(count);
         let mut locs = self.inner.locs.lock();
         let c = locs.entry(ino).or_default();
         c.chunk_size = resp.chunk_size;
-        let keys: Vec<u64> = c.chunks.range(first..fetched_end).map(|(k, _)| *k).collect();
+        let keys: Vec<u64> = c
+            .chunks
+            .range(first..fetched_end)
+            .map(|(k, _)| *k)
+            .collect();
         for k in keys {
             c.chunks.remove(&k);
         }
@@ -76,7 +95,10 @@ impl Client {
         c.ranges.push((first, fetched_end, Instant::now()));
         Ok((
             resp.chunk_size,
-            c.chunks.range(first..end.min(fetched_end)).map(|(_, l)| l.clone()).collect(),
+            c.chunks
+                .range(first..end.min(fetched_end))
+                .map(|(_, l)| l.clone())
+                .collect(),
         ))
     }
 
@@ -123,18 +145,22 @@ impl Client {
     async fn read_chunk(&self, ino: Ino, mut loc: ChunkLoc, off: u64, len: u64) -> Result<Bytes> {
         let mut last = String::from("no live replica");
         for round in 0..2 {
-            let n = loc.replicas.len();
-            let start = ((loc.chunk_id as usize) ^ ((off >> 20) as usize)) % n.max(1);
-            for i in 0..n {
-                let r = &loc.replicas[(start + i) % n];
+            for r in self.read_order(&loc, off) {
                 match self
                     .chunks
-                    .read(r, loc.chunk_id, loc.version, off, len, &loc.token)
+                    .read(&r, loc.chunk_id, loc.version, off, len, &loc.token)
                     .await
                 {
-                    Ok(b) => return Ok(b),
+                    Ok(b) => {
+                        self.inner.suspects.lock().remove(&r.addr);
+                        return Ok(b);
+                    }
                     Err(e) => {
                         tracing::debug!(chunk = loc.chunk_id, replica = %r.addr, error = %e, "read failed, trying next replica");
+                        self.inner
+                            .suspects
+                            .lock()
+                            .insert(r.addr.clone(), Instant::now());
                         last = e.to_string();
                     }
                 }
@@ -151,6 +177,22 @@ impl Client {
             chunk: loc.chunk_id,
             last,
         })
+    }
+
+    /// Replicas of a chunk in the order to try them: spread over replicas by chunk and
+    /// offset, but replicas that failed a read recently go last, so a hung or broken
+    /// chunkserver delays one read rather than every read until the master notices.
+    fn read_order(&self, loc: &ChunkLoc, off: u64) -> Vec<ReplicaLoc> {
+        let n = loc.replicas.len();
+        let start = ((loc.chunk_id as usize) ^ ((off >> 20) as usize)) % n.max(1);
+        let mut order: Vec<ReplicaLoc> = (0..n)
+            .map(|i| loc.replicas[(start + i) % n].clone())
+            .collect();
+        let mut suspects = self.inner.suspects.lock();
+        suspects.retain(|_, t| t.elapsed() < SUSPECT_FOR);
+        // Stable: healthy replicas keep their spread order, suspects move to the end.
+        order.sort_by_key(|r| suspects.get(&r.addr).copied());
+        order
     }
 
     async fn lease(&self, ino: Ino, index: u64, exclude: &[CsId]) -> Result<WriteLease> {
@@ -172,7 +214,8 @@ impl Client {
                 },
             )
             .await?;
-        let until = Instant::now() + Duration::from_millis(lease.lease_ms).saturating_sub(LEASE_MARGIN);
+        let until =
+            Instant::now() + Duration::from_millis(lease.lease_ms).saturating_sub(LEASE_MARGIN);
         self.inner.leases.lock().insert(
             (ino, index),
             CachedLease {
@@ -190,7 +233,9 @@ impl Client {
 
     fn drop_lease(&self, ino: Ino, index: u64, version: u64) {
         let mut l = self.inner.leases.lock();
-        if l.get(&(ino, index)).is_some_and(|c| c.lease.version == version) {
+        if l.get(&(ino, index))
+            .is_some_and(|c| c.lease.version == version)
+        {
             l.remove(&(ino, index));
         }
     }
@@ -200,11 +245,15 @@ impl Client {
     where
         F: Fn(WriteLease) -> Fut,
         Fut: std::future::Future<
-                Output = std::result::Result<ferrofs_proto::chunk::WriteResp, crate::chunkio::PipelineError>,
+                Output = std::result::Result<
+                    ferrofs_proto::chunk::WriteResp,
+                    crate::chunkio::PipelineError,
+                >,
             >,
     {
         let mut exclude: Vec<CsId> = vec![];
         let mut last = String::new();
+        let mut no_space = false;
         let attempts = self.inner.cfg.write_attempts.max(1);
         for attempt in 0..attempts {
             let lease = self.lease(ino, index, &exclude).await?;
@@ -213,6 +262,7 @@ impl Client {
                 Err(pe) => {
                     self.drop_lease(ino, index, lease.version);
                     last = pe.error.to_string();
+                    no_space = pe.error.is(ErrorCode::NoSpace);
                     match (&pe.failed, pe.error.code()) {
                         (Some(f), _) => {
                             tracing::warn!(ino, index, chunk = lease.chunk_id, failed = %f.addr, error = %pe.error, "replica failed, rebuilding pipeline");
@@ -228,6 +278,13 @@ impl Client {
                 }
             }
         }
+        if no_space {
+            // Every replica tried was full: say so with the code callers match on.
+            return Err(ClientError::Api(ferrofs_proto::ApiError::new(
+                ErrorCode::NoSpace,
+                format!("no space left on the chunkservers of chunk {index}: {last}"),
+            )));
+        }
         Err(ClientError::WriteFailed {
             chunk: index,
             attempts,
@@ -237,7 +294,14 @@ impl Client {
 
     /// Write `data` at `offset` of chunk `index` of a file. Returns once every replica
     /// in the pipeline has the bytes (on disk too if `sync`).
-    pub async fn write_chunk(&self, ino: Ino, index: u64, offset: u64, data: Bytes, sync: bool) -> Result<()> {
+    pub async fn write_chunk(
+        &self,
+        ino: Ino,
+        index: u64,
+        offset: u64,
+        data: Bytes,
+        sync: bool,
+    ) -> Result<()> {
         let io = self.chunks.clone();
         self.with_pipeline(ino, index, |lease| {
             let (io, data) = (io.clone(), data.clone());
@@ -280,9 +344,23 @@ impl Client {
     }
 
     /// Record a new size (grow only) and mtime; with `sync` the master's disk has it.
-    pub async fn commit(&self, ino: Ino, size: u64, mtime: Option<Timespec>, sync: bool) -> Result<Attr> {
+    pub async fn commit(
+        &self,
+        ino: Ino,
+        size: u64,
+        mtime: Option<Timespec>,
+        sync: bool,
+    ) -> Result<Attr> {
         self.master
-            .call(COMMIT, &CommitReq { ino, size, mtime, sync })
+            .call(
+                COMMIT,
+                &CommitReq {
+                    ino,
+                    size,
+                    mtime,
+                    sync,
+                },
+            )
             .await
     }
 

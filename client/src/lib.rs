@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub locs: Mutex<HashMap<Ino, file::LocCache>>,
     pub leases: Mutex<HashMap<(Ino, u64), file::CachedLease>>,
     pub chunk_size: Mutex<Option<u64>>,
+    /// Replicas (by address) that recently failed a read: tried last for a while.
+    pub suspects: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 /// A handle to a ferrofs cluster. Cheap to clone; clones share caches and connections.
@@ -58,12 +60,13 @@ impl Client {
             })?;
         Ok(Client {
             master: MasterClient::new(&cfg, http.clone()),
-            chunks: ChunkIo::new(http),
+            chunks: ChunkIo::new(http).with_read_stall_timeout(cfg.read_stall_timeout),
             inner: Arc::new(Inner {
                 cfg,
                 locs: Mutex::new(HashMap::new()),
                 leases: Mutex::new(HashMap::new()),
                 chunk_size: Mutex::new(None),
+                suspects: Mutex::new(HashMap::new()),
             }),
         })
     }

@@ -51,16 +51,12 @@ impl MasterClient {
 
     async fn call_once<Q: Serialize, R: DeserializeOwned>(&self, path: &str, req: &Q) -> Result<R> {
         let url = format!("{}{}", self.base, path);
-        let resp = self
-            .http
-            .post(&url)
-            .json(req)
-            .send()
-            .await
-            .map_err(|e| ClientError::MasterUnreachable {
+        let resp = self.http.post(&url).json(req).send().await.map_err(|e| {
+            ClientError::MasterUnreachable {
                 url: self.base.clone(),
                 msg: root_cause(&e),
-            })?;
+            }
+        })?;
         decode(resp, &self.base).await
     }
 
@@ -89,10 +85,13 @@ impl MasterClient {
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
         }
-        let resp = rb.send().await.map_err(|e| ClientError::MasterUnreachable {
-            url: self.base.clone(),
-            msg: root_cause(&e),
-        })?;
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| ClientError::MasterUnreachable {
+                url: self.base.clone(),
+                msg: root_cause(&e),
+            })?;
         decode(resp, &self.base).await
     }
 }

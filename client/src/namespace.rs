@@ -8,7 +8,13 @@ use ferrofs_proto::{ApiError, ErrorCode, Ino, ROOT_INO};
 impl Client {
     pub async fn lookup(&self, parent: Ino, name: &str) -> Result<Attr> {
         self.master
-            .call(LOOKUP, &LookupReq { parent, name: name.to_string() })
+            .call(
+                LOOKUP,
+                &LookupReq {
+                    parent,
+                    name: name.to_string(),
+                },
+            )
             .await
     }
 
@@ -18,7 +24,12 @@ impl Client {
 
     pub async fn resolve(&self, path: &str) -> Result<Attr> {
         self.master
-            .call(RESOLVE, &ResolveReq { path: path.to_string() })
+            .call(
+                RESOLVE,
+                &ResolveReq {
+                    path: path.to_string(),
+                },
+            )
             .await
     }
 
@@ -30,7 +41,13 @@ impl Client {
         self.master.call(CREATE, &req).await
     }
 
-    pub async fn unlink(&self, parent: Ino, name: &str, dir: bool, keep_open: bool) -> Result<UnlinkResp> {
+    pub async fn unlink(
+        &self,
+        parent: Ino,
+        name: &str,
+        dir: bool,
+        keep_open: bool,
+    ) -> Result<UnlinkResp> {
         self.master
             .call(
                 UNLINK,
@@ -61,8 +78,15 @@ impl Client {
             .await
     }
 
-    pub async fn readdir(&self, ino: Ino, after: Option<String>, limit: u32) -> Result<ReaddirResp> {
-        self.master.call(READDIR, &ReaddirReq { ino, after, limit }).await
+    pub async fn readdir(
+        &self,
+        ino: Ino,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<ReaddirResp> {
+        self.master
+            .call(READDIR, &ReaddirReq { ino, after, limit })
+            .await
     }
 
     /// Every entry of a directory, following pagination.
@@ -171,7 +195,10 @@ impl Client {
     /// Remove a file or an empty directory by path.
     pub async fn remove(&self, path: &str) -> Result<()> {
         let (parent, name) = self.parent_of(path).await?;
-        let a = self.lookup(parent.ino, &name).await.map_err(|e| with_path(e, path))?;
+        let a = self
+            .lookup(parent.ino, &name)
+            .await
+            .map_err(|e| with_path(e, path))?;
         self.unlink(parent.ino, &name, a.kind == FileKind::Dir, false)
             .await
             .map_err(|e| with_path(e, path))?;
@@ -215,7 +242,9 @@ impl Client {
     /// Rename by path. If `to` is an existing directory, move into it (like `mv`).
     pub async fn rename_path(&self, from: &str, to: &str) -> Result<()> {
         let (fp, fname) = self.parent_of(from).await?;
-        self.lookup(fp.ino, &fname).await.map_err(|e| with_path(e, from))?;
+        self.lookup(fp.ino, &fname)
+            .await
+            .map_err(|e| with_path(e, from))?;
         let (tp, tname) = match self.resolve(to).await {
             Ok(a) if a.kind == FileKind::Dir && to != "/" => (a, fname.clone()),
             Ok(_) | Err(_) if to == "/" => (self.resolve("/").await?, fname.clone()),

@@ -16,10 +16,12 @@ impl Master {
         let servers = cl.reg.status(l.dead);
         let m = &self.metrics;
         m.chunks_total.set(chunks.total as i64);
-        m.chunks_under_replicated.set(chunks.under_replicated as i64);
+        m.chunks_under_replicated
+            .set(chunks.under_replicated as i64);
         m.chunks_missing.set(chunks.missing as i64);
         m.chunks_over_replicated.set(chunks.over_replicated as i64);
-        m.chunkservers_alive.set(servers.iter().filter(|s| s.alive).count() as i64);
+        m.chunkservers_alive
+            .set(servers.iter().filter(|s| s.alive).count() as i64);
         m.files.set(self.file_count() as i64);
         let mut workers: Vec<WorkerStatus> = self
             .workers
@@ -132,7 +134,11 @@ impl Master {
                     limit: 1000,
                 })?;
                 for e in &r.entries {
-                    stack.push((ferrofs_proto::path::join(&p, &e.name), e.attr.ino, e.attr.kind));
+                    stack.push((
+                        ferrofs_proto::path::join(&p, &e.name),
+                        e.attr.ino,
+                        e.attr.kind,
+                    ));
                 }
                 after = r.entries.last().map(|e| e.name.clone());
                 if !r.more {
@@ -149,7 +155,11 @@ impl Master {
             if kind == FileKind::File {
                 let info = self.file_info(p)?;
                 let goal = info.replication as usize;
-                let missing = info.chunks.iter().filter(|c| c.live_replicas.is_empty()).count();
+                let missing = info
+                    .chunks
+                    .iter()
+                    .filter(|c| c.live_replicas.is_empty())
+                    .count();
                 let under = info
                     .chunks
                     .iter()

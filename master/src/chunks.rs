@@ -27,6 +27,8 @@ pub struct ChunkState {
     /// Largest length any replica reported.
     pub length: u64,
     pub lease: Option<LeaseState>,
+    /// Being created on its first replicas: not yet counted in health.
+    pub allocating: bool,
 }
 
 impl ChunkState {
@@ -60,10 +62,19 @@ pub struct Liveness {
 }
 
 impl ChunkTable {
-    /// Replicas that count toward the goal (current version, on a server that counts).
+    /// Replicas that count toward the goal (current version, on a server that counts;
+    /// not on a decommissioning server, whose copies must move).
     pub fn counted(&self, c: &ChunkState, reg: &Registry, l: Liveness) -> u32 {
         c.current()
-            .filter(|id| reg.counts_for_goal(id, l.dead, l.window))
+            .filter(|id| reg.counts(id, l.dead, l.window, false))
+            .count() as u32
+    }
+
+    /// Replicas that exist and can serve, for health reporting: like `counted`, but a
+    /// decommissioning server's live copy still counts (the data is still safe there).
+    pub fn present(&self, c: &ChunkState, reg: &Registry, l: Liveness) -> u32 {
+        c.current()
+            .filter(|id| reg.counts(id, l.dead, l.window, true))
             .count() as u32
     }
 
@@ -76,13 +87,11 @@ impl ChunkTable {
     }
 
     pub fn health(&self, reg: &Registry, l: Liveness) -> ChunkHealth {
-        let mut h = ChunkHealth {
-            total: self.chunks.len() as u64,
-            ..Default::default()
-        };
-        for c in self.chunks.values() {
-            let n = self.counted(c, reg, l);
+        let mut h = ChunkHealth::default();
+        for c in self.chunks.values().filter(|c| !c.allocating) {
+            let n = self.present(c, reg, l);
             let goal = u32::from(c.goal);
+            h.total += 1;
             if n == 0 {
                 h.missing += 1;
             } else if n < goal {
@@ -108,13 +117,15 @@ impl ChunkTable {
             .filter_map(|(id, c)| {
                 let live = self.counted(c, reg, l);
                 let goal = u32::from(c.goal);
-                (live < goal).then_some((
-                    *id,
-                    Urgency {
-                        live,
-                        missing_copies: goal - live,
-                    },
-                ))
+                (live < goal && !c.allocating).then(|| {
+                    (
+                        *id,
+                        Urgency {
+                            live,
+                            missing_copies: goal - live,
+                        },
+                    )
+                })
             })
             .collect();
         v.sort_by(|a, b| {
@@ -163,6 +174,7 @@ mod tests {
             replicas: reps.iter().map(|(s, v)| (s.to_string(), *v)).collect(),
             length: 0,
             lease: None,
+            allocating: false,
         }
     }
 
@@ -173,8 +185,10 @@ mod tests {
             reg.servers.insert(id.into(), server(id, alive));
         }
         let mut t = ChunkTable::default();
-        t.chunks.insert(1, chunk(3, &[("a", 1), ("b", 1), ("c", 1)], 1)); // 2 live
-        t.chunks.insert(2, chunk(3, &[("a", 1), ("c", 1), ("d", 1)], 1)); // 1 live
+        t.chunks
+            .insert(1, chunk(3, &[("a", 1), ("b", 1), ("c", 1)], 1)); // 2 live
+        t.chunks
+            .insert(2, chunk(3, &[("a", 1), ("c", 1), ("d", 1)], 1)); // 1 live
         t.chunks.insert(3, chunk(3, &[("a", 1), ("b", 1)], 1)); // 2 live
         t.chunks.insert(4, chunk(2, &[("a", 1), ("b", 1)], 1)); // healthy
         let l = Liveness {
@@ -194,7 +208,8 @@ mod tests {
             reg.servers.insert(id.into(), server(id, true));
         }
         let mut t = ChunkTable::default();
-        t.chunks.insert(1, chunk(3, &[("a", 2), ("b", 2), ("c", 1)], 2));
+        t.chunks
+            .insert(1, chunk(3, &[("a", 2), ("b", 2), ("c", 1)], 2));
         let l = Liveness {
             dead: Duration::from_secs(10),
             window: Duration::from_secs(0),

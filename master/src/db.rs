@@ -249,7 +249,6 @@ impl Db {
     }
 }
 
-
 impl Drop for Db {
     fn drop(&mut self) {
         // Wake the syncer so it notices the database is gone and exits.

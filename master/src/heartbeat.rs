@@ -7,14 +7,16 @@ use crate::db::{self, encode};
 use crate::records::ChunkRec;
 use crate::registry::Server;
 use crate::state::{Cluster, Master};
-use ferrofs_proto::CsId;
 use ferrofs_proto::heartbeat::*;
+use ferrofs_proto::{ChunkId, CsId};
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 impl Master {
     pub fn register(&self, req: RegisterReq) -> RegisterResp {
         let mut adopt = vec![];
+        self.never_reuse(req.chunks.iter().map(|r| r.chunk_id));
         {
             let mut cl = self.cluster.lock();
             let prev = cl.reg.servers.remove(&req.id);
@@ -61,6 +63,7 @@ impl Master {
 
     pub fn heartbeat(&self, req: HeartbeatReq) -> HeartbeatResp {
         let mut adopt = vec![];
+        self.never_reuse(req.added.iter().map(|r| r.chunk_id));
         let commands = {
             let mut cl = self.cluster.lock();
             let Some(s) = cl.reg.servers.get_mut(&req.id) else {
@@ -69,7 +72,7 @@ impl Master {
                     commands: vec![],
                 };
             };
-            s.last_heartbeat = Instant::now();
+            let prev_beat = std::mem::replace(&mut s.last_heartbeat, Instant::now());
             s.addr = req.addr.clone();
             s.capacity_bytes = req.capacity_bytes;
             if req.used_bytes != s.used_bytes {
@@ -83,6 +86,12 @@ impl Master {
             for id in req.removed.iter().chain(req.corrupt.iter()) {
                 if let Some(c) = cl.chunks.chunks.get_mut(id) {
                     c.replicas.remove(&req.id);
+                    // A lease naming a replica that is gone would only send the next
+                    // write into a failure; end it so the next lease bumps the version
+                    // without that replica and re-replication may start.
+                    if c.lease.as_ref().is_some_and(|l| l.replicas.iter().any(|r| r.id == req.id)) {
+                        c.lease = None;
+                    }
                 }
             }
             if !req.corrupt.is_empty() {
@@ -92,6 +101,9 @@ impl Master {
                 if let Some(a) = reconcile(&mut cl, &req.id, r) {
                     adopt.push(a);
                 }
+            }
+            if req.copies_in_flight == 0 {
+                forget_ended_copies(&mut cl, &req.id, prev_beat);
             }
             cl.reg
                 .servers
@@ -106,6 +118,23 @@ impl Master {
         }
     }
 
+    /// Move the chunk id counter past every id a chunkserver holds. An id allocated just
+    /// before a crash may not have reached the persisted counter; handing it out again
+    /// would make the crash's orphan replica look like a replica of the new chunk.
+    fn never_reuse(&self, ids: impl Iterator<Item = ChunkId>) {
+        if let Some(max) = ids.max() {
+            let next = max.saturating_add(1);
+            let before = self.next_chunk.fetch_max(next, Ordering::AcqRel);
+            if before < next {
+                tracing::warn!(
+                    before,
+                    after = next,
+                    "chunk id counter moved past ids reported by a chunkserver"
+                );
+            }
+        }
+    }
+
     fn persist_adopted(&self, adopt: &[(u64, ChunkRec)]) {
         if adopt.is_empty() {
             return;
@@ -117,6 +146,26 @@ impl Master {
         if let Err(e) = self.db.write(b) {
             tracing::error!(error = %e, "could not persist adopted chunk versions");
         }
+    }
+}
+
+/// The source of copy jobs queued before its previous heartbeat (so handed to it in that
+/// reply) now runs none: those copies ended, and any whose target has not reported the
+/// chunk failed (target died, refused, ran out of space). Forget them so the next pass
+/// picks another target now rather than after the copy timeout. A copy that succeeded
+/// but whose target reports a moment later only causes a surplus replica, trimmed later.
+fn forget_ended_copies(cl: &mut Cluster, source: &str, prev_beat: Instant) {
+    let mut ended = 0usize;
+    cl.copies.retain(|_, jobs| {
+        jobs.retain(|j| {
+            let done = j.source == source && j.started < prev_beat;
+            ended += usize::from(done);
+            !done
+        });
+        !jobs.is_empty()
+    });
+    if ended > 0 {
+        tracing::info!(cs = %source, copies = ended, "copies ended without the target reporting the chunk; will retry");
     }
 }
 

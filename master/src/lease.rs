@@ -3,11 +3,11 @@
 //! persists the new version; a replica that missed the bump is stale forever.
 //! New chunks are created empty on the chosen replicas before they enter the file map.
 
+use crate::chunks::{ChunkState, LeaseState};
 use crate::db::{self, encode};
 use crate::error::{Result, err, not_found};
 use crate::records::ChunkRec;
 use crate::state::Master;
-use crate::chunks::{ChunkState, LeaseState};
 use ferrofs_proto::chunk::{BumpVersionReq, CreateChunkReq, bump_path, create_path};
 use ferrofs_proto::namespace::{
     ChunkLoc, ChunksReq, ChunksResp, FileKind, LeaseReq, ReplicaLoc, WriteLease,
@@ -28,7 +28,9 @@ impl Master {
         }
         let prefix = db::file_chunk_prefix(req.ino);
         let start = db::file_chunk_key(req.ino, req.first_index);
-        let end = req.first_index.saturating_add(u64::from(req.count.clamp(1, 4096)));
+        let end = req
+            .first_index
+            .saturating_add(u64::from(req.count.clamp(1, 4096)));
         let mut found = vec![];
         for kv in self.db.scan_from(&prefix, &start) {
             let (k, v) = kv?;
@@ -45,7 +47,10 @@ impl Master {
             .into_iter()
             .map(|(index, id)| {
                 let (version, replicas) = match cl.chunks.chunks.get(&id) {
-                    Some(c) => (c.version, cl.chunks.readable(c, &cl.reg, self.cfg.dead_timeout)),
+                    Some(c) => (
+                        c.version,
+                        cl.chunks.readable(c, &cl.reg, self.cfg.dead_timeout),
+                    ),
                     None => (0, vec![]),
                 };
                 ChunkLoc {
@@ -60,7 +65,10 @@ impl Master {
         // Right after a restart replica locations are still arriving: ask to retry
         // rather than report a chunk as unreadable.
         if cl.safe_mode && chunks.iter().any(|c| c.replicas.is_empty()) {
-            return Err(err(ErrorCode::SafeMode, "master is starting: chunk locations not yet reported"));
+            return Err(err(
+                ErrorCode::SafeMode,
+                "master is starting: chunk locations not yet reported",
+            ));
         }
         Ok(ChunksResp {
             chunk_size: self.cfg.chunk_size,
@@ -97,7 +105,10 @@ impl Master {
         drop(_g);
         // Drop the lock entry when nobody else waits on it.
         let mut locks = self.lease_locks.lock();
-        if locks.get(&(req.ino, req.index)).is_some_and(|l| Arc::strong_count(l) <= 2) {
+        if locks
+            .get(&(req.ino, req.index))
+            .is_some_and(|l| Arc::strong_count(l) <= 2)
+        {
             locks.remove(&(req.ino, req.index));
         }
         drop(locks);
@@ -121,15 +132,31 @@ impl Master {
 
     async fn allocate(&self, req: &LeaseReq, goal: u8) -> Result<WriteLease> {
         let id = self.alloc_chunk_id();
+        // Make the id counter durable before any chunkserver holds the chunk. Otherwise a
+        // crash between the creates below and the batch that records the chunk hands the
+        // same id out again after restart, and an orphan replica left by the crash (old
+        // bytes, same version 1) would be taken for a replica of the new chunk, or its
+        // pending garbage delete would remove the new chunk's data.
+        let mut reserve = rocksdb::WriteBatch::default();
+        self.put_counters(&mut reserve);
+        let seq = self.db.write(reserve)?;
+        self.db.wait_durable(seq).await;
         let targets: Vec<ReplicaLoc> = {
             let mut cl = self.cluster.lock();
-            let cands = cl.reg.candidates(self.cfg.dead_timeout, self.cfg.chunk_size);
+            let cands = cl
+                .reg
+                .candidates(self.cfg.dead_timeout, self.cfg.chunk_size);
             if cands.is_empty() {
-                let any = cl.reg.servers.values().any(|s| {
-                    s.last_heartbeat.elapsed() < self.cfg.dead_timeout
-                });
+                let any = cl
+                    .reg
+                    .servers
+                    .values()
+                    .any(|s| s.last_heartbeat.elapsed() < self.cfg.dead_timeout);
                 return Err(if any {
-                    err(ErrorCode::NoSpace, "no chunkserver has room for a new chunk")
+                    err(
+                        ErrorCode::NoSpace,
+                        "no space left: no chunkserver has room for a new chunk",
+                    )
                 } else {
                     err(ErrorCode::NoChunkservers, "no chunkservers available")
                 });
@@ -141,6 +168,13 @@ impl Master {
                 self.cfg.chunk_size,
                 id,
             );
+            if chosen.is_empty() {
+                // Live servers exist but none (outside `exclude`) has room for a chunk.
+                return Err(err(
+                    ErrorCode::NoSpace,
+                    "no space left: no chunkserver has room for a new chunk",
+                ));
+            }
             // Enter the chunk before any server holds it, so a report of it is not
             // mistaken for garbage.
             cl.chunks.chunks.insert(
@@ -153,6 +187,7 @@ impl Master {
                     replicas: BTreeMap::new(),
                     length: 0,
                     lease: None,
+                    allocating: true,
                 },
             );
             chosen
@@ -166,8 +201,15 @@ impl Master {
         };
         let path = create_path(id);
         let body = CreateChunkReq { version: 1 };
-        let results = join_all(targets.iter().map(|t| self.internal_post(&t.addr, &path, &body)))
+        let results = join_all(
+            targets
+                .iter()
+                .map(|t| self.internal_post(&t.addr, &path, &body)),
+        )
         .await;
+        let results_all_no_space = results
+            .iter()
+            .all(|r| r.as_ref().is_err_and(|e| e.contains("NoSpace")));
         let ok: Vec<ReplicaLoc> = targets
             .into_iter()
             .zip(results)
@@ -181,7 +223,17 @@ impl Master {
             .collect();
         if ok.is_empty() {
             self.cluster.lock().chunks.chunks.remove(&id);
-            return Err(err(ErrorCode::NoChunkservers, "could not create the chunk on any chunkserver"));
+            // Servers refusing for lack of space is a full cluster, not a missing one.
+            if results_all_no_space {
+                return Err(err(
+                    ErrorCode::NoSpace,
+                    "no space left: every chosen chunkserver refused the chunk for lack of space",
+                ));
+            }
+            return Err(err(
+                ErrorCode::NoChunkservers,
+                "could not create the chunk on any chunkserver",
+            ));
         }
         let mut b = rocksdb::WriteBatch::default();
         b.put(db::file_chunk_key(req.ino, req.index), id.to_be_bytes());
@@ -201,6 +253,7 @@ impl Master {
         {
             let mut cl = self.cluster.lock();
             if let Some(c) = cl.chunks.chunks.get_mut(&id) {
+                c.allocating = false;
                 for t in &ok {
                     c.replicas.insert(t.id.clone(), 1);
                 }
@@ -212,18 +265,25 @@ impl Master {
             }
         }
         self.metrics.chunks_allocated.inc();
-        tracing::debug!(chunk = id, ino = req.ino, index = req.index, replicas = ok.len(), "allocated chunk");
+        tracing::debug!(
+            chunk = id,
+            ino = req.ino,
+            index = req.index,
+            replicas = ok.len(),
+            "allocated chunk"
+        );
         Ok(self.make_lease(id, 1, ok))
     }
 
     async fn renew(&self, id: ChunkId, req: &LeaseReq) -> Result<WriteLease> {
         let (version, holders) = {
             let cl = self.cluster.lock();
-            let c = cl
-                .chunks
-                .chunks
-                .get(&id)
-                .ok_or_else(|| err(ErrorCode::Internal, format!("chunk {id} missing from table")))?;
+            let c = cl.chunks.chunks.get(&id).ok_or_else(|| {
+                err(
+                    ErrorCode::Internal,
+                    format!("chunk {id} missing from table"),
+                )
+            })?;
             // Reuse a live lease unless the client reports a failed replica.
             if let Some(l) = &c.lease {
                 if req.exclude.is_empty() && l.expires > Instant::now() && l.version == c.version {
@@ -250,7 +310,11 @@ impl Master {
             from: version,
             to: new,
         };
-        let results = join_all(holders.iter().map(|h| self.internal_post(&h.addr, &path, &body)))
+        let results = join_all(
+            holders
+                .iter()
+                .map(|h| self.internal_post(&h.addr, &path, &body)),
+        )
         .await;
         let ok: Vec<ReplicaLoc> = holders
             .into_iter()
@@ -264,7 +328,10 @@ impl Master {
             })
             .collect();
         if ok.is_empty() {
-            return Err(err(ErrorCode::NoChunkservers, format!("no replica of chunk {id} accepted the new version")));
+            return Err(err(
+                ErrorCode::NoChunkservers,
+                format!("no replica of chunk {id} accepted the new version"),
+            ));
         }
         // Replicas moved first; a crash here leaves them ahead, and a replica reporting a
         // higher version than the master's is taken as current (GFS rule).
@@ -290,7 +357,12 @@ impl Master {
                 expires: Instant::now() + self.cfg.lease_duration,
             });
         }
-        tracing::debug!(chunk = id, version = new, replicas = ok.len(), "lease granted");
+        tracing::debug!(
+            chunk = id,
+            version = new,
+            replicas = ok.len(),
+            "lease granted"
+        );
         Ok(self.make_lease(id, new, ok))
     }
 
@@ -313,7 +385,10 @@ impl Master {
             Ok(())
         } else {
             let status = resp.status();
-            Err(format!("{status}: {}", resp.text().await.unwrap_or_default()))
+            Err(format!(
+                "{status}: {}",
+                resp.text().await.unwrap_or_default()
+            ))
         }
     }
 }

@@ -3,6 +3,7 @@
 //! admin API with its dashboard.
 
 pub mod admin;
+pub mod balancer;
 pub mod chunks;
 pub mod config;
 pub mod db;

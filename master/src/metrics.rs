@@ -63,13 +63,21 @@ impl Default for Metrics {
             registry: Registry::default(),
         };
         registry.register("namespace_ops", "Namespace mutations", m.ns_ops.clone());
-        registry.register("http_requests", "HTTP requests by route and status", m.requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            m.requests.clone(),
+        );
         registry.register(
             "request_seconds",
             "Request latency by route",
             m.latency.clone(),
         );
-        registry.register("chunks_allocated", "Chunks allocated", m.chunks_allocated.clone());
+        registry.register(
+            "chunks_allocated",
+            "Chunks allocated",
+            m.chunks_allocated.clone(),
+        );
         registry.register("chunks_deleted", "Chunks deleted", m.chunks_deleted.clone());
         registry.register("leases", "Write leases granted", m.leases.clone());
         registry.register(
@@ -93,7 +101,11 @@ impl Default for Metrics {
             "Chunks below goal",
             m.chunks_under_replicated.clone(),
         );
-        registry.register("chunks_missing", "Chunks with no live replica", m.chunks_missing.clone());
+        registry.register(
+            "chunks_missing",
+            "Chunks with no live replica",
+            m.chunks_missing.clone(),
+        );
         registry.register(
             "chunks_over_replicated",
             "Chunks above goal",

@@ -22,7 +22,10 @@ impl Master {
     fn dir(&self, ino: Ino) -> Result<InodeRec> {
         let rec = self.inode(ino)?;
         if !rec.is_dir() {
-            return Err(err(ErrorCode::NotADirectory, format!("inode {ino} is not a directory")));
+            return Err(err(
+                ErrorCode::NotADirectory,
+                format!("inode {ino} is not a directory"),
+            ));
         }
         Ok(rec)
     }
@@ -38,9 +41,7 @@ impl Master {
     pub fn lookup(&self, parent: Ino, name: &str) -> Result<Attr> {
         validate_name(name)?;
         self.dir(parent)?;
-        let d = self
-            .dentry(parent, name)?
-            .ok_or_else(|| not_found(name))?;
+        let d = self.dentry(parent, name)?.ok_or_else(|| not_found(name))?;
         self.getattr(d.ino)
     }
 
@@ -62,8 +63,7 @@ impl Master {
 
     pub fn create(&self, req: &CreateReq) -> Result<CreateResp> {
         validate_name(&req.name)?;
-        if req.kind == FileKind::Symlink && req.symlink_target.as_deref().unwrap_or("").is_empty()
-        {
+        if req.kind == FileKind::Symlink && req.symlink_target.as_deref().unwrap_or("").is_empty() {
             return Err(err(ErrorCode::BadRequest, "symlink needs a target"));
         }
         if req.replication == Some(0) || req.replication.is_some_and(|r| r > 16) {
@@ -75,14 +75,20 @@ impl Master {
             if !req.exclusive && req.kind == FileKind::File {
                 let rec = self.inode(existing.ino)?;
                 if rec.is_dir() {
-                    return Err(err(ErrorCode::IsADirectory, format!("{}: is a directory", req.name)));
+                    return Err(err(
+                        ErrorCode::IsADirectory,
+                        format!("{}: is a directory", req.name),
+                    ));
                 }
                 return Ok(CreateResp {
                     attr: rec.attr(existing.ino),
                     created: false,
                 });
             }
-            return Err(err(ErrorCode::AlreadyExists, format!("{}: already exists", req.name)));
+            return Err(err(
+                ErrorCode::AlreadyExists,
+                format!("{}: already exists", req.name),
+            ));
         }
         let now = Timespec::now();
         let ino = self.alloc_ino();
@@ -92,7 +98,11 @@ impl Master {
             mode: req.mode & 0o7777,
             uid: req.uid,
             gid: req.gid,
-            size: req.symlink_target.as_ref().map(|t| t.len() as u64).unwrap_or(0),
+            size: req
+                .symlink_target
+                .as_ref()
+                .map(|t| t.len() as u64)
+                .unwrap_or(0),
             atime: now,
             mtime: now,
             ctime: now,
@@ -112,7 +122,10 @@ impl Master {
         b.put(db::inode_key(req.parent), encode(&parent));
         b.put(
             db::dentry_key(req.parent, &req.name),
-            encode(&DentryRec { ino, kind: req.kind }),
+            encode(&DentryRec {
+                ino,
+                kind: req.kind,
+            }),
         );
         self.files.fetch_add(1, Ordering::AcqRel);
         self.put_counters(&mut b);
@@ -184,13 +197,22 @@ impl Master {
                 .ok_or_else(|| not_found(&req.name))?;
             let mut rec = self.inode(d.ino)?;
             if req.dir && !rec.is_dir() {
-                return Err(err(ErrorCode::NotADirectory, format!("{}: not a directory", req.name)));
+                return Err(err(
+                    ErrorCode::NotADirectory,
+                    format!("{}: not a directory", req.name),
+                ));
             }
             if !req.dir && rec.is_dir() {
-                return Err(err(ErrorCode::IsADirectory, format!("{}: is a directory", req.name)));
+                return Err(err(
+                    ErrorCode::IsADirectory,
+                    format!("{}: is a directory", req.name),
+                ));
             }
             if rec.is_dir() && !self.dir_is_empty(d.ino)? {
-                return Err(err(ErrorCode::NotEmpty, format!("{}: directory not empty", req.name)));
+                return Err(err(
+                    ErrorCode::NotEmpty,
+                    format!("{}: directory not empty", req.name),
+                ));
             }
             let now = Timespec::now();
             let mut b = WriteBatch::default();
@@ -263,7 +285,9 @@ impl Master {
             }
             ino = self.inode(ino)?.parent;
         }
-        Err(MasterError::Corrupt("directory parent chain too deep".into()))
+        Err(MasterError::Corrupt(
+            "directory parent chain too deep".into(),
+        ))
     }
 
     pub fn rename(&self, req: &RenameReq) -> Result<RenameResp> {
@@ -287,7 +311,10 @@ impl Master {
             .ok_or_else(|| not_found(&req.name))?;
         let mut src_rec = self.inode(src.ino)?;
         let dst = self.dentry(req.new_parent, &req.new_name)?;
-        if src_rec.is_dir() && req.new_parent != req.parent && self.is_ancestor(src.ino, req.new_parent)? {
+        if src_rec.is_dir()
+            && req.new_parent != req.parent
+            && self.is_ancestor(src.ino, req.new_parent)?
+        {
             return Err(err(
                 ErrorCode::InvalidArgument,
                 "cannot move a directory into itself",
@@ -298,7 +325,10 @@ impl Master {
                 return Ok((RenameResp { replaced: None }, vec![]));
             }
             if req.noreplace {
-                return Err(err(ErrorCode::AlreadyExists, format!("{}: already exists", req.new_name)));
+                return Err(err(
+                    ErrorCode::AlreadyExists,
+                    format!("{}: already exists", req.new_name),
+                ));
             }
         } else if req.exchange {
             return Err(not_found(&req.new_name));
@@ -309,14 +339,19 @@ impl Master {
         // Parent directory records, updated in place (they may be the same inode).
         let mut parents: std::collections::BTreeMap<Ino, InodeRec> = Default::default();
         parents.insert(req.parent, self.inode(req.parent)?);
-        parents.entry(req.new_parent).or_insert(self.inode(req.new_parent)?);
+        parents
+            .entry(req.new_parent)
+            .or_insert(self.inode(req.new_parent)?);
 
         if req.exchange {
             let d = dst.expect("checked above");
             let mut dst_rec = self.inode(d.ino)?;
             if req.parent != req.new_parent {
                 if dst_rec.is_dir() && self.is_ancestor(d.ino, req.parent)? {
-                    return Err(err(ErrorCode::InvalidArgument, "cannot exchange with an ancestor"));
+                    return Err(err(
+                        ErrorCode::InvalidArgument,
+                        "cannot exchange with an ancestor",
+                    ));
                 }
                 let (sd, dd) = (src_rec.is_dir() as u32, dst_rec.is_dir() as u32);
                 if let Some(p) = parents.get_mut(&req.parent) {
@@ -338,14 +373,23 @@ impl Master {
                 let mut dst_rec = self.inode(d.ino)?;
                 match (src_rec.is_dir(), dst_rec.is_dir()) {
                     (true, false) => {
-                        return Err(err(ErrorCode::NotADirectory, format!("{}: not a directory", req.new_name)));
+                        return Err(err(
+                            ErrorCode::NotADirectory,
+                            format!("{}: not a directory", req.new_name),
+                        ));
                     }
                     (false, true) => {
-                        return Err(err(ErrorCode::IsADirectory, format!("{}: is a directory", req.new_name)));
+                        return Err(err(
+                            ErrorCode::IsADirectory,
+                            format!("{}: is a directory", req.new_name),
+                        ));
                     }
                     (true, true) => {
                         if !self.dir_is_empty(d.ino)? {
-                            return Err(err(ErrorCode::NotEmpty, format!("{}: directory not empty", req.new_name)));
+                            return Err(err(
+                                ErrorCode::NotEmpty,
+                                format!("{}: directory not empty", req.new_name),
+                            ));
                         }
                         if let Some(p) = parents.get_mut(&req.new_parent) {
                             p.nlink = p.nlink.saturating_sub(1);
@@ -366,7 +410,11 @@ impl Master {
                     p.nlink += 1;
                 }
             }
-            src_rec.parent = if src_rec.is_dir() { req.new_parent } else { src_rec.parent };
+            src_rec.parent = if src_rec.is_dir() {
+                req.new_parent
+            } else {
+                src_rec.parent
+            };
             src_rec.ctime = now;
         }
         for (ino, mut p) in parents {
@@ -386,13 +434,19 @@ impl Master {
         let mut parent = self.dir(req.new_parent)?;
         let mut rec = self.inode(req.ino)?;
         if rec.is_dir() {
-            return Err(err(ErrorCode::PermissionDenied, "hard links to directories are not allowed"));
+            return Err(err(
+                ErrorCode::PermissionDenied,
+                "hard links to directories are not allowed",
+            ));
         }
         if rec.nlink == 0 {
             return Err(not_found(format!("inode {}", req.ino)));
         }
         if self.dentry(req.new_parent, &req.new_name)?.is_some() {
-            return Err(err(ErrorCode::AlreadyExists, format!("{}: already exists", req.new_name)));
+            return Err(err(
+                ErrorCode::AlreadyExists,
+                format!("{}: already exists", req.new_name),
+            ));
         }
         let now = Timespec::now();
         rec.nlink += 1;
@@ -572,8 +626,26 @@ impl Master {
         };
         if req.sync {
             self.db.wait_durable(seq).await;
+            self.release_leases(req.ino);
         }
         Ok(attr)
+    }
+
+    /// A durable commit ends the writer's leases on the file: its chunks may be copied
+    /// or trimmed again, and the next write takes a new lease (and version).
+    fn release_leases(&self, ino: Ino) {
+        let prefix = db::file_chunk_prefix(ino);
+        let ids: Vec<ChunkId> = self
+            .db
+            .scan(&prefix)
+            .filter_map(|kv| kv.ok().map(|(_, v)| db::be_u64(&v)))
+            .collect();
+        let mut cl = self.cluster.lock();
+        for id in ids {
+            if let Some(c) = cl.chunks.chunks.get_mut(&id) {
+                c.lease = None;
+            }
+        }
     }
 
     pub fn statfs(&self) -> StatfsResp {
@@ -598,5 +670,7 @@ impl Master {
 }
 
 pub(crate) fn op(name: &str) -> crate::metrics::OpLabel {
-    crate::metrics::OpLabel { op: name.to_string() }
+    crate::metrics::OpLabel {
+        op: name.to_string(),
+    }
 }

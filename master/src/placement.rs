@@ -43,12 +43,17 @@ pub fn choose(
         })
         .collect();
     scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.into_iter().take(n).map(|(_, _, c)| c.id.clone()).collect()
+    scored
+        .into_iter()
+        .take(n)
+        .map(|(_, _, c)| c.id.clone())
+        .collect()
 }
 
 fn hash_str(s: &str) -> u64 {
-    s.bytes()
-        .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 fn hash(mut x: u64) -> u64 {
@@ -74,7 +79,11 @@ mod tests {
 
     #[test]
     fn distinct_and_excluded() {
-        let cs = vec![cand("a", 100, 100), cand("b", 100, 100), cand("c", 100, 100)];
+        let cs = vec![
+            cand("a", 100, 100),
+            cand("b", 100, 100),
+            cand("c", 100, 100),
+        ];
         let got = choose(&cs, 3, &[], 1, 7);
         assert_eq!(got.len(), 3);
         let mut s = got.clone();
@@ -88,7 +97,11 @@ mod tests {
 
     #[test]
     fn prefers_free_space_and_skips_full() {
-        let cs = vec![cand("full", 0, 100), cand("half", 50, 100), cand("empty", 100, 100)];
+        let cs = vec![
+            cand("full", 0, 100),
+            cand("half", 50, 100),
+            cand("empty", 100, 100),
+        ];
         assert_eq!(choose(&cs, 1, &[], 1, 1), vec!["empty".to_string()]);
         assert_eq!(choose(&cs, 3, &[], 1, 1).len(), 2);
     }

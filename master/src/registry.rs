@@ -52,18 +52,23 @@ impl Registry {
 
     /// Does a replica on `id` count toward the goal? Live servers count, and so does a
     /// server in maintenance that has been down for less than the maintenance window.
-    /// Decommissioning servers never count (their chunks must be copied away).
-    pub fn counts_for_goal(&self, id: &str, dead: Duration, window: Duration) -> bool {
+    /// Decommissioning servers count only when `with_decom` (for health: the replica is
+    /// still there) and never for re-replication (their chunks must be copied away).
+    pub fn counts(&self, id: &str, dead: Duration, window: Duration, with_decom: bool) -> bool {
         let Some(s) = self.servers.get(id) else {
             return false;
         };
-        if s.decommission {
+        if s.decommission && !with_decom {
             return false;
         }
         if s.last_heartbeat.elapsed() < dead {
             return true;
         }
         s.maintenance && s.maintenance_since.is_some_and(|t| t.elapsed() < window)
+    }
+
+    pub fn counts_for_goal(&self, id: &str, dead: Duration, window: Duration) -> bool {
+        self.counts(id, dead, window, false)
     }
 
     pub fn state(&self, s: &Server, dead: Duration) -> CsState {

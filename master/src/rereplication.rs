@@ -27,22 +27,40 @@ pub async fn run(master: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let status = master.replication_pass();
+        let (status, kick) = master.replication_pass();
         master.set_worker_status("rereplication", status);
+        for addr in kick {
+            let m = master.clone();
+            tokio::spawn(async move {
+                let _ = m.internal_post(&addr, ferrofs_proto::chunk::HEARTBEAT_NOW, &()).await;
+            });
+        }
         let p = master.cluster.lock().progress.clone();
-        master.metrics.rereplication_copies.inc_by(p.completed.saturating_sub(last.0));
-        master.metrics.rereplication_bytes.inc_by(p.bytes_copied.saturating_sub(last.1));
+        master
+            .metrics
+            .rereplication_copies
+            .inc_by(p.completed.saturating_sub(last.0));
+        master
+            .metrics
+            .rereplication_bytes
+            .inc_by(p.bytes_copied.saturating_sub(last.1));
         last = (p.completed, p.bytes_copied);
     }
 }
 
 impl Master {
-    /// One pass of the worker; returns its status line.
-    pub fn replication_pass(&self) -> String {
+    /// One pass of the worker; returns its status line and the addresses of servers
+    /// that were given commands (to nudge into heartbeating now).
+    pub fn replication_pass(&self) -> (String, Vec<String>) {
         let l = self.liveness();
         let mut cl = self.cluster.lock();
         if cl.safe_mode {
-            let reported = cl.chunks.chunks.values().filter(|c| !c.replicas.is_empty()).count();
+            let reported = cl
+                .chunks
+                .chunks
+                .values()
+                .filter(|c| !c.replicas.is_empty())
+                .count();
             let all = cl.chunks.chunks.len();
             let waited = self.started.elapsed() >= self.cfg.safe_mode_timeout;
             let settled = !cl.reg.servers.is_empty()
@@ -52,7 +70,7 @@ impl Master {
                 cl.safe_mode = false;
                 tracing::info!(reported, all, "leaving safe mode");
             } else {
-                return format!("safe mode: {reported}/{all} chunks reported");
+                return (format!("safe mode: {reported}/{all} chunks reported"), vec![]);
             }
         }
         // Expire copies that never completed.
@@ -74,8 +92,13 @@ impl Master {
             if urgency.live == 0 && !has_any_source(&cl, *id, l.dead) {
                 continue; // missing: nothing to copy from
             }
-            let Some(c) = cl.chunks.chunks.get(id) else { continue };
-            if c.lease.as_ref().is_some_and(|le| le.expires > Instant::now()) {
+            let Some(c) = cl.chunks.chunks.get(id) else {
+                continue;
+            };
+            if c.lease
+                .as_ref()
+                .is_some_and(|le| le.expires > Instant::now())
+            {
                 continue;
             }
             let in_flight = cl.copies.get(id).map(|v| v.len() as u32).unwrap_or(0);
@@ -100,7 +123,8 @@ impl Master {
                     .filter(|(_, n)| **n >= limit)
                     .map(|(s, _)| s.clone()),
             );
-            let targets = placement::choose(&cands, need as usize, &exclude, self.cfg.chunk_size, *id);
+            let targets =
+                placement::choose(&cands, need as usize, &exclude, self.cfg.chunk_size, *id);
             for target in targets {
                 let Some(source) = sources
                     .iter()
@@ -131,12 +155,23 @@ impl Master {
             }
         }
         let trimmed = self.trim_surplus(&mut cl);
+        let moved = self.balance_step(&mut cl, queued);
         let in_flight: usize = cl.copies.values().map(|v| v.len()).sum();
         cl.progress.queued = queued as u64;
         cl.progress.in_flight = in_flight as u64;
         self.metrics.rereplication_queue.set(queued as i64);
-        format!(
-            "{queued} chunks below goal, {in_flight} copies in flight ({started} new), {trimmed} surplus replicas trimmed"
+        let kick = cl
+            .reg
+            .servers
+            .values()
+            .filter(|s| !s.commands.is_empty() && s.last_heartbeat.elapsed() < l.dead)
+            .map(|s| s.addr.clone())
+            .collect();
+        (
+            format!(
+                "{queued} chunks below goal, {in_flight} copies in flight ({started} new), {trimmed} surplus replicas trimmed, {moved} balancer moves"
+            ),
+            kick,
         )
     }
 
@@ -146,7 +181,11 @@ impl Master {
         let l = self.liveness();
         let mut deletes: Vec<(ChunkId, CsId, u64)> = vec![];
         for (id, c) in &cl.chunks.chunks {
-            if cl.copies.contains_key(id) || c.lease.as_ref().is_some_and(|le| le.expires > Instant::now()) {
+            if cl.copies.contains_key(id)
+                || c.lease
+                    .as_ref()
+                    .is_some_and(|le| le.expires > Instant::now())
+            {
                 continue;
             }
             let counted = cl.chunks.counted(c, &cl.reg, l);
@@ -167,12 +206,17 @@ impl Master {
                 // Only trim among live, counting replicas: fullest server first.
                 let mut live: Vec<&CsId> = c
                     .current()
-                    .filter(|s| cl.reg.is_alive(s, l.dead) && cl.reg.counts_for_goal(s, l.dead, l.window))
+                    .filter(|s| {
+                        cl.reg.is_alive(s, l.dead) && cl.reg.counts_for_goal(s, l.dead, l.window)
+                    })
                     .collect();
+                let hint = cl.prefer_trim.get(id);
                 live.sort_by(|a, b| {
                     let fa = fullness(cl, a);
                     let fb = fullness(cl, b);
-                    fb.partial_cmp(&fa).unwrap_or(std::cmp::Ordering::Equal)
+                    (Some(*b) == hint)
+                        .cmp(&(Some(*a) == hint))
+                        .then(fb.partial_cmp(&fa).unwrap_or(std::cmp::Ordering::Equal))
                 });
                 let surplus = (counted - goal) as usize;
                 for s in live.into_iter().take(surplus) {
@@ -181,6 +225,7 @@ impl Master {
             }
         }
         for (id, s, v) in &deletes {
+            cl.prefer_trim.remove(id);
             if let Some(c) = cl.chunks.chunks.get_mut(id) {
                 c.replicas.remove(s);
             }

@@ -33,6 +33,8 @@ pub struct Cluster {
     pub copies: HashMap<ChunkId, Vec<CopyJob>>,
     pub progress: RereplicationProgress,
     pub safe_mode: bool,
+    /// Balancer hints: when this chunk is over goal, trim the replica on this server.
+    pub prefer_trim: HashMap<ChunkId, CsId>,
 }
 
 pub struct Master {
@@ -144,6 +146,7 @@ impl Master {
                     replicas: BTreeMap::new(),
                     length: 0,
                     lease: None,
+                    allocating: false,
                 },
             );
         }

@@ -42,6 +42,9 @@ pub fn bump_path(id: ChunkId) -> String {
 pub fn replica_path(id: ChunkId) -> String {
     format!("/v1/internal/chunk/{id}/replica")
 }
+/// Internal `POST`: the master has queued commands; heartbeat now instead of waiting
+/// for the next interval (commands still travel in the heartbeat reply).
+pub const HEARTBEAT_NOW: &str = "/v1/internal/heartbeat-now";
 /// `GET` health probe of any server.
 pub const HEALTH: &str = "/health";
 

@@ -76,7 +76,10 @@ impl ApiError {
         }
     }
     pub fn not_found(what: impl std::fmt::Display) -> Self {
-        Self::new(ErrorCode::NotFound, format!("{what}: no such file or directory"))
+        Self::new(
+            ErrorCode::NotFound,
+            format!("{what}: no such file or directory"),
+        )
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::BadRequest, message)

@@ -10,10 +10,16 @@ pub fn validate_name(name: &str) -> Result<(), ApiError> {
         return Err(ApiError::new(ErrorCode::BadRequest, "empty name"));
     }
     if name == "." || name == ".." {
-        return Err(ApiError::new(ErrorCode::BadRequest, format!("invalid name {name:?}")));
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("invalid name {name:?}"),
+        ));
     }
     if name.contains('/') || name.contains('\0') {
-        return Err(ApiError::new(ErrorCode::BadRequest, format!("invalid name {name:?}")));
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("invalid name {name:?}"),
+        ));
     }
     if name.len() > MAX_NAME_LEN {
         return Err(ApiError::new(ErrorCode::NameTooLong, "name too long"));
@@ -24,7 +30,9 @@ pub fn validate_name(name: &str) -> Result<(), ApiError> {
 /// Split an absolute path into validated components. `/` gives no components.
 pub fn components(path: &str) -> Result<Vec<&str>, ApiError> {
     if !path.starts_with('/') {
-        return Err(ApiError::bad_request(format!("path must be absolute: {path:?}")));
+        return Err(ApiError::bad_request(format!(
+            "path must be absolute: {path:?}"
+        )));
     }
     if path == "/" {
         return Ok(vec![]);
@@ -32,9 +40,8 @@ pub fn components(path: &str) -> Result<Vec<&str>, ApiError> {
     let trimmed = path.strip_suffix('/').unwrap_or(path);
     let parts: Vec<&str> = trimmed[1..].split('/').collect();
     for p in &parts {
-        validate_name(p).map_err(|e| {
-            ApiError::new(e.code, format!("bad path {path:?}: {}", e.message))
-        })?;
+        validate_name(p)
+            .map_err(|e| ApiError::new(e.code, format!("bad path {path:?}: {}", e.message)))?;
     }
     Ok(parts)
 }

@@ -61,7 +61,12 @@ pub fn issue(secret: &[u8], chunk: ChunkId, access: Access, ttl_ms: u64) -> Stri
 }
 
 /// Verify a token for `chunk`. A write token also allows reads.
-pub fn verify(secret: &[u8], token: &str, chunk: ChunkId, access: Access) -> Result<(), TokenError> {
+pub fn verify(
+    secret: &[u8],
+    token: &str,
+    chunk: ChunkId,
+    access: Access,
+) -> Result<(), TokenError> {
     if secret.is_empty() {
         return Ok(());
     }
@@ -112,9 +117,15 @@ mod tests {
         assert!(verify(s, &t, 7, Access::Read).is_ok());
         assert_eq!(verify(s, &t, 8, Access::Read), Err(TokenError::WrongChunk));
         assert_eq!(verify(s, "", 7, Access::Read), Err(TokenError::Missing));
-        assert_eq!(verify(b"other", &t, 7, Access::Read), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify(b"other", &t, 7, Access::Read),
+            Err(TokenError::BadSignature)
+        );
         let r = issue(s, 7, Access::Read, 60_000);
-        assert_eq!(verify(s, &r, 7, Access::Write), Err(TokenError::WrongAccess));
+        assert_eq!(
+            verify(s, &r, 7, Access::Write),
+            Err(TokenError::WrongAccess)
+        );
         let mut forged = t.clone();
         forged.replace_range(0..1, "9");
         assert!(verify(s, &forged, 7, Access::Read).is_err());

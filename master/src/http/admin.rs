@@ -110,7 +110,10 @@ async fn decommission(
 async fn metrics(State(m): S) -> impl IntoResponse {
     let _ = m.status(); // refresh the health gauges
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         m.metrics.encode(),
     )
 }

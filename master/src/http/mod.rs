@@ -125,7 +125,10 @@ pub fn router(master: Arc<Master>) -> Router {
         .merge(rpc::routes())
         .merge(admin::routes())
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(master.clone(), observe))
+        .layer(axum::middleware::from_fn_with_state(
+            master.clone(),
+            observe,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(master)
 }

@@ -37,7 +37,9 @@ pub fn routes() -> Router<Arc<Master>> {
 }
 
 async fn health(State(m): S) -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok", "role": "master", "safe_mode": m.cluster.lock().safe_mode}))
+    Json(
+        serde_json::json!({"status": "ok", "role": "master", "safe_mode": m.cluster.lock().safe_mode}),
+    )
 }
 
 async fn lookup(State(m): S, ApiJson(r): ApiJson<LookupReq>) -> HttpResult<Attr> {
