@@ -1,11 +1,34 @@
-//! FUSE adapter (stub until the FUSE issue lands).
+//! FUSE client of ferrofs: mounts the cluster as a POSIX-ish file system through the
+//! client library. FUSE inode numbers are ferrofs inode numbers (root is 1 in both).
+//!
+//! - `fs`: the `fuser::Filesystem` adapter; `core`: state shared by worker threads;
+//! - `namespace`, `data`: the operations, returning `Result<_, Errno>`;
+//! - `inodes`, `handles`: per-inode state and the open file table;
+//! - `writeback`, `readahead`: write coalescing and sequential read-ahead;
+//! - `attr`, `errno`: conversions to what the kernel wants.
+
+mod attr;
+mod core;
+mod data;
+pub mod errno;
+mod fs;
+mod handles;
+mod inodes;
+mod namespace;
+mod readahead;
+mod writeback;
 
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Clone)]
 pub struct MountOptions {
+    /// Let users other than the mounting one use the mount (the kernel checks modes).
     pub allow_other: bool,
+    /// Worker threads serving kernel requests, so a slow read never blocks lookups.
     pub threads: usize,
+    /// Name shown as the mount's source in /proc/mounts.
+    pub fsname: String,
 }
 
 impl Default for MountOptions {
@@ -13,6 +36,7 @@ impl Default for MountOptions {
         MountOptions {
             allow_other: true,
             threads: 16,
+            fsname: "ferrofs".into(),
         }
     }
 }
@@ -21,13 +45,53 @@ impl Default for MountOptions {
 pub enum FuseError {
     #[error("mount failed: {0}")]
     Mount(String),
+    #[error("cannot reach the master: {0}")]
+    Client(#[from] ferrofs_client::ClientError),
+    #[error("FUSE session ended with an error: {0}")]
+    Session(std::io::Error),
 }
 
+/// Mount the cluster at `mountpoint` and serve it. Blocks until the file system is
+/// unmounted. `rt` runs the client's futures.
 pub fn mount(
-    _client: ferrofs_client::Client,
-    _mountpoint: &Path,
-    _opts: MountOptions,
-    _rt: tokio::runtime::Handle,
+    client: ferrofs_client::Client,
+    mountpoint: &Path,
+    opts: MountOptions,
+    rt: tokio::runtime::Handle,
 ) -> Result<(), FuseError> {
-    Err(FuseError::Mount("FUSE support is not built yet".into()))
+    use fuser::{Config, MountOption, SessionACL};
+    let chunk_size = rt.block_on(client.chunk_size())?;
+    let notifier = Arc::new(OnceLock::new());
+    let fs = fs::FerroFs {
+        core: core::Core {
+            client,
+            rt,
+            chunk_size,
+            inodes: Default::default(),
+            handles: Default::default(),
+            notifier: notifier.clone(),
+        },
+    };
+    let mut cfg = Config::default();
+    cfg.mount_options = vec![
+        MountOption::FSName(opts.fsname.clone()),
+        MountOption::Subtype("ferrofs".into()),
+        MountOption::DefaultPermissions,
+        MountOption::RW,
+        MountOption::NoDev,
+        MountOption::NoSuid,
+    ];
+    cfg.acl = if opts.allow_other {
+        SessionACL::All
+    } else {
+        SessionACL::Owner
+    };
+    cfg.n_threads = Some(opts.threads.max(1));
+    let session = fuser::Session::new(fs, mountpoint, &cfg)
+        .map_err(|e| FuseError::Mount(format!("{}: {e}", mountpoint.display())))?;
+    let _ = notifier.set(session.notifier());
+    tracing::info!(mountpoint = %mountpoint.display(), threads = opts.threads, chunk_size, "mounted");
+    session.run().map_err(FuseError::Session)?;
+    tracing::info!(mountpoint = %mountpoint.display(), "unmounted");
+    Ok(())
 }

@@ -1,0 +1,60 @@
+//! The state a mount shares between its worker threads, and helpers every operation
+//! uses: running client futures, logging failures once with their errno, and adjusting
+//! the master's attributes with what this mount knows locally.
+
+use crate::attr::to_file_attr;
+use crate::errno::errno_of;
+use crate::handles::Handles;
+use crate::inodes::Inodes;
+use ferrofs_client::{Client, ClientError};
+use ferrofs_proto::namespace::Attr;
+use fuser::{Errno, FileAttr, Notifier};
+use std::ffi::OsStr;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use tokio::runtime::Handle;
+
+pub type R<T> = Result<T, Errno>;
+
+pub struct Core {
+    pub client: Client,
+    pub rt: Handle,
+    pub chunk_size: u64,
+    pub inodes: Inodes,
+    pub handles: Handles,
+    /// Set once the session exists; used to drop stale kernel attributes on open.
+    pub notifier: Arc<OnceLock<Notifier>>,
+}
+
+impl Core {
+    /// Run a client call on the runtime (fuser worker threads are not runtime threads,
+    /// so blocking here is fine) and map its error to errno.
+    pub fn run<T>(&self, what: &str, f: impl Future<Output = Result<T, ClientError>>) -> R<T> {
+        self.rt.block_on(f).map_err(|e| fail(what, &e))
+    }
+
+    /// Kernel attributes for a master reply, with this mount's unflushed size and mtime.
+    pub fn attr(&self, mut a: Attr) -> FileAttr {
+        if let Some(st) = self.inodes.get(a.ino) {
+            st.adjust(&mut a);
+        }
+        to_file_attr(&a)
+    }
+}
+
+/// Map a client error to errno, logging it: expected refusals quietly, the rest loudly.
+pub fn fail(what: &str, e: &ClientError) -> Errno {
+    let errno = errno_of(e);
+    match errno.code() {
+        libc::ENOENT | libc::EEXIST | libc::ENOTEMPTY | libc::ENOTDIR | libc::EISDIR => {
+            tracing::debug!(op = what, error = %e, "refused")
+        }
+        _ => tracing::warn!(op = what, errno = errno.code(), error = %e, "failed"),
+    }
+    errno
+}
+
+/// File names travel as UTF-8 strings.
+pub fn name_str(n: &OsStr) -> R<&str> {
+    n.to_str().ok_or(Errno::EINVAL)
+}

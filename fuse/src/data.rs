@@ -1,0 +1,317 @@
+//! File data: open, create, read (through read-ahead), buffered write, flush, fsync,
+//! close, setattr (which must order truncates and times after buffered writes), and
+//! fallocate.
+//!
+//! Durability contract: flush (every close), fsync and release return only once the
+//! bytes written through this mount are on every replica's disk and the size and mtime
+//! are synced at the master; errors of write-behind surface there as errno.
+
+use crate::core::{Core, R, fail};
+use crate::handles::OpenFile;
+use crate::inodes::InodeState;
+use crate::namespace::NewNode;
+use crate::writeback::{WriteBuffer, chunks_touched, write_out};
+use bytes::Bytes;
+use ferrofs_proto::Ino;
+use ferrofs_proto::namespace::{FileKind, SetattrReq, Timespec};
+use fuser::{Errno, FileAttr, FopenFlags, INodeNo};
+use std::ffi::OsStr;
+use std::sync::Arc;
+
+impl Core {
+    /// Open a file: fresh attributes and chunk locations from the master
+    /// (close-to-open), O_TRUNC, and whether the kernel may keep its page cache.
+    pub fn open(&self, ino: Ino, flags: i32) -> R<(u64, FopenFlags)> {
+        self.client.invalidate(ino);
+        let mut attr = self.run("getattr", self.client.getattr(ino))?;
+        if attr.kind == FileKind::Dir {
+            return Err(Errno::EISDIR);
+        }
+        let (st, mut keep) = self.inodes.open(&attr);
+        st.adjust(&mut attr);
+        let writable = flags & libc::O_ACCMODE != libc::O_RDONLY;
+        if flags & libc::O_TRUNC != 0 && writable && attr.size > 0 {
+            let req = SetattrReq {
+                ino,
+                size: Some(0),
+                ..Default::default()
+            };
+            if let Err(e) = self.setattr(req) {
+                self.close_state(&st);
+                return Err(e);
+            }
+            keep = false;
+        }
+        let append = flags & libc::O_APPEND != 0;
+        let fh = self.handles.add_file(OpenFile {
+            state: st,
+            append,
+            ra: Default::default(),
+        });
+        let mut fl = self.cache_flags(ino, keep);
+        if append {
+            // The kernel picks an O_APPEND write's offset from its cached i_size, which
+            // may predate another mount's appends; this mount writes at the end it
+            // knows instead, so keep such writes out of the page cache.
+            fl |= FopenFlags::FOPEN_DIRECT_IO;
+        }
+        Ok((fh, fl))
+    }
+
+    /// Create (or, without O_EXCL, open an existing) regular file and open it.
+    pub fn create(
+        &self,
+        (uid, gid): (u32, u32),
+        parent: Ino,
+        name: &OsStr,
+        mode: u32,
+        flags: i32,
+    ) -> R<(FileAttr, u64, FopenFlags)> {
+        let (attr, created) = self.make(NewNode {
+            parent,
+            name,
+            kind: FileKind::File,
+            mode,
+            uid,
+            gid,
+            rdev: 0,
+            target: None,
+            exclusive: flags & libc::O_EXCL != 0,
+        })?;
+        if !created {
+            // Lost a race with another creator: open what is there.
+            let (fh, fl) = self.open(attr.ino, flags)?;
+            let attr = self.getattr(attr.ino)?;
+            return Ok((attr, fh, fl));
+        }
+        let (st, _) = self.inodes.open(&attr);
+        let fh = self.handles.add_file(OpenFile {
+            state: st,
+            append: flags & libc::O_APPEND != 0,
+            ra: Default::default(),
+        });
+        Ok((self.attr(attr), fh, FopenFlags::empty()))
+    }
+
+    fn cache_flags(&self, ino: Ino, keep: bool) -> FopenFlags {
+        if keep {
+            return FopenFlags::FOPEN_KEEP_CACHE;
+        }
+        // The kernel drops its pages of the file for this open; make it re-fetch the
+        // attributes too, so a size grown elsewhere is seen at once.
+        if let Some(n) = self.notifier.get()
+            && let Err(e) = n.inval_inode(INodeNo(ino), -1, 0)
+        {
+            tracing::debug!(ino, error = %e, "attribute invalidation failed");
+        }
+        FopenFlags::empty()
+    }
+
+    fn file(&self, fh: u64) -> R<Arc<OpenFile>> {
+        self.handles.file(fh).ok_or(Errno::EBADF)
+    }
+
+    /// Send the buffered run to the chunkservers (caller holds `st.io`).
+    fn drain(&self, st: &InodeState, buf: &mut WriteBuffer) -> R<()> {
+        match buf.take() {
+            None => Ok(()),
+            Some((off, data)) => self.run(
+                "write",
+                write_out(&self.client, st.ino, off, data, self.chunk_size),
+            ),
+        }
+    }
+
+    /// Drain for a caller that is not the owner of the buffered bytes: the error is
+    /// kept for the next flush/fsync/close as well.
+    fn drain_noting(&self, st: &InodeState, buf: &mut WriteBuffer) -> R<()> {
+        self.drain(st, buf)
+            .inspect_err(|&e| st.meta.lock().error = Some(e))
+    }
+
+    /// Record the size and mtime of local writes at the master (caller holds `st.io`).
+    fn commit(&self, st: &InodeState, sync: bool) -> R<()> {
+        let (size, mtime) = {
+            let m = st.meta.lock();
+            if !m.uncommitted {
+                return Ok(());
+            }
+            (m.size, m.mtime)
+        };
+        let a = self.run("commit", self.client.commit(st.ino, size, mtime, sync))?;
+        let mut m = st.meta.lock();
+        m.uncommitted = false;
+        m.mtime = None;
+        m.size = m.size.max(a.size);
+        m.master = Some((a.mtime, a.size));
+        Ok(())
+    }
+
+    /// Make everything written through this mount durable: buffer out, dirty chunks
+    /// fsynced on every replica, size and mtime synced at the master. Reports (once)
+    /// an earlier write-behind error.
+    fn sync_all(&self, st: &InodeState) -> R<()> {
+        let mut buf = st.io.lock();
+        {
+            let mut m = st.meta.lock();
+            if buf.is_empty() && m.dirty.is_empty() && !m.uncommitted {
+                return m.error.take().map_or(Ok(()), Err);
+            }
+        }
+        let r = self.drain(st, &mut buf);
+        let earlier = st.meta.lock().error.take();
+        r?;
+        let dirty: Vec<u64> = std::mem::take(&mut st.meta.lock().dirty)
+            .into_iter()
+            .collect();
+        if !dirty.is_empty()
+            && let Err(e) = self.run("fsync", self.client.sync_chunks(st.ino, &dirty))
+        {
+            st.meta.lock().dirty.extend(dirty);
+            return Err(e);
+        }
+        self.commit(st, true)?;
+        earlier.map_or(Ok(()), Err)
+    }
+
+    pub fn read(&self, fh: u64, off: u64, len: u64) -> R<Bytes> {
+        let f = self.file(fh)?;
+        let st = &f.state;
+        {
+            let mut buf = st.io.lock();
+            if !buf.is_empty() {
+                self.drain_noting(st, &mut buf)?;
+            }
+        }
+        let (size, generation) = {
+            let m = st.meta.lock();
+            (m.size, m.generation)
+        };
+        let mut ra = f.ra.lock();
+        if let Some(b) = ra.serve(off, len, generation, size) {
+            return Ok(b);
+        }
+        if off >= size {
+            return Ok(Bytes::new());
+        }
+        let want = ra.plan(off, len);
+        let data = self.run("read", self.client.read_at(st.ino, off, want, size))?;
+        Ok(ra.store(off, data, len, generation))
+    }
+
+    pub fn write(&self, fh: u64, off: u64, data: &[u8]) -> R<u32> {
+        let f = self.file(fh)?;
+        let st = &f.state;
+        let mut buf = st.io.lock();
+        let off = if f.append { st.meta.lock().size } else { off };
+        if !buf.fits(off, data.len()) {
+            self.drain_noting(st, &mut buf)?;
+        }
+        buf.append(off, data);
+        {
+            let mut m = st.meta.lock();
+            m.uncommitted = true;
+            m.size = m.size.max(off + data.len() as u64);
+            m.mtime = Some(Timespec::now());
+            m.dirty
+                .extend(chunks_touched(off, data.len() as u64, self.chunk_size));
+            m.generation += 1;
+        }
+        if buf.is_full() {
+            self.drain_noting(st, &mut buf)?;
+        }
+        Ok(data.len() as u32)
+    }
+
+    /// close(2) of one descriptor: durable before it returns, so errors reach close.
+    pub fn flush(&self, fh: u64) -> R<()> {
+        let f = self.file(fh)?;
+        self.sync_all(&f.state)
+    }
+
+    pub fn fsync(&self, fh: u64) -> R<()> {
+        let f = self.file(fh)?;
+        self.sync_all(&f.state)
+    }
+
+    /// Last close of a handle.
+    pub fn release(&self, fh: u64) -> R<()> {
+        let Some(f) = self.handles.remove_file(fh) else {
+            return Ok(());
+        };
+        let r = self.sync_all(&f.state);
+        self.close_state(&f.state);
+        r
+    }
+
+    fn close_state(&self, st: &InodeState) {
+        if self.inodes.close(st)
+            && st.meta.lock().unlinked
+            && let Err(e) = self.rt.block_on(self.client.release(st.ino))
+        {
+            fail("release", &e);
+        }
+    }
+
+    /// chmod, chown, truncate, utimes. Buffered writes go out (and are committed)
+    /// first, so they neither land after a truncate nor overwrite the times set here.
+    pub fn setattr(&self, req: SetattrReq) -> R<FileAttr> {
+        let ino = req.ino;
+        let st = self.inodes.get(ino);
+        let mut guard = st.as_ref().map(|s| s.io.lock());
+        if let (Some(st), Some(buf)) = (&st, guard.as_mut()) {
+            self.drain(st, buf)?;
+            self.commit(st, false)?;
+        }
+        let mut attr = None;
+        if let Some(size) = req.size {
+            let a = self.run("truncate", self.client.truncate(ino, size))?;
+            if let Some(st) = &st {
+                let mut m = st.meta.lock();
+                m.size = size;
+                m.generation += 1;
+                let cs = self.chunk_size;
+                m.dirty.retain(|i| i * cs < size);
+                m.master = Some((a.mtime, a.size));
+            }
+            self.inodes.forget_seen(ino);
+            attr = Some(a);
+        }
+        let rest = SetattrReq { size: None, ..req };
+        if rest.mode.is_some()
+            || rest.uid.is_some()
+            || rest.gid.is_some()
+            || rest.atime.is_some()
+            || rest.mtime.is_some()
+            || rest.replication.is_some()
+        {
+            attr = Some(self.run("setattr", self.client.setattr(rest))?);
+        }
+        drop(guard);
+        match attr {
+            Some(a) => Ok(self.attr(a)),
+            None => self.getattr(ino),
+        }
+    }
+
+    /// posix_fallocate (mode 0): reserve by growing the size; holes read as zeros.
+    pub fn fallocate(&self, fh: u64, off: u64, len: u64, mode: i32) -> R<()> {
+        if mode != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let f = self.file(fh)?;
+        let st = &f.state;
+        let _buf = st.io.lock();
+        let end = off + len;
+        if end <= st.meta.lock().size {
+            return Ok(());
+        }
+        let a = self.run("fallocate", self.client.commit(st.ino, end, None, false))?;
+        let mut m = st.meta.lock();
+        m.size = m.size.max(end);
+        if !m.uncommitted {
+            m.master = Some((a.mtime, a.size));
+        }
+        Ok(())
+    }
+}

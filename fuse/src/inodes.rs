@@ -1,0 +1,158 @@
+//! Per-inode state shared by every open handle of an inode on this mount: the write
+//! buffer, the local view of the size (the master's, or further if this mount wrote
+//! past it and has not committed yet), dirty chunks awaiting fsync, and whether the
+//! inode was unlinked while open. Also what this mount last saw of closed files (for
+//! FOPEN_KEEP_CACHE) and the parent of directories it has seen (for `..`).
+
+use crate::writeback::WriteBuffer;
+use ferrofs_proto::Ino;
+use ferrofs_proto::namespace::{Attr, Timespec};
+use fuser::Errno;
+use parking_lot::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Bound on the remembered (mtime, size) of closed files.
+const MAX_SEEN: usize = 100_000;
+
+#[derive(Default)]
+pub struct Meta {
+    /// Open handles on this mount.
+    pub open: u32,
+    /// Local view of the size.
+    pub size: u64,
+    /// Writes made since the last commit (size and mtime not yet at the master).
+    pub uncommitted: bool,
+    /// Time of the last local write, sent with the next commit.
+    pub mtime: Option<Timespec>,
+    /// Chunks written since the last fsync of their replicas.
+    pub dirty: BTreeSet<u64>,
+    /// Bumped by every write and truncate; read-ahead windows of older generations are
+    /// stale.
+    pub generation: u64,
+    /// The master unlinked it while it was open here: RELEASE it at last close.
+    pub unlinked: bool,
+    /// An error from a write-behind flush, reported at the next flush/fsync/close.
+    pub error: Option<Errno>,
+    /// (mtime, size) the master last reported for it.
+    pub master: Option<(Timespec, u64)>,
+}
+
+pub struct InodeState {
+    pub ino: Ino,
+    pub meta: Mutex<Meta>,
+    /// Held across chunk I/O of this inode's buffered data: serializes writes, flushes
+    /// and truncates of the inode. Never take `meta` then `io`.
+    pub io: Mutex<WriteBuffer>,
+}
+
+impl InodeState {
+    /// Apply local knowledge to an attribute reply from the master.
+    pub fn adjust(&self, a: &mut Attr) {
+        let mut m = self.meta.lock();
+        if m.uncommitted {
+            a.size = a.size.max(m.size);
+            if let Some(t) = m.mtime {
+                a.mtime = t;
+                a.ctime = a.ctime.max(t);
+            }
+        } else {
+            // Grow only: a reply that raced with a local commit or truncate may be
+            // older than what this mount knows; shrinking comes from local truncates.
+            m.size = m.size.max(a.size);
+            m.master = Some((a.mtime, a.size));
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Inodes {
+    open: Mutex<HashMap<Ino, Arc<InodeState>>>,
+    seen: Mutex<HashMap<Ino, (Timespec, u64)>>,
+    parents: Mutex<HashMap<Ino, Ino>>,
+}
+
+impl Inodes {
+    pub fn get(&self, ino: Ino) -> Option<Arc<InodeState>> {
+        self.open.lock().get(&ino).cloned()
+    }
+
+    pub fn any_open(&self) -> bool {
+        !self.open.lock().is_empty()
+    }
+
+    /// Register one more open handle. Returns the state and whether this mount may
+    /// keep its page cache of the file: the master's mtime and size are what this mount
+    /// last saw (or it has writes of its own in flight, which the cache holds).
+    pub fn open(&self, attr: &Attr) -> (Arc<InodeState>, bool) {
+        let mut open = self.open.lock();
+        if let Some(st) = open.get(&attr.ino) {
+            let mut m = st.meta.lock();
+            m.open += 1;
+            let now = Some((attr.mtime, attr.size));
+            let keep = m.uncommitted || m.master == now;
+            if !m.uncommitted {
+                m.master = now;
+            }
+            return (st.clone(), keep);
+        }
+        let keep = self.seen.lock().get(&attr.ino) == Some(&(attr.mtime, attr.size));
+        let st = Arc::new(InodeState {
+            ino: attr.ino,
+            meta: Mutex::new(Meta {
+                open: 1,
+                size: attr.size,
+                master: Some((attr.mtime, attr.size)),
+                ..Default::default()
+            }),
+            io: Mutex::new(WriteBuffer::default()),
+        });
+        open.insert(attr.ino, st.clone());
+        (st, keep)
+    }
+
+    /// Drop one open handle. Returns true when it was the last one; the state is gone
+    /// from the table then and what the master last said is remembered.
+    pub fn close(&self, st: &InodeState) -> bool {
+        let mut open = self.open.lock();
+        let mut m = st.meta.lock();
+        m.open = m.open.saturating_sub(1);
+        if m.open > 0 {
+            return false;
+        }
+        open.remove(&st.ino);
+        let mut seen = self.seen.lock();
+        if seen.len() >= MAX_SEEN {
+            seen.clear();
+        }
+        match m.master {
+            Some(v) if !m.uncommitted && !m.unlinked => {
+                seen.insert(st.ino, v);
+            }
+            _ => {
+                seen.remove(&st.ino);
+            }
+        }
+        true
+    }
+
+    pub fn forget_seen(&self, ino: Ino) {
+        self.seen.lock().remove(&ino);
+    }
+
+    pub fn set_parent(&self, dir: Ino, parent: Ino) {
+        let mut p = self.parents.lock();
+        if p.len() >= MAX_SEEN {
+            p.clear();
+        }
+        p.insert(dir, parent);
+    }
+
+    pub fn parent(&self, dir: Ino) -> Ino {
+        self.parents
+            .lock()
+            .get(&dir)
+            .copied()
+            .unwrap_or(ferrofs_proto::ROOT_INO)
+    }
+}

@@ -1,0 +1,243 @@
+//! Namespace operations: lookup, attributes of unopened inodes, creating and removing
+//! names, rename, links, directory listings, statfs.
+
+use crate::attr::{file_type, to_file_attr};
+use crate::core::{Core, R, name_str};
+use crate::handles::{DirItem, OpenDir};
+use ferrofs_proto::Ino;
+use ferrofs_proto::namespace::{Attr, CreateReq, FileKind, RenameReq};
+use fuser::{Errno, FileAttr, FileType, RenameFlags};
+use std::ffi::OsStr;
+
+/// What a new node is made of (mkdir, mknod, symlink, create).
+pub struct NewNode<'a> {
+    pub parent: Ino,
+    pub name: &'a OsStr,
+    pub kind: FileKind,
+    /// Permission bits, umask already applied.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u32,
+    pub target: Option<String>,
+    pub exclusive: bool,
+}
+
+/// statfs numbers, in 4 KiB blocks.
+pub struct Statfs {
+    pub blocks: u64,
+    pub bfree: u64,
+    pub files: u64,
+    pub ffree: u64,
+}
+
+impl Core {
+    pub fn lookup(&self, parent: Ino, name: &OsStr) -> R<FileAttr> {
+        let name = name_str(name)?;
+        let a = self.run("lookup", self.client.lookup(parent, name))?;
+        if a.kind == FileKind::Dir {
+            self.inodes.set_parent(a.ino, parent);
+        }
+        Ok(self.attr(a))
+    }
+
+    pub fn getattr(&self, ino: Ino) -> R<FileAttr> {
+        let a = self.run("getattr", self.client.getattr(ino))?;
+        Ok(self.attr(a))
+    }
+
+    /// Create a node; returns the master's reply (and whether it was created).
+    pub fn make(&self, n: NewNode<'_>) -> R<(Attr, bool)> {
+        let name = name_str(n.name)?.to_string();
+        let r = self.run(
+            "create",
+            self.client.create(CreateReq {
+                parent: n.parent,
+                name,
+                kind: n.kind,
+                mode: n.mode & 0o7777,
+                uid: n.uid,
+                gid: n.gid,
+                rdev: n.rdev,
+                symlink_target: n.target,
+                exclusive: n.exclusive,
+                replication: None,
+            }),
+        )?;
+        if r.attr.kind == FileKind::Dir {
+            self.inodes.set_parent(r.attr.ino, n.parent);
+        }
+        Ok((r.attr, r.created))
+    }
+
+    /// Whether `name` in `parent` is an inode this mount has open (one lookup, only
+    /// when something is open at all).
+    fn open_here(&self, parent: Ino, name: &str) -> bool {
+        if !self.inodes.any_open() {
+            return false;
+        }
+        match self.rt.block_on(self.client.lookup(parent, name)) {
+            Ok(a) => self.inodes.get(a.ino).is_some(),
+            Err(_) => false,
+        }
+    }
+
+    /// An inode lost a link while possibly open here: release it at its last close,
+    /// or now if it is not open after all (the master ignores RELEASE of a linked inode).
+    fn lost_link(&self, ino: Ino, kept_open: bool) {
+        match self.inodes.get(ino) {
+            Some(st) => st.meta.lock().unlinked = true,
+            None if kept_open => {
+                if let Err(e) = self.run("release", self.client.release(ino)) {
+                    tracing::warn!(ino, errno = e.code(), "release of an unlinked inode failed");
+                }
+            }
+            None => {}
+        }
+        self.inodes.forget_seen(ino);
+    }
+
+    pub fn unlink(&self, parent: Ino, name: &OsStr, dir: bool) -> R<()> {
+        let name = name_str(name)?;
+        let keep = !dir && self.open_here(parent, name);
+        let r = self.run("unlink", self.client.unlink(parent, name, dir, keep))?;
+        if r.nlink == 0 {
+            self.lost_link(r.ino, keep);
+        }
+        Ok(())
+    }
+
+    pub fn rename(
+        &self,
+        parent: Ino,
+        name: &OsStr,
+        new_parent: Ino,
+        new_name: &OsStr,
+        flags: RenameFlags,
+    ) -> R<()> {
+        if flags.contains(RenameFlags::RENAME_WHITEOUT) {
+            return Err(Errno::EINVAL);
+        }
+        let (name, new_name) = (name_str(name)?, name_str(new_name)?);
+        let exchange = flags.contains(RenameFlags::RENAME_EXCHANGE);
+        let keep = !exchange && self.open_here(new_parent, new_name);
+        let r = self.run(
+            "rename",
+            self.client.rename(RenameReq {
+                parent,
+                name: name.to_string(),
+                new_parent,
+                new_name: new_name.to_string(),
+                noreplace: flags.contains(RenameFlags::RENAME_NOREPLACE),
+                exchange,
+                keep_open: keep,
+            }),
+        )?;
+        if let Some(ino) = r.replaced {
+            self.lost_link(ino, keep);
+        }
+        if parent != new_parent {
+            // Keep `..` right for a directory that moved.
+            if let Ok(a) = self.rt.block_on(self.client.lookup(new_parent, new_name))
+                && a.kind == FileKind::Dir
+            {
+                self.inodes.set_parent(a.ino, new_parent);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn link(&self, ino: Ino, new_parent: Ino, new_name: &OsStr) -> R<FileAttr> {
+        let new_name = name_str(new_name)?;
+        let a = self.run("link", self.client.link(ino, new_parent, new_name))?;
+        self.inodes.forget_seen(ino);
+        Ok(self.attr(a))
+    }
+
+    pub fn readlink(&self, ino: Ino) -> R<String> {
+        self.run("readlink", self.client.readlink(ino))
+    }
+
+    /// Snapshot the listing; offsets served later index into it.
+    pub fn opendir(&self, ino: Ino) -> R<u64> {
+        let entries = self.run("readdir", self.client.readdir_all(ino))?;
+        let mut items = Vec::with_capacity(entries.len() + 2);
+        items.push(DirItem {
+            ino,
+            kind: FileType::Directory,
+            name: ".".into(),
+            attr: None,
+        });
+        items.push(DirItem {
+            ino: if ino == ferrofs_proto::ROOT_INO {
+                ino
+            } else {
+                self.inodes.parent(ino)
+            },
+            kind: FileType::Directory,
+            name: "..".into(),
+            attr: None,
+        });
+        for e in entries {
+            if e.attr.kind == FileKind::Dir {
+                self.inodes.set_parent(e.attr.ino, ino);
+            }
+            items.push(DirItem {
+                ino: e.attr.ino,
+                kind: file_type(e.attr.kind),
+                name: e.name,
+                attr: Some(e.attr),
+            });
+        }
+        Ok(self.handles.add_dir(OpenDir { items }))
+    }
+
+    /// Entries from `offset` on, with their attributes (adjusted for files open here).
+    /// `add` returns true when the reply is full.
+    pub fn readdir(
+        &self,
+        fh: u64,
+        offset: u64,
+        mut add: impl FnMut(&DirItem, u64, Option<FileAttr>) -> bool,
+    ) -> R<()> {
+        let d = self.handles.dir(fh).ok_or(Errno::EBADF)?;
+        for (i, item) in d.items.iter().enumerate().skip(offset as usize) {
+            let attr = item.attr.clone().map(|a| self.attr(a));
+            if add(item, i as u64 + 1, attr) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn statfs(&self) -> R<Statfs> {
+        let s = self.run("statfs", self.client.statfs())?;
+        let bs = u64::from(crate::attr::BLOCK_SIZE);
+        Ok(Statfs {
+            blocks: s.capacity_bytes / bs,
+            bfree: s.free_bytes / bs,
+            files: s.files,
+            ffree: u64::from(u32::MAX).saturating_sub(s.files),
+        })
+    }
+}
+
+/// Attributes to give the kernel for `.` and `..` in readdirplus (it ignores them).
+pub fn dot_attr(ino: Ino) -> FileAttr {
+    let mut a = to_file_attr(&Attr {
+        ino,
+        kind: FileKind::Dir,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        atime: Default::default(),
+        mtime: Default::default(),
+        ctime: Default::default(),
+        nlink: 2,
+        rdev: 0,
+        replication: 0,
+    });
+    a.ino = fuser::INodeNo(ino);
+    a
+}
