@@ -37,7 +37,10 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                 s.chunks.missing,
                 if s.safe_mode { "  [SAFE MODE]" } else { "" }
             );
-            println!("{:<14} {:<22} {:<16} {:>8} {:>12} {:>12}", "ID", "ADDRESS", "STATE", "CHUNKS", "USED", "CAPACITY");
+            println!(
+                "{:<14} {:<22} {:<16} {:>8} {:>12} {:>12}",
+                "ID", "ADDRESS", "STATE", "CHUNKS", "USED", "CAPACITY"
+            );
             for cs in &s.chunkservers {
                 println!(
                     "{:<14} {:<22} {:<16} {:>8} {:>12} {:>12}",
@@ -54,16 +57,25 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
             }
         }
         AdminCmd::Fsck { path, json } => {
-            let r: FsckResp = c.master.get(&format!("{FSCK}?path={}", urlencode(&path))).await?;
+            let r: FsckResp = c
+                .master
+                .get(&format!("{FSCK}?path={}", urlencode(&path)))
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 for f in &r.files {
                     if f.health != FileHealth::Healthy {
-                        println!("{:?}: {} ({} chunks, {} under-replicated, {} missing)", f.health, f.path, f.chunks, f.under_replicated, f.missing);
+                        println!(
+                            "{:?}: {} ({} chunks, {} under-replicated, {} missing)",
+                            f.health, f.path, f.chunks, f.under_replicated, f.missing
+                        );
                     }
                 }
-                println!("{} healthy, {} under-replicated, {} missing", r.healthy, r.under_replicated, r.missing);
+                println!(
+                    "{} healthy, {} under-replicated, {} missing",
+                    r.healthy, r.under_replicated, r.missing
+                );
             }
             if r.missing > 0 {
                 anyhow::bail!("{} files have missing chunks", r.missing);
@@ -86,12 +98,19 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                     tok,
                 )
                 .await?;
-            println!("{} inodes set to replication {replication}", r.files_changed);
+            println!(
+                "{} inodes set to replication {replication}",
+                r.files_changed
+            );
         }
         AdminCmd::Maintenance { id, state } => {
             let _: serde_json::Value = c
                 .master
-                .admin_post(&maintenance_path(&id), &MaintenanceReq { on: state == "on" }, tok)
+                .admin_post(
+                    &maintenance_path(&id),
+                    &MaintenanceReq { on: state == "on" },
+                    tok,
+                )
                 .await?;
             println!("{id}: maintenance {state}");
         }
@@ -100,7 +119,9 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                 .master
                 .admin_post(&decommission_path(&id), &serde_json::json!({}), tok)
                 .await?;
-            println!("{id}: decommissioning; `ferrofs admin status` shows it as decommissioned when it is safe to remove");
+            println!(
+                "{id}: decommissioning; `ferrofs admin status` shows it as decommissioned when it is safe to remove"
+            );
         }
     }
     Ok(())

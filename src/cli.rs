@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "ferrofs", version, about = "ferrofs: a GFS/HDFS-style distributed file system")]
+#[command(
+    name = "ferrofs",
+    version,
+    about = "ferrofs: a GFS/HDFS-style distributed file system"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -13,7 +17,12 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct MasterUrl {
     /// Master URL.
-    #[arg(long, env = "FERROFS_MASTER", default_value = "http://127.0.0.1:9000", global = true)]
+    #[arg(
+        long,
+        env = "FERROFS_MASTER",
+        default_value = "http://127.0.0.1:9000",
+        global = true
+    )]
     pub master: String,
 }
 

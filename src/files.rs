@@ -36,7 +36,8 @@ pub async fn run(cmd: Cmd) -> Result<()> {
         } => {
             let c = client(&m.master)?;
             let attr = if local.as_os_str() == "-" {
-                c.put(&remote, tokio::io::stdin(), replication, None).await?
+                c.put(&remote, tokio::io::stdin(), replication, None)
+                    .await?
             } else {
                 let f = tokio::fs::File::open(&local)
                     .await
@@ -44,7 +45,12 @@ pub async fn run(cmd: Cmd) -> Result<()> {
                 let len = f.metadata().await?.len();
                 let pb = bar(len);
                 let r = c
-                    .put(&remote, tokio::io::BufReader::with_capacity(1 << 20, f), replication, pb.as_ref().map(|p| p.1.clone()))
+                    .put(
+                        &remote,
+                        tokio::io::BufReader::with_capacity(1 << 20, f),
+                        replication,
+                        pb.as_ref().map(|p| p.1.clone()),
+                    )
                     .await;
                 if let Some((pb, _)) = pb {
                     pb.finish_and_clear();
@@ -64,7 +70,9 @@ pub async fn run(cmd: Cmd) -> Result<()> {
                     .await
                     .with_context(|| format!("{}", tmp.display()))?;
                 let pb = bar(size);
-                let r = c.get(&remote, &mut f, pb.as_ref().map(|p| p.1.clone())).await;
+                let r = c
+                    .get(&remote, &mut f, pb.as_ref().map(|p| p.1.clone()))
+                    .await;
                 if let Some((pb, _)) = pb {
                     pb.finish_and_clear();
                 }
@@ -106,7 +114,11 @@ pub async fn run(cmd: Cmd) -> Result<()> {
             let info: Option<ferrofs_proto::admin::FileInfo> = if a.kind == FileKind::File {
                 Some(
                     c.master
-                        .get(&format!("{}?path={}", ferrofs_proto::admin::FILES, urlencode(&path)))
+                        .get(&format!(
+                            "{}?path={}",
+                            ferrofs_proto::admin::FILES,
+                            urlencode(&path)
+                        ))
                         .await?,
                 )
             } else {
@@ -115,13 +127,24 @@ pub async fn run(cmd: Cmd) -> Result<()> {
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({"attr": a, "placement": info}))?
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"attr": a, "placement": info})
+                    )?
                 );
             } else {
                 println!("  path: {path}");
-                println!(" inode: {}  type: {:?}  mode: {:o}  links: {}", a.ino, a.kind, a.mode, a.nlink);
-                println!("  size: {}  uid: {}  gid: {}  replication: {}", a.size, a.uid, a.gid, a.replication);
-                println!(" mtime: {}.{:09}  ctime: {}.{:09}", a.mtime.sec, a.mtime.nsec, a.ctime.sec, a.ctime.nsec);
+                println!(
+                    " inode: {}  type: {:?}  mode: {:o}  links: {}",
+                    a.ino, a.kind, a.mode, a.nlink
+                );
+                println!(
+                    "  size: {}  uid: {}  gid: {}  replication: {}",
+                    a.size, a.uid, a.gid, a.replication
+                );
+                println!(
+                    " mtime: {}.{:09}  ctime: {}.{:09}",
+                    a.mtime.sec, a.mtime.nsec, a.ctime.sec, a.ctime.nsec
+                );
                 if let Some(info) = info {
                     for ch in info.chunks {
                         println!(

@@ -22,7 +22,10 @@ fn init_logging(server: bool) {
 
 fn main() {
     let cli = Cli::parse();
-    let server = matches!(cli.cmd, Cmd::Master(_) | Cmd::Chunkserver(_) | Cmd::Up(_) | Cmd::Mount(_));
+    let server = matches!(
+        cli.cmd,
+        Cmd::Master(_) | Cmd::Chunkserver(_) | Cmd::Up(_) | Cmd::Mount(_)
+    );
     init_logging(server);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -57,7 +57,8 @@ pub async fn run(a: MountArgs) -> Result<()> {
     };
     let handle = tokio::runtime::Handle::current();
     let mnt2 = mnt.clone();
-    let session = tokio::task::spawn_blocking(move || ferrofs_fuse::mount(client, &mnt2, opts, handle));
+    let session =
+        tokio::task::spawn_blocking(move || ferrofs_fuse::mount(client, &mnt2, opts, handle));
     let signal = crate::servers::shutdown_signal();
     tokio::select! {
         r = session => { r??; }

@@ -7,13 +7,19 @@ use ferrofs_chunkserver::ChunkserverConfig;
 use ferrofs_master::MasterConfig;
 use std::path::Path;
 
-fn load<T: serde::de::DeserializeOwned + Default>(path: Option<&Path>, section: &str) -> anyhow::Result<T> {
+fn load<T: serde::de::DeserializeOwned + Default>(
+    path: Option<&Path>,
+    section: &str,
+) -> anyhow::Result<T> {
     let Some(p) = path else {
         return Ok(T::default());
     };
     let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-    let mut doc: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
-    let part = doc.remove(section).unwrap_or(toml::Value::Table(Default::default()));
+    let mut doc: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+    let part = doc
+        .remove(section)
+        .unwrap_or(toml::Value::Table(Default::default()));
     part.try_into()
         .with_context(|| format!("bad [{section}] section in {}", p.display()))
 }
@@ -63,7 +69,8 @@ pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
     if let Some(v) = a.admin_token {
         cfg.admin_token = v;
     }
-    cfg.validate().map_err(|e| anyhow::anyhow!("invalid master config: {e}"))?;
+    cfg.validate()
+        .map_err(|e| anyhow::anyhow!("invalid master config: {e}"))?;
     let l = bind(&a.listen, a.addr_file.as_deref()).await?;
     ferrofs_master::run(cfg, l, shutdown_signal()).await?;
     Ok(())
@@ -72,7 +79,11 @@ pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
 pub async fn chunkserver(a: ChunkserverArgs) -> anyhow::Result<()> {
     let mut cfg: ChunkserverConfig = load(a.config.as_deref(), "chunkserver")?;
     if let Some(m) = a.master {
-        cfg.master = if m.starts_with("http") { m } else { format!("http://{m}") };
+        cfg.master = if m.starts_with("http") {
+            m
+        } else {
+            format!("http://{m}")
+        };
     }
     if let Some(d) = a.data {
         cfg.data_dir = d;
@@ -83,7 +94,8 @@ pub async fn chunkserver(a: ChunkserverArgs) -> anyhow::Result<()> {
     if let Some(s) = a.secret {
         cfg.secret = s;
     }
-    cfg.validate().map_err(|e| anyhow::anyhow!("invalid chunkserver config: {e}"))?;
+    cfg.validate()
+        .map_err(|e| anyhow::anyhow!("invalid chunkserver config: {e}"))?;
     let l = bind(&a.listen, a.addr_file.as_deref()).await?;
     ferrofs_chunkserver::run(cfg, l, shutdown_signal()).await?;
     Ok(())

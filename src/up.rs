@@ -34,7 +34,9 @@ fn free_port(preferred: u16) -> Result<u16> {
     if preferred != 0 && std::net::TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
         return Ok(preferred);
     }
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 async fn wait_for(what: &str, deadline: Duration, mut f: impl AsyncFnMut() -> bool) -> Result<()> {
@@ -85,7 +87,10 @@ pub async fn run(a: UpArgs) -> Result<()> {
     procs.push(spawn("master", &margs, &dir.join("master.log"))?);
     let http = reqwest::Client::new();
     wait_for("the master", Duration::from_secs(60), async || {
-        http.get(format!("{url}/health")).send().await.is_ok_and(|r| r.status().is_success())
+        http.get(format!("{url}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
     })
     .await?;
     for i in 0..a.chunkservers {
@@ -99,18 +104,26 @@ pub async fn run(a: UpArgs) -> Result<()> {
             "--data".into(),
             dir.join(format!("cs{i}")).display().to_string(),
         ];
-        procs.push(spawn(&format!("chunkserver {i}"), &args, &dir.join(format!("cs{i}.log")))?);
+        procs.push(spawn(
+            &format!("chunkserver {i}"),
+            &args,
+            &dir.join(format!("cs{i}.log")),
+        )?);
     }
     let want = a.chunkservers;
-    wait_for("chunkservers to register", Duration::from_secs(60), async || {
-        let Ok(r) = http.get(format!("{url}/api/v1/status")).send().await else {
-            return false;
-        };
-        let Ok(s) = r.json::<ferrofs_proto::admin::Status>().await else {
-            return false;
-        };
-        s.chunkservers.iter().filter(|c| c.alive).count() >= want
-    })
+    wait_for(
+        "chunkservers to register",
+        Duration::from_secs(60),
+        async || {
+            let Ok(r) = http.get(format!("{url}/api/v1/status")).send().await else {
+                return false;
+            };
+            let Ok(s) = r.json::<ferrofs_proto::admin::Status>().await else {
+                return false;
+            };
+            s.chunkservers.iter().filter(|c| c.alive).count() >= want
+        },
+    )
     .await?;
     let mut mounted: Option<PathBuf> = None;
     if let Some(mnt) = &a.mount {
@@ -131,7 +144,10 @@ pub async fn run(a: UpArgs) -> Result<()> {
         .with_context(|| format!("see {}", dir.join("mount.log").display()))?;
         mounted = Some(mnt);
     }
-    println!("ferrofs is up: {} chunkservers, replication {replication}", a.chunkservers);
+    println!(
+        "ferrofs is up: {} chunkservers, replication {replication}",
+        a.chunkservers
+    );
     println!("  master:    {url}");
     println!("  dashboard: {url}/");
     println!("  admin API: {url}/api/v1/status");

@@ -19,7 +19,11 @@ async fn expect_error(resp: reqwest::Response, status: u16, what: &str) -> ApiEr
 /// Master: malformed and hostile requests get JSON 4xx replies.
 #[tokio::test(flavor = "multi_thread")]
 async fn master_rejects_bad_input() {
-    let cluster = TestCluster::builder().chunkservers(1).replication(1).start().await;
+    let cluster = TestCluster::builder()
+        .chunkservers(1)
+        .replication(1)
+        .start()
+        .await;
     let m = cluster.master_url();
     let http = reqwest::Client::new();
     let post = |path: &str, body: &'static str| {
@@ -29,13 +33,35 @@ async fn master_rejects_bad_input() {
             .send()
     };
     phase!("malformed JSON");
-    expect_error(post("/rpc/v1/ns/lookup", "{not json").await.unwrap(), 400, "malformed").await;
-    expect_error(post("/rpc/v1/ns/lookup", r#"{"parent": "x"}"#).await.unwrap(), 400, "wrong type").await;
-    expect_error(post("/rpc/v1/ns/create", "{}").await.unwrap(), 400, "missing fields").await;
+    expect_error(
+        post("/rpc/v1/ns/lookup", "{not json").await.unwrap(),
+        400,
+        "malformed",
+    )
+    .await;
+    expect_error(
+        post("/rpc/v1/ns/lookup", r#"{"parent": "x"}"#)
+            .await
+            .unwrap(),
+        400,
+        "wrong type",
+    )
+    .await;
+    expect_error(
+        post("/rpc/v1/ns/create", "{}").await.unwrap(),
+        400,
+        "missing fields",
+    )
+    .await;
     phase!("bad names and paths");
     for name in ["..", ".", "", "a/b"] {
         let body = serde_json::json!({"parent": 1, "name": name, "kind": "file", "mode": 420, "uid": 0, "gid": 0});
-        let r = http.post(format!("{m}/rpc/v1/ns/create")).json(&body).send().await.unwrap();
+        let r = http
+            .post(format!("{m}/rpc/v1/ns/create"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         expect_error(r, 400, &format!("name {name:?}")).await;
     }
     for path in ["/a/../b", "relative", "/a//b", ""] {
@@ -63,8 +89,17 @@ async fn master_rejects_bad_input() {
         .await
         .unwrap();
     expect_error(r, 404, "unknown inode").await;
-    expect_error(http.get(format!("{m}/nope")).send().await.unwrap(), 404, "route").await;
-    let r = http.get(format!("{m}/api/v1/files?path=/missing")).send().await.unwrap();
+    expect_error(
+        http.get(format!("{m}/nope")).send().await.unwrap(),
+        404,
+        "route",
+    )
+    .await;
+    let r = http
+        .get(format!("{m}/api/v1/files?path=/missing"))
+        .send()
+        .await
+        .unwrap();
     expect_error(r, 404, "files of a missing path").await;
     let r = http.get(format!("{m}/api/v1/files")).send().await.unwrap();
     expect_error(r, 400, "files without path").await;
@@ -88,23 +123,35 @@ async fn master_rejects_bad_input() {
     expect_error(r, 401, "heartbeat without secret").await;
     phase!("still healthy");
     let c = cluster.client();
-    c.put_bytes("/ok", Bytes::from_static(b"fine")).await.unwrap();
-    assert_eq!(c.get_bytes("/ok").await.unwrap(), Bytes::from_static(b"fine"));
+    c.put_bytes("/ok", Bytes::from_static(b"fine"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get_bytes("/ok").await.unwrap(),
+        Bytes::from_static(b"fine")
+    );
 }
 
 /// Chunkserver: unknown chunk ids, stale versions, missing or bad tokens, bad queries and
 /// oversize writes get JSON 4xx replies; it keeps serving.
 #[tokio::test(flavor = "multi_thread")]
 async fn chunkserver_rejects_bad_input() {
-    let cluster = TestCluster::builder().chunkservers(1).replication(1).start().await;
+    let cluster = TestCluster::builder()
+        .chunkservers(1)
+        .replication(1)
+        .start()
+        .await;
     let c = cluster.client();
-    c.put_bytes("/f", Bytes::from(random_bytes(1000, 1))).await.unwrap();
-    let info: ferrofs_proto::admin::FileInfo = reqwest::get(format!("{}/api/v1/files?path=/f", cluster.master_url()))
-        .await
-        .unwrap()
-        .json()
+    c.put_bytes("/f", Bytes::from(random_bytes(1000, 1)))
         .await
         .unwrap();
+    let info: ferrofs_proto::admin::FileInfo =
+        reqwest::get(format!("{}/api/v1/files?path=/f", cluster.master_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
     let ch = &info.chunks[0];
     let cs = cluster.chunkserver_addr(0);
     let http = reqwest::Client::new();
@@ -113,7 +160,11 @@ async fn chunkserver_rejects_bad_input() {
         .master
         .call(
             ferrofs_proto::namespace::CHUNKS,
-            &ferrofs_proto::namespace::ChunksReq { ino: attr.ino, first_index: 0, count: 1 },
+            &ferrofs_proto::namespace::ChunksReq {
+                ino: attr.ino,
+                first_index: 0,
+                count: 1,
+            },
         )
         .await
         .unwrap();
@@ -122,7 +173,12 @@ async fn chunkserver_rejects_bad_input() {
     phase!("valid read works");
     let r = http
         .get(data(ch.id))
-        .query(&[("version", ch.version.to_string()), ("offset", "0".into()), ("len", "10".into()), ("token", token.clone())])
+        .query(&[
+            ("version", ch.version.to_string()),
+            ("offset", "0".into()),
+            ("len", "10".into()),
+            ("token", token.clone()),
+        ])
         .send()
         .await
         .unwrap();
@@ -130,7 +186,12 @@ async fn chunkserver_rejects_bad_input() {
     phase!("unknown chunk id");
     let r = http
         .get(data(987654))
-        .query(&[("version", "1"), ("offset", "0"), ("len", "10"), ("token", &token)])
+        .query(&[
+            ("version", "1"),
+            ("offset", "0"),
+            ("len", "10"),
+            ("token", &token),
+        ])
         .send()
         .await
         .unwrap();
@@ -140,7 +201,12 @@ async fn chunkserver_rejects_bad_input() {
     phase!("stale version");
     let r = http
         .get(data(ch.id))
-        .query(&[("version", (ch.version + 5).to_string()), ("offset", "0".into()), ("len", "10".into()), ("token", token.clone())])
+        .query(&[
+            ("version", (ch.version + 5).to_string()),
+            ("offset", "0".into()),
+            ("len", "10".into()),
+            ("token", token.clone()),
+        ])
         .send()
         .await
         .unwrap();
@@ -158,34 +224,60 @@ async fn chunkserver_rejects_bad_input() {
     phase!("tokens");
     let r = http
         .get(data(ch.id))
-        .query(&[("version", ch.version.to_string()), ("offset", "0".into()), ("len", "10".into())])
+        .query(&[
+            ("version", ch.version.to_string()),
+            ("offset", "0".into()),
+            ("len", "10".into()),
+        ])
         .send()
         .await
         .unwrap();
     expect_error(r, 403, "no token").await;
     let r = http
         .get(data(ch.id))
-        .query(&[("version", ch.version.to_string()), ("offset", "0".into()), ("len", "10".into()), ("token", format!("{}0", token))])
+        .query(&[
+            ("version", ch.version.to_string()),
+            ("offset", "0".into()),
+            ("len", "10".into()),
+            ("token", format!("{}0", token)),
+        ])
         .send()
         .await
         .unwrap();
     expect_error(r, 403, "forged token").await;
     let r = http
         .put(data(ch.id))
-        .query(&[("version", ch.version.to_string()), ("offset", "0".into()), ("token", token.clone())])
+        .query(&[
+            ("version", ch.version.to_string()),
+            ("offset", "0".into()),
+            ("token", token.clone()),
+        ])
         .body("read tokens cannot write")
         .send()
         .await
         .unwrap();
     expect_error(r, 403, "read token used to write").await;
     phase!("malformed query");
-    let r = http.get(data(ch.id)).query(&[("version", "abc")]).send().await.unwrap();
+    let r = http
+        .get(data(ch.id))
+        .query(&[("version", "abc")])
+        .send()
+        .await
+        .unwrap();
     expect_error(r, 400, "malformed query").await;
-    let r = http.get(format!("http://{cs}/v1/chunk/notanumber/data")).send().await.unwrap();
+    let r = http
+        .get(format!("http://{cs}/v1/chunk/notanumber/data"))
+        .send()
+        .await
+        .unwrap();
     let st = r.status().as_u16();
     assert!((400..500).contains(&st), "non-numeric id: {st}");
     expect_error(r, st, "non-numeric id").await;
-    let r = http.get(format!("http://{cs}/v1/chunk/..%2F..%2Fetc%2Fpasswd/data")).send().await.unwrap();
+    let r = http
+        .get(format!("http://{cs}/v1/chunk/..%2F..%2Fetc%2Fpasswd/data"))
+        .send()
+        .await
+        .unwrap();
     let st = r.status().as_u16();
     assert!((400..500).contains(&st), "path in id: {st}");
     phase!("internal calls without the secret");

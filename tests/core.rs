@@ -29,15 +29,13 @@ async fn round_trips_and_replication() {
     phase!("check placement of every chunk");
     let ids: Vec<String> = (0..3).map(|i| cluster.chunkserver_id(i)).collect();
     for (i, size) in sizes.iter().enumerate() {
-        let info: ferrofs_proto::admin::FileInfo = reqwest::get(format!(
-            "{}/api/v1/files?path=/f{i}",
-            cluster.master_url()
-        ))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        let info: ferrofs_proto::admin::FileInfo =
+            reqwest::get(format!("{}/api/v1/files?path=/f{i}", cluster.master_url()))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
         assert_eq!(info.size, *size as u64);
         assert_eq!(info.chunks.len(), size.div_ceil(MIB));
         for ch in &info.chunks {
@@ -55,7 +53,11 @@ async fn round_trips_and_replication() {
                     .join(format!("{:016x}_{}.dat", ch.id, ch.version));
                 contents.push(std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())));
             }
-            assert!(contents.windows(2).all(|w| w[0] == w[1]), "replicas of chunk {} differ", ch.id);
+            assert!(
+                contents.windows(2).all(|w| w[0] == w[1]),
+                "replicas of chunk {} differ",
+                ch.id
+            );
         }
     }
 }
@@ -72,7 +74,9 @@ async fn namespace_operations() {
         c.mkdir_p(&format!("/t/d{d}")).await.unwrap();
         for f in 0..20 {
             let data = format!("file {d}/{f}");
-            c.put_bytes(&format!("/t/d{d}/f{f}"), Bytes::from(data)).await.unwrap();
+            c.put_bytes(&format!("/t/d{d}/f{f}"), Bytes::from(data))
+                .await
+                .unwrap();
         }
     }
     let root = c.resolve("/t").await.unwrap();
@@ -102,17 +106,31 @@ async fn namespace_operations() {
 
     phase!("mv");
     c.rename_path("/t/d0/f0", "/t/d1/moved").await.unwrap();
-    assert_eq!(c.get_bytes("/t/d1/moved").await.unwrap(), Bytes::from("file 0/0"));
+    assert_eq!(
+        c.get_bytes("/t/d1/moved").await.unwrap(),
+        Bytes::from("file 0/0")
+    );
     assert!(c.resolve("/t/d0/f0").await.is_err());
     c.rename_path("/t/d1/moved", "/a").await.unwrap(); // into a directory
-    assert_eq!(c.get_bytes("/a/moved").await.unwrap(), Bytes::from("file 0/0"));
+    assert_eq!(
+        c.get_bytes("/a/moved").await.unwrap(),
+        Bytes::from("file 0/0")
+    );
     c.rename_path("/t/d2", "/a/b").await.unwrap();
-    assert_eq!(c.get_bytes("/a/b/d2/f3").await.unwrap(), Bytes::from("file 2/3"));
+    assert_eq!(
+        c.get_bytes("/a/b/d2/f3").await.unwrap(),
+        Bytes::from("file 2/3")
+    );
     let e = c.rename_path("/a", "/a/b/c/inside").await.unwrap_err();
     assert!(e.is(ferrofs_proto::ErrorCode::InvalidArgument), "{e}");
     phase!("overwrite via put");
-    c.put_bytes("/a/moved", Bytes::from_static(b"new")).await.unwrap();
-    assert_eq!(c.get_bytes("/a/moved").await.unwrap(), Bytes::from_static(b"new"));
+    c.put_bytes("/a/moved", Bytes::from_static(b"new"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get_bytes("/a/moved").await.unwrap(),
+        Bytes::from_static(b"new")
+    );
     phase!("rm and rm -r");
     c.remove("/a/moved").await.unwrap();
     assert!(c.resolve("/a/moved").await.is_err());
@@ -163,7 +181,10 @@ async fn cli_commands() {
     assert!(run(&["mv", "/x/y/data.bin", "/x/z.bin"]).0);
     let (ok, _, err) = run(&["get", "/x/y/data.bin", "/dev/null"]);
     assert!(!ok);
-    assert_eq!(err.trim(), "ferrofs: /x/y/data.bin: no such file or directory");
+    assert_eq!(
+        err.trim(),
+        "ferrofs: /x/y/data.bin: no such file or directory"
+    );
     let (ok, _, err) = run(&["mkdir", "/x"]);
     assert!(!ok && err.contains("already exists"), "{err}");
     let (ok, _, err) = run(&["rm", "/x"]);
@@ -205,17 +226,30 @@ async fn survives_chunkserver_and_master_kill() {
     phase!("kill -9 chunkserver 1");
     cluster.kill_chunkserver(1);
     for (p, h) in &files {
-        assert_eq!(&sha256(&c.get_bytes(p).await.unwrap()), h, "{p} after chunkserver kill");
+        assert_eq!(
+            &sha256(&c.get_bytes(p).await.unwrap()),
+            h,
+            "{p} after chunkserver kill"
+        );
     }
     phase!("kill -9 and restart master");
     cluster.restart_master().await;
     let c = cluster.client();
     for (p, h) in &files {
-        assert_eq!(&sha256(&c.get_bytes(p).await.unwrap()), h, "{p} after master restart");
+        assert_eq!(
+            &sha256(&c.get_bytes(p).await.unwrap()),
+            h,
+            "{p} after master restart"
+        );
     }
     phase!("write after master restart");
-    c.put_bytes("/k/after", Bytes::from_static(b"after restart")).await.unwrap();
-    assert_eq!(c.get_bytes("/k/after").await.unwrap(), Bytes::from_static(b"after restart"));
+    c.put_bytes("/k/after", Bytes::from_static(b"after restart"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get_bytes("/k/after").await.unwrap(),
+        Bytes::from_static(b"after restart")
+    );
     let root = c.resolve("/k").await.unwrap();
     assert_eq!(root.kind, FileKind::Dir);
     assert_eq!(c.readdir_all(root.ino).await.unwrap().len(), 7);

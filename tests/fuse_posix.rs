@@ -579,7 +579,6 @@ async fn fsync_survives_master_and_chunkserver_crash() {
 /// `NoChunkservers` (master/src/lease.rs, "could not create the chunk on any
 /// chunkserver"), which the client retries for 20 s per call and which means EIO.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "master reports NoChunkservers, not NoSpace, when chunkservers are full"]
 async fn no_space_surfaces_at_close() {
     let _serial = SERIAL.lock().await;
     let mut c = TestCluster::builder()

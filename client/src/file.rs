@@ -54,17 +54,15 @@ impl Client {
     ) -> Result<(u64, Vec<ChunkLoc>)> {
         if !refresh {
             let locs = self.inner.locs.lock();
-            if let Some(c) = locs.get(&ino) {
-                if c.covers(first, end) {
-                    return Ok((
-                        c.chunk_size,
-                        c.chunks.range(first..end).map(|(_, l)| l.clone()).collect(),
-                    ));
-                }
+            if let Some(c) = locs.get(&ino).filter(|c| c.covers(first, end)) {
+                return Ok((
+                    c.chunk_size,
+                    c.chunks.range(first..end).map(|(_, l)| l.clone()).collect(),
+                ));
             }
         }
         // Fetch a generous window so sequential reads need few master calls.
-        let count = (end - first).max(64).min(4096) as u32;
+        let count = (end - first).clamp(64, 4096) as u32;
         let resp: ChunksResp = self
             .master
             .call(
@@ -196,12 +194,11 @@ impl Client {
     }
 
     async fn lease(&self, ino: Ino, index: u64, exclude: &[CsId]) -> Result<WriteLease> {
-        if exclude.is_empty() {
-            if let Some(c) = self.inner.leases.lock().get(&(ino, index)) {
-                if c.until > Instant::now() {
-                    return Ok(c.lease.clone());
-                }
-            }
+        if exclude.is_empty()
+            && let Some(c) = self.inner.leases.lock().get(&(ino, index))
+            && c.until > Instant::now()
+        {
+            return Ok(c.lease.clone());
         }
         let lease: WriteLease = self
             .master
@@ -369,7 +366,7 @@ impl Client {
     pub async fn truncate(&self, ino: Ino, size: u64) -> Result<Attr> {
         let cs = self.chunk_size().await?;
         let cur = self.getattr(ino).await?;
-        if size < cur.size && size % cs != 0 {
+        if size < cur.size && !size.is_multiple_of(cs) {
             let index = size / cs;
             let (_, locs) = self.locations(ino, index, index + 1, true).await?;
             if locs.iter().any(|l| l.index == index) {

@@ -44,9 +44,12 @@ impl Master {
         }
         // Never balance a degraded cluster: a dead or maintenance server's data will
         // come back or be re-replicated, and moves now would be churn.
-        if cl.reg.servers.values().any(|s| {
-            !s.decommission && (s.maintenance || s.last_heartbeat.elapsed() >= l.dead)
-        }) {
+        if cl
+            .reg
+            .servers
+            .values()
+            .any(|s| !s.decommission && (s.maintenance || s.last_heartbeat.elapsed() >= l.dead))
+        {
             return 0;
         }
         let in_flight: usize = cl.copies.values().map(|v| v.len()).sum();

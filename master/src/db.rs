@@ -83,6 +83,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     }
 }
 
+/// One key-value pair from a scan.
+pub type Kv = (Box<[u8]>, Box<[u8]>);
+
 pub fn be_u64(b: &[u8]) -> u64 {
     let mut a = [0u8; 8];
     let n = b.len().min(8);
@@ -216,7 +219,7 @@ impl Db {
         &'a self,
         prefix: &'a [u8],
         start: &[u8],
-    ) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>)>> + 'a {
+    ) -> impl Iterator<Item = Result<Kv>> + 'a {
         self.db
             .iterator(IteratorMode::From(start, Direction::Forward))
             .map(|r| r.map_err(MasterError::from))
@@ -226,10 +229,7 @@ impl Db {
             })
     }
 
-    pub fn scan<'a>(
-        &'a self,
-        prefix: &'a [u8],
-    ) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>)>> + 'a {
+    pub fn scan<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = Result<Kv>> + 'a {
         self.scan_from(prefix, prefix)
     }
 

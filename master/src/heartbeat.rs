@@ -89,7 +89,10 @@ impl Master {
                     // A lease naming a replica that is gone would only send the next
                     // write into a failure; end it so the next lease bumps the version
                     // without that replica and re-replication may start.
-                    if c.lease.as_ref().is_some_and(|l| l.replicas.iter().any(|r| r.id == req.id)) {
+                    if c.lease
+                        .as_ref()
+                        .is_some_and(|l| l.replicas.iter().any(|r| r.id == req.id))
+                    {
                         c.lease = None;
                     }
                 }

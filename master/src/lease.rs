@@ -207,9 +207,10 @@ impl Master {
                 .map(|t| self.internal_post(&t.addr, &path, &body)),
         )
         .await;
-        let results_all_no_space = results
-            .iter()
-            .all(|r| r.as_ref().is_err_and(|e| e.contains("NoSpace")));
+        let results_all_no_space = results.iter().all(|r| {
+            r.as_ref()
+                .is_err_and(|e| e.code == Some(ErrorCode::NoSpace))
+        });
         let ok: Vec<ReplicaLoc> = targets
             .into_iter()
             .zip(results)
@@ -217,6 +218,12 @@ impl Master {
                 Ok(()) => Some(t),
                 Err(e) => {
                     tracing::warn!(chunk = id, cs = %t.id, error = %e, "chunk create failed");
+                    if e.code == Some(ErrorCode::NoSpace) {
+                        // Treat it as full until its next heartbeat says otherwise.
+                        if let Some(s) = self.cluster.lock().reg.servers.get_mut(&t.id) {
+                            s.used_bytes = s.capacity_bytes;
+                        }
+                    }
                     None
                 }
             })
@@ -285,10 +292,12 @@ impl Master {
                 )
             })?;
             // Reuse a live lease unless the client reports a failed replica.
-            if let Some(l) = &c.lease {
-                if req.exclude.is_empty() && l.expires > Instant::now() && l.version == c.version {
-                    return Ok(self.make_lease(id, l.version, l.replicas.clone()));
-                }
+            if let Some(l) = &c.lease
+                && req.exclude.is_empty()
+                && l.expires > Instant::now()
+                && l.version == c.version
+            {
+                return Ok(self.make_lease(id, l.version, l.replicas.clone()));
             }
             let holders: Vec<ReplicaLoc> = cl
                 .chunks
@@ -346,10 +355,23 @@ impl Master {
         );
         self.db.write(b)?;
         let mut cl = self.cluster.lock();
+        let mut stale: Vec<(String, Version)> = vec![];
         if let Some(c) = cl.chunks.chunks.get_mut(&id) {
             c.version = c.version.max(new);
             for h in &ok {
                 c.replicas.insert(h.id.clone(), new);
+            }
+            // Holders that missed the bump (down, hung, excluded) are stale now. One that
+            // is not restarted never reports the chunk again, so order the delete now; it
+            // waits in the command queue while the holder is unreachable.
+            stale = c
+                .replicas
+                .iter()
+                .filter(|(_, v)| **v < new)
+                .map(|(cs, v)| (cs.clone(), *v))
+                .collect();
+            for (cs, _) in &stale {
+                c.replicas.remove(cs);
             }
             c.lease = Some(LeaseState {
                 version: new,
@@ -357,6 +379,20 @@ impl Master {
                 expires: Instant::now() + self.cfg.lease_duration,
             });
         }
+        for (cs, v) in stale {
+            tracing::info!(chunk = id, cs = %cs, have = v, current = new, "deleting replica that missed the version bump");
+            if let Some(s) = cl.reg.servers.get_mut(&cs) {
+                s.chunks.remove(&id);
+            }
+            cl.reg.push_command(
+                &cs,
+                ferrofs_proto::heartbeat::Command::Delete {
+                    chunk_id: id,
+                    max_version: Some(v),
+                },
+            );
+        }
+        drop(cl);
         tracing::debug!(
             chunk = id,
             version = new,
@@ -366,13 +402,14 @@ impl Master {
         Ok(self.make_lease(id, new, ok))
     }
 
-    /// POST a JSON body to a chunkserver's internal API with the cluster secret.
+    /// POST a JSON body to a chunkserver's internal API with the cluster secret. A
+    /// refusal carries the chunkserver's error code.
     pub(crate) async fn internal_post<T: serde::Serialize>(
         &self,
         addr: &str,
         path: &str,
         body: &T,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), InternalError> {
         let resp = self
             .http
             .post(format!("http://{addr}{path}"))
@@ -380,15 +417,34 @@ impl Master {
             .json(body)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| InternalError {
+                code: None,
+                msg: e.to_string(),
+            })?;
         if resp.status().is_success() {
-            Ok(())
-        } else {
-            let status = resp.status();
-            Err(format!(
-                "{status}: {}",
-                resp.text().await.unwrap_or_default()
-            ))
+            return Ok(());
         }
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let code = serde_json::from_str::<ferrofs_proto::ApiError>(&text)
+            .ok()
+            .map(|e| e.code);
+        Err(InternalError {
+            code,
+            msg: format!("{status}: {text}"),
+        })
+    }
+}
+
+/// A failed master -> chunkserver call.
+#[derive(Debug)]
+pub(crate) struct InternalError {
+    pub code: Option<ErrorCode>,
+    pub msg: String,
+}
+
+impl std::fmt::Display for InternalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
     }
 }

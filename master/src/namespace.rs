@@ -608,12 +608,12 @@ impl Master {
                 rec.size = req.size;
                 changed = true;
             }
-            if let Some(m) = req.mtime {
-                if m != rec.mtime {
-                    rec.mtime = m;
-                    rec.ctime = Timespec::now();
-                    changed = true;
-                }
+            if let Some(m) = req.mtime
+                && m != rec.mtime
+            {
+                rec.mtime = m;
+                rec.ctime = Timespec::now();
+                changed = true;
             }
             let seq = if changed {
                 let mut b = WriteBatch::default();

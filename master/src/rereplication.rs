@@ -5,6 +5,7 @@
 //!   via heartbeat-reply commands and count only once the target reports the chunk,
 //! - trims surplus replicas (decommissioning servers first, then the fullest),
 //! - expires copies that never completed.
+//!
 //! Chunks under an active write lease are left alone: a copy taken mid-write could miss
 //! bytes, and the next lease's version bump would make it stale anyway.
 
@@ -32,7 +33,9 @@ pub async fn run(master: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver
         for addr in kick {
             let m = master.clone();
             tokio::spawn(async move {
-                let _ = m.internal_post(&addr, ferrofs_proto::chunk::HEARTBEAT_NOW, &()).await;
+                let _ = m
+                    .internal_post(&addr, ferrofs_proto::chunk::HEARTBEAT_NOW, &())
+                    .await;
             });
         }
         let p = master.cluster.lock().progress.clone();
@@ -70,7 +73,10 @@ impl Master {
                 cl.safe_mode = false;
                 tracing::info!(reported, all, "leaving safe mode");
             } else {
-                return (format!("safe mode: {reported}/{all} chunks reported"), vec![]);
+                return (
+                    format!("safe mode: {reported}/{all} chunks reported"),
+                    vec![],
+                );
             }
         }
         // Expire copies that never completed.

@@ -18,6 +18,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+/// Serializes lease decisions for one chunk slot (file, index).
+pub(crate) type LeaseLock = Arc<tokio::sync::Mutex<()>>;
+
 /// A replica copy the master has commanded and not yet seen complete.
 #[derive(Debug, Clone)]
 pub struct CopyJob {
@@ -46,7 +49,7 @@ pub struct Master {
     pub http: reqwest::Client,
     pub(crate) next_ino: AtomicU64,
     pub(crate) next_chunk: AtomicU64,
-    pub(crate) lease_locks: Mutex<HashMap<(Ino, u64), Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) lease_locks: Mutex<HashMap<(Ino, u64), LeaseLock>>,
     pub started: Instant,
     pub metrics: Metrics,
     pub workers: Mutex<BTreeMap<String, String>>,

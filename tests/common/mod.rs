@@ -83,6 +83,7 @@ impl Builder {
             master_addr: String::new(),
             chunkservers: vec![],
             mounts: vec![],
+            mount_children: vec![],
         };
         c.start_master().await;
         for i in 0..self.chunkservers {
@@ -90,9 +91,11 @@ impl Builder {
             c.start_chunkserver(i).await;
         }
         let n = self.chunkservers;
-        c.wait_until(&format!("{n} chunkservers alive"), Duration::from_secs(30), |s| {
-            s.chunkservers.iter().filter(|c| c.alive).count() == n
-        })
+        c.wait_until(
+            &format!("{n} chunkservers alive"),
+            Duration::from_secs(30),
+            |s| s.chunkservers.iter().filter(|c| c.alive).count() == n,
+        )
         .await;
         c
     }
@@ -106,6 +109,7 @@ pub struct TestCluster {
     master_addr: String,
     chunkservers: Vec<Option<Child>>,
     mounts: Vec<PathBuf>,
+    mount_children: Vec<Child>,
 }
 
 fn spawn(args: &[String], log: &Path) -> Child {
@@ -121,7 +125,10 @@ fn spawn(args: &[String], log: &Path) -> Child {
             .expect("log file");
         cmd.stdout(f.try_clone().expect("dup")).stderr(f);
     }
-    cmd.env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+    cmd.env(
+        "RUST_LOG",
+        std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+    );
     cmd.spawn().expect("spawn ferrofs")
 }
 
@@ -129,12 +136,15 @@ fn spawn(args: &[String], log: &Path) -> Child {
 fn wait_file(p: &Path, what: &str) -> String {
     let start = Instant::now();
     loop {
-        if let Ok(s) = std::fs::read_to_string(p) {
-            if !s.is_empty() {
-                return s;
-            }
+        if let Ok(s) = std::fs::read_to_string(p)
+            && !s.is_empty()
+        {
+            return s;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what} to listen");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what} to listen"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -262,7 +272,10 @@ impl TestCluster {
                 args[pos] = "127.0.0.1:0".into();
                 child = spawn(&args, &self.root.join(format!("cs{i}.log")));
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "chunkserver {i} did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "chunkserver {i} did not start"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.chunkservers[i] = Some(child);
@@ -289,9 +302,11 @@ impl TestCluster {
         self.kill_chunkserver(i);
         self.start_chunkserver(i).await;
         let id = self.chunkserver_id(i);
-        self.wait_until(&format!("chunkserver {id} alive"), Duration::from_secs(30), |s| {
-            s.chunkservers.iter().any(|c| c.id == id && c.alive)
-        })
+        self.wait_until(
+            &format!("chunkserver {id} alive"),
+            Duration::from_secs(30),
+            |s| s.chunkservers.iter().any(|c| c.id == id && c.alive),
+        )
         .await;
     }
 
@@ -326,17 +341,22 @@ impl TestCluster {
     }
 
     /// Poll the admin status until `f` holds; panics with `reason` after `deadline`.
-    pub async fn wait_until(&self, reason: &str, deadline: Duration, f: impl Fn(&Status) -> bool) -> Status {
+    pub async fn wait_until(
+        &self,
+        reason: &str,
+        deadline: Duration,
+        f: impl Fn(&Status) -> bool,
+    ) -> Status {
         let start = Instant::now();
         let mut last = None;
         while start.elapsed() < deadline {
-            if let Ok(r) = reqwest::get(format!("{}/api/v1/status", self.master_url())).await {
-                if let Ok(s) = r.json::<Status>().await {
-                    if f(&s) {
-                        return s;
-                    }
-                    last = Some(s);
+            if let Ok(r) = reqwest::get(format!("{}/api/v1/status", self.master_url())).await
+                && let Ok(s) = r.json::<Status>().await
+            {
+                if f(&s) {
+                    return s;
                 }
+                last = Some(s);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -362,33 +382,45 @@ impl TestCluster {
         let target = mnt.display().to_string();
         loop {
             let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-            if mounts.lines().any(|l| l.split_whitespace().nth(1) == Some(target.as_str())) {
+            if mounts
+                .lines()
+                .any(|l| l.split_whitespace().nth(1) == Some(target.as_str()))
+            {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "mount did not appear; see {}", self.root.join(format!("mount{n}.log")).display());
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "mount did not appear; see {}",
+                self.root.join(format!("mount{n}.log")).display()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.mounts.push(mnt.clone());
-        MOUNT_CHILDREN.lock().unwrap().push(child);
+        self.mount_children.push(child);
         mnt
     }
 
     /// Print the last lines of every log (called on panic).
     pub fn dump_logs(&self) {
-        let Ok(rd) = std::fs::read_dir(&self.root) else { return };
+        let Ok(rd) = std::fs::read_dir(&self.root) else {
+            return;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.extension().is_some_and(|x| x == "log") {
                 let text = std::fs::read_to_string(&p).unwrap_or_default();
                 let lines: Vec<&str> = text.lines().collect();
                 let tail = &lines[lines.len().saturating_sub(40)..];
-                eprintln!("===== {} (last {} lines)\n{}", p.display(), tail.len(), tail.join("\n"));
+                eprintln!(
+                    "===== {} (last {} lines)\n{}",
+                    p.display(),
+                    tail.len(),
+                    tail.join("\n")
+                );
             }
         }
     }
 }
-
-static MOUNT_CHILDREN: std::sync::Mutex<Vec<Child>> = std::sync::Mutex::new(Vec::new());
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
@@ -401,7 +433,7 @@ impl Drop for TestCluster {
                 libc::umount2(c.as_ptr(), libc::MNT_DETACH);
             }
         }
-        for mut c in MOUNT_CHILDREN.lock().unwrap().drain(..) {
+        for mut c in self.mount_children.drain(..) {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -415,10 +447,16 @@ impl Drop for TestCluster {
 async fn wait_http(url: &str, what: &str) {
     let start = Instant::now();
     loop {
-        if reqwest::get(url).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -435,4 +473,283 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 pub fn sha256(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
+}
+
+// ---- Helpers for the integrity and chaos tests ----
+
+/// Extra chunkserver environment per cluster (by root dir), set by
+/// `Builder::start_with_chunkserver_env`.
+static CS_ENV: std::sync::Mutex<std::collections::BTreeMap<PathBuf, Vec<(String, String)>>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// A chunk replica file found in a chunkserver's `chunks/` directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DiskChunk {
+    pub id: u64,
+    pub version: u64,
+}
+
+/// Poll an async condition until it holds; panics with `reason` after `deadline`.
+pub async fn wait_for<F, Fut>(reason: &str, deadline: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out after {deadline:?} waiting for {reason}");
+}
+
+impl Builder {
+    /// Start the cluster with extra environment variables for every chunkserver (e.g.
+    /// `FERROFS_SCRUB_INTERVAL`, see `ferrofs_chunkserver::config::ENV_OVERRIDES`).
+    pub async fn start_with_chunkserver_env(self, env: &[(&str, &str)]) -> TestCluster {
+        let n = self.chunkservers;
+        let mut c = self.chunkservers(0).start().await;
+        CS_ENV.lock().unwrap().insert(
+            c.root.clone(),
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        for _ in 0..n {
+            c.add_chunkserver_env().await;
+        }
+        c.wait_until(
+            &format!("{n} chunkservers alive"),
+            Duration::from_secs(30),
+            |s| s.chunkservers.iter().filter(|c| c.alive).count() == n,
+        )
+        .await;
+        c
+    }
+}
+
+impl TestCluster {
+    /// Process id of chunkserver `i`, if running.
+    pub fn chunkserver_pid(&self, i: usize) -> Option<i32> {
+        self.chunkservers[i].as_ref().map(|c| c.id() as i32)
+    }
+
+    /// SIGSTOP chunkserver `i`: it keeps its sockets (connections are accepted by the
+    /// kernel) but answers nothing, like a hung machine.
+    pub fn pause_chunkserver(&self, i: usize) {
+        let pid = self.chunkserver_pid(i).expect("chunkserver running");
+        // SAFETY: plain kill(2) on a child we spawned.
+        assert_eq!(
+            unsafe { libc::kill(pid, libc::SIGSTOP) },
+            0,
+            "SIGSTOP {pid}"
+        );
+    }
+
+    /// SIGCONT chunkserver `i` after `pause_chunkserver`.
+    pub fn resume_chunkserver(&self, i: usize) {
+        if let Some(pid) = self.chunkserver_pid(i) {
+            // SAFETY: plain kill(2) on a child we spawned.
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
+    }
+
+    pub fn chunkserver_running(&self, i: usize) -> bool {
+        self.chunkservers[i].is_some()
+    }
+
+    pub fn master_running(&self) -> bool {
+        self.master.is_some()
+    }
+
+    /// Start a stopped (killed) chunkserver `i` again without waiting for the master.
+    pub async fn start_chunkserver_again(&mut self, i: usize) {
+        self.kill_chunkserver(i);
+        self.start_chunkserver_env(i).await;
+    }
+
+    /// Start a killed master again (same address and data dir) without killing anything.
+    pub async fn start_master_again(&mut self) {
+        self.kill_master();
+        self.start_master().await;
+    }
+
+    /// Add a chunkserver started with this cluster's chunkserver environment.
+    pub async fn add_chunkserver_env(&mut self) -> usize {
+        let i = self.chunkservers.len();
+        self.chunkservers.push(None);
+        self.start_chunkserver_env(i).await;
+        i
+    }
+
+    /// Like `start_chunkserver`, with the extra environment of `start_with_chunkserver_env`.
+    async fn start_chunkserver_env(&mut self, i: usize) {
+        let env = CS_ENV
+            .lock()
+            .unwrap()
+            .get(&self.root)
+            .cloned()
+            .unwrap_or_default();
+        if env.is_empty() {
+            return self.start_chunkserver(i).await;
+        }
+        let addr_file = self.root.join(format!("cs{i}.addr"));
+        let listen = std::fs::read_to_string(&addr_file).unwrap_or_else(|_| "127.0.0.1:0".into());
+        let _ = std::fs::remove_file(&addr_file);
+        let mut args: Vec<String> = vec![
+            "chunkserver".into(),
+            "--master".into(),
+            self.master_url(),
+            "--listen".into(),
+            listen.clone(),
+            "--data".into(),
+            self.chunkserver_dir(i).display().to_string(),
+            "--addr-file".into(),
+            addr_file.display().to_string(),
+            "--secret".into(),
+            self.opts.secret.clone(),
+        ];
+        if let Some(c) = self.opts.capacity {
+            args.extend(["--capacity".into(), c.to_string()]);
+        }
+        let log = self.root.join(format!("cs{i}.log"));
+        let spawn_env = |args: &[String]| {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .expect("log file");
+            let mut cmd = Command::new(BIN);
+            cmd.args(args)
+                .stdin(Stdio::null())
+                .stdout(f.try_clone().expect("dup"))
+                .stderr(f)
+                .env(
+                    "RUST_LOG",
+                    std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+                );
+            for (k, v) in &env {
+                cmd.env(k, v);
+            }
+            cmd.spawn().expect("spawn ferrofs")
+        };
+        let mut child = spawn_env(&args);
+        let start = Instant::now();
+        loop {
+            if std::fs::read_to_string(&addr_file).is_ok_and(|s| !s.is_empty()) {
+                break;
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                assert!(listen != "127.0.0.1:0", "chunkserver {i} exited at start");
+                let pos = args.iter().position(|a| a == "--listen").expect("--listen") + 1;
+                args[pos] = "127.0.0.1:0".into();
+                child = spawn_env(&args);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "chunkserver {i} did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.chunkservers[i] = Some(child);
+    }
+
+    /// Chunk replica files (`{id:016x}_{version}.dat`) on chunkserver `i`'s disk.
+    pub fn chunks_on_disk(&self, i: usize) -> Vec<DiskChunk> {
+        let mut out = vec![];
+        let Ok(rd) = std::fs::read_dir(self.chunkserver_dir(i).join("chunks")) else {
+            return out;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(stem) = name.strip_suffix(".dat") else {
+                continue;
+            };
+            let Some((id, v)) = stem.split_once('_') else {
+                continue;
+            };
+            if let (Ok(id), Ok(version)) = (u64::from_str_radix(id, 16), v.parse()) {
+                out.push(DiskChunk { id, version });
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Path of a replica's data file on chunkserver `i`.
+    pub fn chunk_file(&self, i: usize, id: u64, version: u64) -> PathBuf {
+        self.chunkserver_dir(i)
+            .join("chunks")
+            .join(format!("{id:016x}_{version}.dat"))
+    }
+
+    /// Index of the chunkserver with this id.
+    pub fn chunkserver_index(&self, id: &str) -> Option<usize> {
+        (0..self.chunkservers.len()).find(|i| {
+            std::fs::read_to_string(self.chunkserver_dir(*i).join("cs_id"))
+                .is_ok_and(|s| s.trim() == id)
+        })
+    }
+
+    /// `GET /api/v1/files?path=`.
+    pub async fn file_info(&self, path: &str) -> ferrofs_proto::admin::FileInfo {
+        let r = reqwest::Client::new()
+            .get(format!(
+                "{}{}",
+                self.master_url(),
+                ferrofs_proto::admin::FILES
+            ))
+            .query(&[("path", path)])
+            .send()
+            .await
+            .expect("file info request");
+        assert!(r.status().is_success(), "file info {path}: {}", r.status());
+        r.json().await.expect("file info json")
+    }
+
+    /// `GET /api/v1/fsck?path=`.
+    pub async fn fsck(&self, path: &str) -> ferrofs_proto::admin::FsckResp {
+        let r = reqwest::Client::new()
+            .get(format!(
+                "{}{}",
+                self.master_url(),
+                ferrofs_proto::admin::FSCK
+            ))
+            .query(&[("path", path)])
+            .send()
+            .await
+            .expect("fsck request");
+        assert!(r.status().is_success(), "fsck {path}: {}", r.status());
+        r.json().await.expect("fsck json")
+    }
+
+    /// True when every chunk of `path` has exactly `goal` current replicas, each on a
+    /// distinct chunkserver, whose data files are byte-identical on disk.
+    pub async fn file_at_goal(&self, path: &str, goal: usize) -> bool {
+        let info = self.file_info(path).await;
+        for ch in &info.chunks {
+            let mut reps = ch.live_replicas.clone();
+            reps.sort();
+            reps.dedup();
+            if reps.len() != goal || ch.replicas.len() != goal {
+                return false;
+            }
+            let mut contents = vec![];
+            for r in &reps {
+                let Some(i) = self.chunkserver_index(r) else {
+                    return false;
+                };
+                match std::fs::read(self.chunk_file(i, ch.id, ch.version)) {
+                    Ok(b) => contents.push(b),
+                    Err(_) => return false,
+                }
+            }
+            if !contents.windows(2).all(|w| w[0] == w[1]) {
+                return false;
+            }
+        }
+        true
+    }
 }
