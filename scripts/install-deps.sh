@@ -2,8 +2,9 @@
 # System packages ferrofs needs to build and test (Debian). Idempotent.
 #  libclang-dev: RocksDB's bindgen.  fuse3: fusermount3 for unmounting as a user.
 #  git, rsync, tar, fio: used by the FUSE tool tests and benchmarks.
+#  chromium: the dashboard test loads the page in headless Chromium.
 set -euo pipefail
-pkgs=(libclang-dev fuse3 git rsync tar fio procps)
+pkgs=(libclang-dev fuse3 git rsync tar fio procps chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
