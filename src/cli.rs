@@ -217,6 +217,9 @@ pub struct UpArgs {
     /// Mount the cluster here too.
     #[arg(long)]
     pub mount: Option<PathBuf>,
+    /// Silence after which the master declares a chunkserver dead, e.g. 5s.
+    #[arg(long)]
+    pub dead_timeout: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -81,6 +81,9 @@ pub async fn run(a: UpArgs) -> Result<()> {
         "--replication".into(),
         replication.to_string(),
     ];
+    if let Some(d) = &a.dead_timeout {
+        margs.extend(["--dead-timeout".into(), d.clone()]);
+    }
     if let Some(cs) = a.chunk_size {
         margs.extend(["--chunk-size".into(), cs.to_string()]);
     }
