@@ -136,8 +136,15 @@ impl ChunkIo {
             (ErrorCode::PipelineFailed, Some(addr)) => {
                 lease.replicas.iter().find(|r| &r.addr == addr).cloned()
             }
-            // A replica that refused on its own (disk error, no space) is the first one.
-            (ErrorCode::Internal | ErrorCode::NoSpace | ErrorCode::ChunkCorrupt, _) => first,
+            // A replica that refused on its own (disk error, no space, restarted and not
+            // registered yet) is the first one.
+            (
+                ErrorCode::Internal
+                | ErrorCode::NoSpace
+                | ErrorCode::ChunkCorrupt
+                | ErrorCode::SafeMode,
+                _,
+            ) => first,
             _ => None,
         };
         Err(PipelineError {

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 const LOC_TTL: Duration = Duration::from_secs(5);
 /// A replica that failed a read is tried last for this long.
 const SUSPECT_FOR: Duration = Duration::from_secs(30);
+/// Piece size for concurrent fetches inside one large read.
+const READ_PIECE: u64 = 2 << 20;
 /// Re-request a lease this long before the master says it ends.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
@@ -112,11 +114,34 @@ impl Client {
     }
 
     /// Read `[offset, offset+len)` of a file whose size is `size`; holes and unwritten
-    /// tails read as zeros; short only at end of file.
+    /// tails read as zeros; short only at end of file. Large reads are split into
+    /// pieces fetched concurrently (spread over replicas).
     pub async fn read_at(&self, ino: Ino, offset: u64, len: u64, size: u64) -> Result<Bytes> {
         if offset >= size || len == 0 {
             return Ok(Bytes::new());
         }
+        let end = (offset + len).min(size);
+        if end - offset > 2 * READ_PIECE {
+            let pieces: Vec<(u64, u64)> = (offset..end)
+                .step_by(READ_PIECE as usize)
+                .map(|o| (o, READ_PIECE.min(end - o)))
+                .collect();
+            let parts = futures::future::join_all(
+                pieces
+                    .iter()
+                    .map(|(o, l)| self.read_range(ino, *o, *l, size)),
+            )
+            .await;
+            let mut out = BytesMut::with_capacity((end - offset) as usize);
+            for p in parts {
+                out.extend_from_slice(&p?);
+            }
+            return Ok(out.freeze());
+        }
+        self.read_range(ino, offset, len, size).await
+    }
+
+    async fn read_range(&self, ino: Ino, offset: u64, len: u64, size: u64) -> Result<Bytes> {
         let end = (offset + len).min(size);
         let cs = self.chunk_size().await?;
         let (first, last) = (offset / cs, (end - 1) / cs);

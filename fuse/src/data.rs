@@ -189,14 +189,46 @@ impl Core {
         };
         let mut ra = f.ra.lock();
         if let Some(b) = ra.serve(off, len, generation, size) {
+            self.maybe_prefetch(&mut ra, st.ino, generation, size);
             return Ok(b);
         }
         if off >= size {
             return Ok(Bytes::new());
         }
+        // A sequential reader reaching the prefetched window waits for it (it is
+        // usually done already) instead of starting a new fetch.
+        if let Some((_, _, task)) = ra.take_prefetch(off, generation) {
+            ra.plan(off, len); // keeps the window growing
+            if let Ok(Ok(data)) = self.rt.block_on(task)
+                && data.len() as u64 >= len.min(size - off)
+            {
+                let out = ra.store(off, data, len, generation);
+                self.maybe_prefetch(&mut ra, st.ino, generation, size);
+                return Ok(out);
+            }
+        }
         let want = ra.plan(off, len);
         let data = self.run("read", self.client.read_at(st.ino, off, want, size))?;
-        Ok(ra.store(off, data, len, generation))
+        let out = ra.store(off, data, len, generation);
+        self.maybe_prefetch(&mut ra, st.ino, generation, size);
+        Ok(out)
+    }
+
+    /// Start fetching the next read-ahead window in the background when due.
+    fn maybe_prefetch(
+        &self,
+        ra: &mut crate::readahead::ReadAhead,
+        ino: u64,
+        generation: u64,
+        size: u64,
+    ) {
+        if let Some((off, len)) = ra.prefetch_due(generation, size) {
+            let client = self.client.clone();
+            let task = self
+                .rt
+                .spawn(async move { client.read_at(ino, off, len, size).await });
+            ra.next = Some((off, generation, task));
+        }
     }
 
     pub fn write(&self, fh: u64, off: u64, data: &[u8]) -> R<u32> {

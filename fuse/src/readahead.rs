@@ -10,6 +10,13 @@ pub const MAX_WINDOW: u64 = 8 << 20;
 /// First window once reads look sequential.
 const MIN_WINDOW: u64 = 256 << 10;
 
+/// A window being fetched in the background: (offset, generation, task).
+pub type Prefetch = (
+    u64,
+    u64,
+    tokio::task::JoinHandle<Result<Bytes, ferrofs_client::ClientError>>,
+);
+
 #[derive(Default)]
 pub struct ReadAhead {
     /// End of the last read served: a read starting here is sequential.
@@ -17,6 +24,8 @@ pub struct ReadAhead {
     /// Current window size; 0 until reads are sequential.
     window: u64,
     buf: Option<(u64, Bytes, u64)>, // (offset, data, generation)
+    /// The next window, fetched while the current one is being consumed.
+    pub next: Option<Prefetch>,
 }
 
 impl ReadAhead {
@@ -36,6 +45,34 @@ impl ReadAhead {
         let out = data.slice(a..b);
         self.last_end = off + out.len() as u64;
         Some(out)
+    }
+
+    /// Where the next window should start, and how long it should be, once a sequential
+    /// reader has consumed half of the current one (None: no prefetch is due).
+    pub fn prefetch_due(&self, gen_now: u64, size: u64) -> Option<(u64, u64)> {
+        let (boff, data, g) = self.buf.as_ref()?;
+        if self.next.is_some() || *g != gen_now || self.window < MAX_WINDOW / 2 {
+            return None;
+        }
+        let bend = boff + data.len() as u64;
+        if bend >= size || self.last_end < boff + data.len() as u64 / 2 {
+            return None;
+        }
+        Some((bend, self.window.min(size - bend)))
+    }
+
+    /// Take the prefetched window if it starts at `off` and is still current.
+    pub fn take_prefetch(&mut self, off: u64, gen_now: u64) -> Option<Prefetch> {
+        match &self.next {
+            Some((o, g, _)) if *o == off && *g == gen_now => self.next.take(),
+            Some((o, g, _)) if *o != off || *g != gen_now => {
+                if let Some((_, _, h)) = self.next.take() {
+                    h.abort();
+                }
+                None
+            }
+            _ => None,
+        }
     }
 
     /// How many bytes to fetch for a read of `len` at `off` that missed the window.
