@@ -93,7 +93,9 @@ async fn repairs_most_endangered_first() {
     let c = cluster.client();
     let files = write_files(&c, "/e", 6, 4 * MIB).await;
     // Kill two holders of one chunk, so at least that chunk is left with one replica.
-    let first = file_info(&cluster, "/e/f0").await.chunks[0].replicas.clone();
+    let first = file_info(&cluster, "/e/f0").await.chunks[0]
+        .replicas
+        .clone();
     let victims: Vec<usize> = (0..5)
         .filter(|i| first.contains(&cluster.chunkserver_id(*i)))
         .take(2)

@@ -40,6 +40,13 @@ pub struct ChunkserverConfig {
     /// Timeout of outgoing calls to peers and the master. Default 30s.
     #[serde(with = "serde_duration")]
     pub request_timeout: Duration,
+    /// How long a write pipeline waits on a downstream replica that stops taking bytes
+    /// or does not reply before reporting it failed (502 naming it), so the client can
+    /// rebuild the pipeline without it. The wait for a reply grows with the number of
+    /// replicas further down, so the replica nearest a hung one reports it first.
+    /// Default 5s.
+    #[serde(with = "serde_duration")]
+    pub pipeline_timeout: Duration,
 }
 
 impl Default for ChunkserverConfig {
@@ -56,11 +63,51 @@ impl Default for ChunkserverConfig {
             scrub_bytes_per_sec: 32 << 20,
             scrub_interval: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(30),
+            pipeline_timeout: Duration::from_secs(5),
         }
     }
 }
 
+/// Environment variables that override config fields (after the file, before flags are
+/// validated): for operators and test harnesses that cannot pass a config file.
+/// `FERROFS_SCRUB_INTERVAL` ("1s"), `FERROFS_SCRUB_BYTES_PER_SEC` ("32MiB", 0 disables),
+/// `FERROFS_PIPELINE_TIMEOUT` ("5s"), `FERROFS_CS_REQUEST_TIMEOUT` ("30s").
+pub const ENV_OVERRIDES: [&str; 4] = [
+    "FERROFS_SCRUB_INTERVAL",
+    "FERROFS_SCRUB_BYTES_PER_SEC",
+    "FERROFS_PIPELINE_TIMEOUT",
+    "FERROFS_CS_REQUEST_TIMEOUT",
+];
+
 impl ChunkserverConfig {
+    /// Apply the `ENV_OVERRIDES` variables found by `get` (normally `std::env::var`).
+    pub fn apply_env(
+        &mut self,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ChunkserverError> {
+        use ferrofs_proto::units::{parse_duration, parse_size};
+        let bad = |var: &str, e: String| ChunkserverError::Config(format!("{var}: {e}"));
+        for var in ENV_OVERRIDES {
+            let Some(v) = get(var) else { continue };
+            match var {
+                "FERROFS_SCRUB_INTERVAL" => {
+                    self.scrub_interval = parse_duration(&v).map_err(|e| bad(var, e))?
+                }
+                "FERROFS_SCRUB_BYTES_PER_SEC" => {
+                    self.scrub_bytes_per_sec = parse_size(&v).map_err(|e| bad(var, e))?
+                }
+                "FERROFS_PIPELINE_TIMEOUT" => {
+                    self.pipeline_timeout = parse_duration(&v).map_err(|e| bad(var, e))?
+                }
+                "FERROFS_CS_REQUEST_TIMEOUT" => {
+                    self.request_timeout = parse_duration(&v).map_err(|e| bad(var, e))?
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Check the values make sense, with a message naming the field.
     pub fn validate(&self) -> Result<(), ChunkserverError> {
         let bad = |m: String| Err(ChunkserverError::Config(m));
@@ -89,6 +136,9 @@ impl ChunkserverConfig {
         }
         if self.request_timeout.is_zero() {
             return bad("request_timeout must be positive".into());
+        }
+        if self.pipeline_timeout.is_zero() {
+            return bad("pipeline_timeout must be positive".into());
         }
         if self.scrub_bytes_per_sec > 0 && self.scrub_interval.is_zero() {
             return bad("scrub_interval must be positive when the scrubber is on".into());
@@ -130,5 +180,25 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn env_overrides() {
+        let mut c = ChunkserverConfig::default();
+        let env = |k: &str| match k {
+            "FERROFS_SCRUB_INTERVAL" => Some("2s".to_string()),
+            "FERROFS_SCRUB_BYTES_PER_SEC" => Some("1MiB".to_string()),
+            "FERROFS_PIPELINE_TIMEOUT" => Some("750ms".to_string()),
+            _ => None,
+        };
+        c.apply_env(env).unwrap();
+        assert_eq!(c.scrub_interval, Duration::from_secs(2));
+        assert_eq!(c.scrub_bytes_per_sec, 1 << 20);
+        assert_eq!(c.pipeline_timeout, Duration::from_millis(750));
+        assert_eq!(c.request_timeout, Duration::from_secs(30));
+        let err = c
+            .apply_env(|k| (k == "FERROFS_SCRUB_INTERVAL").then(|| "soon".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("FERROFS_SCRUB_INTERVAL"), "{err}");
     }
 }

@@ -59,7 +59,7 @@ async fn register(node: &Arc<Node>, shutdown: &mut watch::Receiver<bool>) -> Opt
         let req = RegisterReq {
             id: node.id.clone(),
             addr: node.addr.clone(),
-            capacity_bytes: node.capacity,
+            capacity_bytes: node.usable_capacity(),
             used_bytes: node.store.used_bytes(),
             chunks: node.store.report(),
         };
@@ -95,7 +95,7 @@ async fn heartbeat(node: &Arc<Node>) -> Result<HeartbeatResp> {
     let req = HeartbeatReq {
         id: node.id.clone(),
         addr: node.addr.clone(),
-        capacity_bytes: node.capacity,
+        capacity_bytes: node.usable_capacity(),
         used_bytes: node.store.used_bytes(),
         added: delta.added.values().cloned().collect(),
         removed: delta.removed.iter().copied().collect(),

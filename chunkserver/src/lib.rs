@@ -28,12 +28,14 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-/// Runs until `shutdown` resolves. Serves HTTP on the pre-bound listener.
+/// Runs until `shutdown` resolves. Serves HTTP on the pre-bound listener. The variables
+/// in `config::ENV_OVERRIDES` override the config passed in.
 pub async fn run(
-    config: ChunkserverConfig,
+    mut config: ChunkserverConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ChunkserverError> {
+    config.apply_env(|k| std::env::var(k).ok())?;
     config.validate()?;
     let data_dir = config.data_dir.clone();
     info!(data_dir = %data_dir.display(), master = %config.master, "starting chunkserver");

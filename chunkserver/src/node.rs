@@ -97,6 +97,14 @@ impl Node {
         }
     }
 
+    /// Capacity reported to the master: what chunks may use, i.e. without the reserve,
+    /// so the master stops placing chunks here before this server starts refusing them.
+    pub fn usable_capacity(&self) -> u64 {
+        self.capacity
+            .saturating_sub(self.config.reserve_bytes)
+            .max(1)
+    }
+
     /// Free bytes: the smaller of capacity minus used and the filesystem's free space.
     pub fn free_bytes(&self) -> u64 {
         let by_capacity = self.capacity.saturating_sub(self.store.used_bytes());

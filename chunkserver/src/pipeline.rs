@@ -23,6 +23,17 @@ use tokio::time::timeout;
 /// Local writes are batched to about this size.
 const BATCH: usize = 1 << 20;
 
+/// How long to wait on a downstream chain of `chain_len` replicas (for it to take more
+/// bytes, or to reply): `pipeline_timeout` for the last replica, half as much again per
+/// replica further down. A hung replica is then reported by its nearest upstream
+/// neighbour, which names it, before a replica further up gives up on its own neighbour
+/// and names the wrong one.
+pub fn reply_wait(node: &Node, chain_len: usize) -> std::time::Duration {
+    let t = node.config.pipeline_timeout;
+    let below = chain_len.saturating_sub(1) as u32;
+    t + t * below / 2
+}
+
 /// Parse and sanity-check the comma-separated downstream chain.
 pub fn parse_chain(chain: &str) -> Result<Vec<String>> {
     chain
@@ -168,7 +179,8 @@ pub async fn write(
     if content_length.is_none_or(|n| p.offset + n > length) {
         node.check_space(0)?;
     }
-    let rt = node.config.request_timeout;
+    // A downstream that takes no bytes, or does not reply, for this long has failed.
+    let rt = reply_wait(&node, chain.len());
 
     let upstream_aborted = Arc::new(AtomicBool::new(false));
     let mut down = None;
@@ -283,7 +295,7 @@ async fn local_and_forward(
     make_req: impl FnOnce(&str, String) -> reqwest::RequestBuilder,
 ) -> Result<WriteResp> {
     let down = chain.split_first().map(|(next, rest)| {
-        let req = make_req(next, rest.join(",")).timeout(node.config.request_timeout);
+        let req = make_req(next, rest.join(",")).timeout(reply_wait(node, chain.len()));
         forward(req, next.clone())
     });
     let (l, d) = match down {

@@ -10,7 +10,7 @@ use crate::core::{Core, R, fail};
 use crate::handles::OpenFile;
 use crate::inodes::InodeState;
 use crate::namespace::NewNode;
-use crate::writeback::{WriteBuffer, chunks_touched, write_out};
+use crate::writeback::{MAX_INFLIGHT, WriteBuffer, chunks_touched, write_out};
 use bytes::Bytes;
 use ferrofs_proto::Ino;
 use ferrofs_proto::namespace::{FileKind, SetattrReq, Timespec};
@@ -112,14 +112,46 @@ impl Core {
     }
 
     /// Send the buffered run to the chunkservers (caller holds `st.io`).
+    /// Write out everything buffered and wait for every run in flight: afterwards all
+    /// bytes written through this mount are on every replica (not yet fsynced).
     fn drain(&self, st: &InodeState, buf: &mut WriteBuffer) -> R<()> {
-        match buf.take() {
-            None => Ok(()),
-            Some((off, data)) => self.run(
-                "write",
-                write_out(&self.client, st.ino, off, data, self.chunk_size),
-            ),
+        self.start_run(st, buf);
+        self.wait_inflight(buf, 0)
+    }
+
+    /// Start writing the buffered run in the background.
+    fn start_run(&self, st: &InodeState, buf: &mut WriteBuffer) {
+        if let Some((off, data)) = buf.take() {
+            let (client, ino, cs) = (self.client.clone(), st.ino, self.chunk_size);
+            buf.inflight.push_back(
+                self.rt
+                    .spawn(async move { write_out(&client, ino, off, data, cs).await }),
+            );
         }
+    }
+
+    /// Wait for the oldest runs until at most `keep` remain in flight.
+    fn wait_inflight(&self, buf: &mut WriteBuffer, keep: usize) -> R<()> {
+        let mut first_err = None;
+        while buf.inflight.len() > keep {
+            let task = buf.inflight.pop_front().expect("non-empty");
+            let r = match self.rt.block_on(task) {
+                Ok(r) => r.map_err(|e| fail("write", &e)),
+                Err(_) => Err(fuser::Errno::EIO),
+            };
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Write-behind for a sequential writer whose buffer filled up: start the run and
+    /// return once few enough runs are in flight. Errors are also kept for close/fsync.
+    fn drain_behind(&self, st: &InodeState, buf: &mut WriteBuffer) -> R<()> {
+        self.start_run(st, buf);
+        self.wait_inflight(buf, MAX_INFLIGHT)
+            .inspect_err(|&e| st.meta.lock().error = Some(e))
     }
 
     /// Drain for a caller that is not the owner of the buffered bytes: the error is
@@ -237,7 +269,12 @@ impl Core {
         let mut buf = st.io.lock();
         let off = if f.append { st.meta.lock().size } else { off };
         if !buf.fits(off, data.len()) {
-            self.drain_noting(st, &mut buf)?;
+            if off == buf.end() {
+                self.drain_behind(st, &mut buf)?;
+            } else {
+                // Not contiguous: earlier runs must land first (they may overlap).
+                self.drain_noting(st, &mut buf)?;
+            }
         }
         buf.append(off, data);
         {
@@ -250,7 +287,7 @@ impl Core {
             m.generation += 1;
         }
         if buf.is_full() {
-            self.drain_noting(st, &mut buf)?;
+            self.drain_behind(st, &mut buf)?;
         }
         Ok(data.len() as u32)
     }

@@ -14,16 +14,26 @@ use std::ops::Range;
 pub const MAX_BUFFER: usize = 8 << 20;
 /// Chunks of one flushed run written at the same time.
 const PARALLEL_CHUNKS: usize = 4;
+/// Full runs of a sequential writer going out in the background at once (write-behind).
+pub const MAX_INFLIGHT: usize = 4;
+
+/// A run being written in the background.
+pub type Inflight = tokio::task::JoinHandle<Result<(), ClientError>>;
 
 #[derive(Default)]
 pub struct WriteBuffer {
     off: u64,
     data: BytesMut,
+    /// Runs written behind the application, oldest first. They only ever hold
+    /// sequential, non-overlapping ranges: a write that is not contiguous waits for
+    /// all of them first, so bytes never land out of order.
+    pub inflight: std::collections::VecDeque<Inflight>,
 }
 
 impl WriteBuffer {
+    /// Nothing buffered and nothing in flight.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.data.is_empty() && self.inflight.is_empty()
     }
 
     /// Can `len` bytes at `off` be appended without flushing first?
