@@ -255,3 +255,36 @@ async fn survives_chunkserver_and_master_kill() {
     assert_eq!(c.readdir_all(root.ino).await.unwrap().len(), 7);
     let _ = Duration::from_secs(0);
 }
+
+/// The annotated example config (etc/ferrofs.toml) is accepted by both roles.
+#[tokio::test(flavor = "multi_thread")]
+async fn example_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/ferrofs.toml");
+    for role in ["master", "chunkserver"] {
+        let addr_file = dir.path().join(format!("{role}.addr"));
+        let mut child = std::process::Command::new(BIN)
+            .args([role, "--config", cfg, "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path().join(role))
+            .arg("--addr-file")
+            .arg(&addr_file)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !addr_file.exists() {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                panic!("{role} rejected etc/ferrofs.toml ({status}): {err}");
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{role} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -47,7 +47,7 @@ impl Client {
             .await
             .map_err(|e| with_path(e, path))?;
         let ino = created.attr.ino;
-        if !created.created && created.attr.size > 0 {
+        if !created.created {
             self.truncate(ino, 0).await?;
         }
         let cs = self.chunk_size().await?;

@@ -233,6 +233,27 @@ impl Db {
         self.scan_from(prefix, prefix)
     }
 
+    /// The number in the last key with one-byte `prefix` followed by a big-endian u64
+    /// (0 if there is none).
+    pub fn last_key_u64(&self, prefix: u8) -> Result<u64> {
+        let mut start = vec![prefix];
+        start.extend_from_slice(&[0xff; 9]);
+        let mut it = self
+            .db
+            .iterator(IteratorMode::From(&start, Direction::Reverse));
+        match it.next() {
+            Some(kv) => {
+                let (k, _) = kv?;
+                Ok(if k.first() == Some(&prefix) && k.len() >= 9 {
+                    be_u64(&k[1..9])
+                } else {
+                    0
+                })
+            }
+            None => Ok(0),
+        }
+    }
+
     /// Size of the database files on disk.
     pub fn disk_bytes(&self) -> u64 {
         self.db

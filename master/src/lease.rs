@@ -131,16 +131,11 @@ impl Master {
     }
 
     async fn allocate(&self, req: &LeaseReq, goal: u8) -> Result<WriteLease> {
-        let id = self.alloc_chunk_id();
-        // Make the id counter durable before any chunkserver holds the chunk. Otherwise a
-        // crash between the creates below and the batch that records the chunk hands the
-        // same id out again after restart, and an orphan replica left by the crash (old
-        // bytes, same version 1) would be taken for a replica of the new chunk, or its
-        // pending garbage delete would remove the new chunk's data.
-        let mut reserve = rocksdb::WriteBatch::default();
-        self.put_counters(&mut reserve);
-        let seq = self.db.write(reserve)?;
-        self.db.wait_durable(seq).await;
+        // Durable before any chunkserver holds the chunk: a crash between the creates
+        // below and the batch recording the chunk must not hand the same id out again
+        // (an orphan replica would pass for the new chunk, or its garbage delete would
+        // remove the new chunk's data). Ids are reserved in blocks, so this rarely syncs.
+        let id = self.alloc_chunk_id_durable().await?;
         let targets: Vec<ReplicaLoc> = {
             let mut cl = self.cluster.lock();
             let cands = cl
@@ -252,7 +247,6 @@ impl Master {
                 version: 1,
             }),
         );
-        self.put_counters(&mut b);
         if let Err(e) = self.db.write(b) {
             self.cluster.lock().chunks.chunks.remove(&id);
             return Err(e);
@@ -414,6 +408,9 @@ impl Master {
             .http
             .post(format!("http://{addr}{path}"))
             .header(ferrofs_proto::SECRET_HEADER, &self.cfg.secret)
+            // Creates and version bumps are small: a server that does not answer
+            // quickly is left out rather than stalling the lease.
+            .timeout(self.cfg.rpc_timeout.min(std::time::Duration::from_secs(3)))
             .json(body)
             .send()
             .await

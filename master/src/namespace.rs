@@ -537,9 +537,10 @@ impl Master {
                 if rec.is_dir() {
                     return Err(err(ErrorCode::IsADirectory, "cannot truncate a directory"));
                 }
-                if size < rec.size {
-                    // Drop chunks wholly past the new end; the client trimmed the partial one.
-                    let first_gone = size.div_ceil(self.cfg.chunk_size);
+                {
+                    // Drop chunks wholly past the new end (the client trimmed the partial
+                    // one), including chunks a crashed writer left past the old end.
+                    let first_gone = size.min(rec.size).div_ceil(self.cfg.chunk_size);
                     let prefix = db::file_chunk_prefix(req.ino);
                     let start = db::file_chunk_key(req.ino, first_gone);
                     for kv in self.db.scan_from(&prefix, &start) {

@@ -18,6 +18,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+/// Chunk ids reserved per durable counter write.
+const CHUNK_ID_BLOCK: u64 = 1024;
+
 /// Serializes lease decisions for one chunk slot (file, index).
 pub(crate) type LeaseLock = Arc<tokio::sync::Mutex<()>>;
 
@@ -49,6 +52,9 @@ pub struct Master {
     pub http: reqwest::Client,
     pub(crate) next_ino: AtomicU64,
     pub(crate) next_chunk: AtomicU64,
+    /// Chunk ids below this are durably reserved (see `alloc_chunk_id_durable`).
+    pub(crate) chunk_reserved: AtomicU64,
+    pub(crate) reserve_lock: tokio::sync::Mutex<()>,
     pub(crate) lease_locks: Mutex<HashMap<(Ino, u64), LeaseLock>>,
     pub started: Instant,
     pub metrics: Metrics,
@@ -72,8 +78,9 @@ impl Master {
                 .map(|v| db::be_u64(&v))
                 .unwrap_or(default))
         };
-        let next_ino = counter("ino", ROOT_INO + 1)?;
-        let next_chunk = counter("chunk", 1)?;
+        // The counters are lower bounds; the keys in use are the truth.
+        let next_ino = counter("ino", ROOT_INO + 1)?.max(db.last_key_u64(b'I')? + 1);
+        let next_chunk = counter("chunk", 1)?.max(db.last_key_u64(b'K')? + 1);
         let files = counter("files", 0)?;
         let m = Master {
             db,
@@ -85,6 +92,8 @@ impl Master {
             }),
             next_ino: AtomicU64::new(next_ino),
             next_chunk: AtomicU64::new(next_chunk),
+            chunk_reserved: AtomicU64::new(next_chunk),
+            reserve_lock: tokio::sync::Mutex::new(()),
             lease_locks: Mutex::new(HashMap::new()),
             started: Instant::now(),
             metrics: Metrics::default(),
@@ -169,19 +178,31 @@ impl Master {
         self.next_ino.fetch_add(1, Ordering::AcqRel)
     }
 
-    pub(crate) fn alloc_chunk_id(&self) -> ChunkId {
-        self.next_chunk.fetch_add(1, Ordering::AcqRel)
+    /// Allocate a chunk id that can never be handed out again, even after a crash:
+    /// ids come from a block reserved durably in advance (`CHUNK_ID_BLOCK` at a time).
+    pub(crate) async fn alloc_chunk_id_durable(&self) -> Result<ChunkId> {
+        let id = self.next_chunk.fetch_add(1, Ordering::AcqRel);
+        if id < self.chunk_reserved.load(Ordering::Acquire) {
+            return Ok(id);
+        }
+        let _g = self.reserve_lock.lock().await;
+        if id >= self.chunk_reserved.load(Ordering::Acquire) {
+            let upto = self.next_chunk.load(Ordering::Acquire).max(id + 1) + CHUNK_ID_BLOCK;
+            let mut b = rocksdb::WriteBatch::default();
+            b.put(db::counter_key("chunk"), upto.to_be_bytes());
+            let seq = self.db.write(b)?;
+            self.db.wait_durable(seq).await;
+            self.chunk_reserved.fetch_max(upto, Ordering::AcqRel);
+        }
+        Ok(id)
     }
 
-    /// Persist the id counters in `b` (call inside the batch that used them).
+    /// Persist the inode and file counters in `b`. Only namespace mutations call this,
+    /// under `ns_lock`, so the persisted inode counter never goes backwards.
     pub(crate) fn put_counters(&self, b: &mut rocksdb::WriteBatch) {
         b.put(
             db::counter_key("ino"),
             self.next_ino.load(Ordering::Acquire).to_be_bytes(),
-        );
-        b.put(
-            db::counter_key("chunk"),
-            self.next_chunk.load(Ordering::Acquire).to_be_bytes(),
         );
         b.put(
             db::counter_key("files"),
