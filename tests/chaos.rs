@@ -30,6 +30,13 @@ const MAX_FILES: usize = 200;
 /// content it checks against changed during its read.
 type Acked = Arc<Mutex<BTreeMap<String, (String, u64, u64)>>>;
 
+/// Content hash -> seed of the bytes, so a wrong read can be compared byte by byte.
+static DATA_SEEDS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
+fn hash_of(d: &[u8]) -> String {
+    sha256(d)
+}
+
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Default)]
@@ -83,7 +90,9 @@ async fn writer(
             5 => 2 * MIB + rng.random_range(0..2 * MIB),
             _ => rng.random_range(4096..MIB + MIB / 2),
         };
-        let data = random_bytes(size, rng.random());
+        let data_seed: u64 = rng.random();
+        let data = random_bytes(size, data_seed);
+        DATA_SEEDS.lock().unwrap().insert(hash_of(&data), data_seed);
         let hash = sha256(&data);
         match c.put_bytes(&path, Bytes::from(data)).await {
             Ok(_) => {
@@ -124,7 +133,7 @@ async fn reader(
                 a.iter().nth(k).map(|(p, e)| (p.clone(), e.clone()))
             }
         };
-        let Some((path, (hash, _, generation))) = pick else {
+        let Some((path, (hash, size, generation))) = pick else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
@@ -138,7 +147,40 @@ async fn reader(
                     .is_some_and(|e| e.2 == generation);
                 if unchanged && sha256(&b) != hash {
                     n.reads_wrong.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("WRONG BYTES reading {path} (generation {generation})");
+                    // Describe the damage: length, and whether the bad region is zeros.
+                    let again = c.get_bytes(&path).await.ok();
+                    let fixed = again.as_ref().is_some_and(|a| sha256(a) == hash);
+                    let diff = again
+                        .as_ref()
+                        .filter(|_| fixed)
+                        .and_then(|good| b.iter().zip(good.iter()).position(|(x, y)| x != y));
+                    let zeros = diff.is_some_and(|d| b[d..].iter().take(4096).all(|x| *x == 0));
+                    let want = DATA_SEEDS
+                        .lock()
+                        .unwrap()
+                        .get(&hash)
+                        .map(|s| random_bytes(size as usize, *s));
+                    let first_bad = want
+                        .as_ref()
+                        .and_then(|w| b.iter().zip(w.iter()).position(|(x, y)| x != y));
+                    let bad_len = want.as_ref().zip(first_bad).map(|(w, f)| {
+                        b[f..]
+                            .iter()
+                            .zip(w[f..].iter())
+                            .filter(|(x, y)| x != y)
+                            .count()
+                    });
+                    let info = c
+                        .master
+                        .get::<serde_json::Value>(&format!("/api/v1/files?path={path}"))
+                        .await
+                        .ok();
+                    eprintln!(
+                        "WRONG BYTES reading {path} (generation {generation}): got {} bytes, expected {}, first difference at {diff:?} (zeros after it: {zeros}), a re-read is {}; vs expected: first bad byte {first_bad:?}, {bad_len:?} bad bytes after it; placement {info:?}",
+                        b.len(),
+                        size,
+                        if fixed { "right" } else { "still wrong" }
+                    );
                 } else {
                     n.reads_ok.fetch_add(1, Ordering::Relaxed);
                 }
@@ -269,6 +311,7 @@ async fn chaos() {
                     "LOST {path}: {} bytes back, want {size} with sha {hash}",
                     b.len()
                 );
+                describe_replicas(&c, path, hash, *size).await;
                 lost_files += 1;
                 lost_bytes += size;
             }
@@ -293,4 +336,63 @@ async fn chaos() {
     assert_eq!(lost_bytes, 0, "acknowledged data lost (seed {seed})");
     assert_eq!(lost_files, 0, "acknowledged files lost (seed {seed})");
     assert_eq!(wrong, 0, "reads returned wrong bytes (seed {seed})");
+}
+
+/// For a file that reads back wrong: each replica's bytes of each chunk, compared with the
+/// expected content (regenerated from its seed).
+async fn describe_replicas(c: &ferrofs_client::Client, path: &str, hash: &str, size: u64) {
+    let want = DATA_SEEDS
+        .lock()
+        .unwrap()
+        .get(hash)
+        .map(|s| random_bytes(size as usize, *s));
+    let Ok(a) = c.resolve(path).await else { return };
+    let Ok(locs) = c
+        .master
+        .call::<_, ferrofs_proto::namespace::ChunksResp>(
+            ferrofs_proto::namespace::CHUNKS,
+            &ferrofs_proto::namespace::ChunksReq {
+                ino: a.ino,
+                first_index: 0,
+                count: 64,
+            },
+        )
+        .await
+    else {
+        return;
+    };
+    let info = c
+        .master
+        .get::<serde_json::Value>(&format!("/api/v1/files?path={path}"))
+        .await
+        .ok();
+    eprintln!("  placement: {info:?}");
+    for l in &locs.chunks {
+        let start = (l.index * locs.chunk_size) as usize;
+        for r in &l.replicas {
+            let got = c
+                .chunks
+                .read(r, l.chunk_id, l.version, 0, locs.chunk_size, &l.token)
+                .await;
+            let verdict = match (&got, &want) {
+                (Ok(b), Some(w)) => {
+                    let end = (start + locs.chunk_size as usize).min(w.len());
+                    let exp = &w[start..end];
+                    let first_bad = b.iter().zip(exp.iter()).position(|(x, y)| x != y);
+                    let zeros = b.iter().all(|x| *x == 0);
+                    format!(
+                        "len {} (want {}), first bad byte {first_bad:?}, all zeros {zeros}",
+                        b.len(),
+                        exp.len()
+                    )
+                }
+                (Ok(b), None) => format!("len {}", b.len()),
+                (Err(e), _) => format!("error {e}"),
+            };
+            eprintln!(
+                "  chunk {} v{} on {} ({}): {verdict}",
+                l.chunk_id, l.version, r.id, r.addr
+            );
+        }
+    }
 }

@@ -4,6 +4,8 @@
 //! - `I ino` -> `InodeRec`          - `D parent name` -> `DentryRec`
 //! - `C ino index` -> chunk id      - `K chunk` -> `ChunkRec`
 //! - `O ino` -> () (open but unlinked)   - `S name` -> counter
+//! - `L chunk` -> lease end (unix ms), so a restarted master knows which chunks may
+//!   still be written by a lease holder
 //!
 //! Every batch is written to the WAL (not synced) before the call returns, so a killed
 //! master loses nothing; a background thread syncs the WAL at most `wal_sync_interval`
@@ -55,6 +57,13 @@ pub fn chunk_key(id: u64) -> Vec<u8> {
     k.extend_from_slice(&id.to_be_bytes());
     k
 }
+/// `L chunk` -> wall-clock ms until which a write lease on the chunk may be live.
+pub fn lease_key(id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(b'L');
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
 pub fn orphan_key(ino: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(9);
     k.push(b'O');
@@ -85,6 +94,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 
 /// One key-value pair from a scan.
 pub type Kv = (Box<[u8]>, Box<[u8]>);
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
 
 pub fn be_u64(b: &[u8]) -> u64 {
     let mut a = [0u8; 8];

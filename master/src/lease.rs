@@ -118,7 +118,20 @@ impl Master {
         res
     }
 
-    fn make_lease(&self, id: ChunkId, version: Version, replicas: Vec<ReplicaLoc>) -> WriteLease {
+    /// Wall-clock end of a lease granted now, persisted with the grant: after a restart
+    /// the master must assume the holder may still write until then (GFS §3.1).
+    fn lease_end_ms(&self) -> u64 {
+        db::now_ms() + self.cfg.lease_duration.as_millis() as u64
+    }
+
+    /// A lease reply valid for `remaining` (a reused lease keeps its original end).
+    fn make_lease(
+        &self,
+        id: ChunkId,
+        version: Version,
+        replicas: Vec<ReplicaLoc>,
+        remaining: std::time::Duration,
+    ) -> WriteLease {
         let ttl = (self.cfg.lease_duration + self.cfg.token_ttl).as_millis() as u64;
         WriteLease {
             chunk_id: id,
@@ -126,7 +139,7 @@ impl Master {
             replicas,
             token: token::issue(self.cfg.secret.as_bytes(), id, Access::Write, ttl),
             chunk_size: self.cfg.chunk_size,
-            lease_ms: self.cfg.lease_duration.as_millis() as u64,
+            lease_ms: remaining.as_millis() as u64,
         }
     }
 
@@ -196,6 +209,7 @@ impl Master {
         };
         let path = create_path(id);
         let body = CreateChunkReq { version: 1 };
+        let want = targets.len();
         let results = join_all(
             targets
                 .iter()
@@ -237,6 +251,29 @@ impl Master {
                 "could not create the chunk on any chunkserver",
             ));
         }
+        // A create that failed may still have made the empty chunk on its server (it
+        // died before answering). That copy must never count: move the chunks that did
+        // answer to version 2, so an empty version-1 copy reported later is stale.
+        let (mut ok, mut version) = (ok, 1);
+        if ok.len() < want {
+            let path = bump_path(id);
+            let body = BumpVersionReq { from: 1, to: 2 };
+            let results =
+                join_all(ok.iter().map(|t| self.internal_post(&t.addr, &path, &body))).await;
+            ok = ok
+                .into_iter()
+                .zip(results)
+                .filter_map(|(t, r)| r.is_ok().then_some(t))
+                .collect();
+            if ok.is_empty() {
+                self.cluster.lock().chunks.chunks.remove(&id);
+                return Err(err(
+                    ErrorCode::NoChunkservers,
+                    "could not create the chunk on any chunkserver",
+                ));
+            }
+            version = 2;
+        }
         let mut b = rocksdb::WriteBatch::default();
         b.put(db::file_chunk_key(req.ino, req.index), id.to_be_bytes());
         b.put(
@@ -244,9 +281,10 @@ impl Master {
             encode(&ChunkRec {
                 ino: req.ino,
                 index: req.index,
-                version: 1,
+                version,
             }),
         );
+        b.put(db::lease_key(id), self.lease_end_ms().to_be_bytes());
         if let Err(e) = self.db.write(b) {
             self.cluster.lock().chunks.chunks.remove(&id);
             return Err(e);
@@ -255,11 +293,12 @@ impl Master {
             let mut cl = self.cluster.lock();
             if let Some(c) = cl.chunks.chunks.get_mut(&id) {
                 c.allocating = false;
+                c.version = c.version.max(version);
                 for t in &ok {
-                    c.replicas.insert(t.id.clone(), 1);
+                    c.replicas.insert(t.id.clone(), version);
                 }
                 c.lease = Some(LeaseState {
-                    version: 1,
+                    version,
                     replicas: ok.clone(),
                     expires: Instant::now() + self.cfg.lease_duration,
                 });
@@ -273,7 +312,7 @@ impl Master {
             replicas = ok.len(),
             "allocated chunk"
         );
-        Ok(self.make_lease(id, 1, ok))
+        Ok(self.make_lease(id, version, ok, self.cfg.lease_duration))
     }
 
     async fn renew(&self, id: ChunkId, req: &LeaseReq) -> Result<WriteLease> {
@@ -287,11 +326,17 @@ impl Master {
             })?;
             // Reuse a live lease unless the client reports a failed replica.
             if let Some(l) = &c.lease
+                && !l.replicas.is_empty()
                 && req.exclude.is_empty()
                 && l.expires > Instant::now()
                 && l.version == c.version
             {
-                return Ok(self.make_lease(id, l.version, l.replicas.clone()));
+                return Ok(self.make_lease(
+                    id,
+                    l.version,
+                    l.replicas.clone(),
+                    l.expires - Instant::now(),
+                ));
             }
             let holders: Vec<ReplicaLoc> = cl
                 .chunks
@@ -347,6 +392,7 @@ impl Master {
                 version: new,
             }),
         );
+        b.put(db::lease_key(id), self.lease_end_ms().to_be_bytes());
         self.db.write(b)?;
         let mut cl = self.cluster.lock();
         let mut stale: Vec<(String, Version)> = vec![];
@@ -393,7 +439,7 @@ impl Master {
             replicas = ok.len(),
             "lease granted"
         );
-        Ok(self.make_lease(id, new, ok))
+        Ok(self.make_lease(id, new, ok, self.cfg.lease_duration))
     }
 
     /// POST a JSON body to a chunkserver's internal API with the cluster secret. A

@@ -177,6 +177,7 @@ impl Master {
             let id = db::be_u64(&v);
             b.delete(&k);
             b.delete(db::chunk_key(id));
+            b.delete(db::lease_key(id));
             ids.push(id);
         }
         Ok(ids)
@@ -548,6 +549,7 @@ impl Master {
                         let id = db::be_u64(&v);
                         b.delete(&k);
                         b.delete(db::chunk_key(id));
+                        b.delete(db::lease_key(id));
                         dropped.push(id);
                     }
                 }
@@ -641,11 +643,20 @@ impl Master {
             .scan(&prefix)
             .filter_map(|kv| kv.ok().map(|(_, v)| db::be_u64(&v)))
             .collect();
-        let mut cl = self.cluster.lock();
-        for id in ids {
-            if let Some(c) = cl.chunks.chunks.get_mut(&id) {
-                c.lease = None;
+        let mut b = WriteBatch::default();
+        {
+            let mut cl = self.cluster.lock();
+            for id in ids {
+                if let Some(c) = cl.chunks.chunks.get_mut(&id)
+                    && c.lease.take().is_some()
+                {
+                    b.delete(db::lease_key(id));
+                }
             }
+        }
+        // Losing this write in a crash only makes a restarted master wait out the lease.
+        if let Err(e) = self.db.write(b) {
+            tracing::warn!(error = %e, "could not persist lease release");
         }
     }
 

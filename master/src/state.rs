@@ -1,7 +1,7 @@
 //! The master's shared state: the RocksDB namespace, the in-memory cluster view (chunk
 //! table + chunkserver registry + copies in flight), counters, and worker statuses.
 
-use crate::chunks::{ChunkState, ChunkTable, Liveness};
+use crate::chunks::{ChunkState, ChunkTable, LeaseState, Liveness};
 use crate::config::MasterConfig;
 use crate::db::{self, Db};
 use crate::error::Result;
@@ -162,7 +162,27 @@ impl Master {
                 },
             );
         }
-        tracing::info!(chunks = table.chunks.len(), "loaded chunk table");
+        // Leases granted before the restart may still be in use: their holders can write
+        // at the current version until the lease ends, so no copies of those chunks yet.
+        let now = db::now_ms();
+        let mut leased = 0;
+        for kv in self.db.scan(b"L") {
+            let (k, v) = kv?;
+            let until = db::be_u64(&v);
+            if let Some(c) = table
+                .chunks
+                .get_mut(&db::be_u64(&k[1..]))
+                .filter(|_| until > now)
+            {
+                c.lease = Some(LeaseState {
+                    version: c.version,
+                    replicas: vec![],
+                    expires: Instant::now() + std::time::Duration::from_millis(until - now),
+                });
+                leased += 1;
+            }
+        }
+        tracing::info!(chunks = table.chunks.len(), leased, "loaded chunk table");
         self.cluster.lock().chunks = table;
         Ok(())
     }
