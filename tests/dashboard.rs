@@ -57,14 +57,22 @@ async fn dashboard_shows_live_chunkservers() {
     .await
     .unwrap();
     for id in &ids {
-        assert!(dom.contains(&format!("data-id=\"{id}\"")), "{id} missing from the dashboard:\n{dom}");
+        assert!(
+            dom.contains(&format!("data-id=\"{id}\"")),
+            "{id} missing from the dashboard:\n{dom}"
+        );
     }
-    assert!(dom.contains("3/3 chunkservers up"), "summary missing:\n{dom}");
+    assert!(
+        dom.contains("3/3 chunkservers up"),
+        "summary missing:\n{dom}"
+    );
     assert_eq!(dom.matches(">alive<").count(), 3, "{dom}");
     phase!("kill one chunkserver and reload");
     cluster.kill_chunkserver(1);
     cluster
-        .wait_until("dead server noticed", Duration::from_secs(20), |s| s.chunkservers.iter().any(|c| !c.alive))
+        .wait_until("dead server noticed", Duration::from_secs(20), |s| {
+            s.chunkservers.iter().any(|c| !c.alive)
+        })
         .await;
     let start = Instant::now();
     let dom = loop {
@@ -78,6 +86,9 @@ async fn dashboard_shows_live_chunkservers() {
             break dom;
         }
     };
-    assert!(dom.contains(">dead<"), "killed server not shown dead:\n{dom}");
+    assert!(
+        dom.contains(">dead<"),
+        "killed server not shown dead:\n{dom}"
+    );
     assert!(dom.contains("2/3 chunkservers up"), "{dom}");
 }

@@ -8,7 +8,10 @@ use common::*;
 
 fn fsx_bin() -> Option<std::path::PathBuf> {
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let candidates = [std::path::PathBuf::from(home).join(".cargo/bin/fsx"), "/usr/local/bin/fsx".into()];
+    let candidates = [
+        std::path::PathBuf::from(home).join(".cargo/bin/fsx"),
+        "/usr/local/bin/fsx".into(),
+    ];
     candidates.into_iter().find(|p| p.exists())
 }
 
@@ -22,7 +25,11 @@ async fn fsx_random_operations() {
         eprintln!("fsx not installed: skipping (cargo install fsx)");
         return;
     };
-    let mut cluster = TestCluster::builder().chunkservers(3).chunk_size(1 << 20).start().await;
+    let mut cluster = TestCluster::builder()
+        .chunkservers(3)
+        .chunk_size(1 << 20)
+        .start()
+        .await;
     let mnt = cluster.mount().await;
     let ops = std::env::var("FSX_OPS").unwrap_or_else(|_| "3000".into());
     for seed in ["1", "20261124"] {
