@@ -88,8 +88,7 @@ impl Node {
             .get(ferrofs_proto::SECRET_HEADER)
             .map(|v| v.as_bytes())
             .unwrap_or_default();
-        let same = got.len() == want.len()
-            && got.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        let same = ferrofs_proto::token::constant_time_eq(got, want);
         if same {
             Ok(())
         } else {

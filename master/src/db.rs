@@ -114,6 +114,8 @@ pub struct Db {
     written: Arc<AtomicU64>,
     synced: watch::Receiver<u64>,
     dirty: Arc<tokio::sync::Notify>,
+    /// Someone waits for durability: sync now.
+    urgent: Arc<tokio::sync::Notify>,
 }
 
 impl Db {
@@ -134,6 +136,8 @@ impl Db {
         let dirty = Arc::new(tokio::sync::Notify::new());
         let written = Arc::new(AtomicU64::new(0));
         let (db2, dirty2, written2) = (Arc::downgrade(&db), dirty.clone(), written.clone());
+        let urgent = Arc::new(tokio::sync::Notify::new());
+        let urgent2 = urgent.clone();
         let interval = sync_interval.max(Duration::from_micros(100));
         // The syncer runs on its own OS thread: flush_wal(true) is a blocking fsync.
         // It wakes on the first unsynced write, waits up to `interval` so that writes
@@ -147,11 +151,22 @@ impl Db {
                     .expect("syncer runtime");
                 rt.block_on(async move {
                     loop {
-                        dirty2.notified().await;
+                        // A write nobody waits on is synced within `interval`, sharing
+                        // the sync with whatever arrives meanwhile. A waiter (fsync/close)
+                        // cuts the wait short: the sync starts at once, and writes that
+                        // arrive during it share the next one (group commit).
+                        tokio::select! {
+                            _ = urgent2.notified() => {}
+                            _ = dirty2.notified() => {
+                                tokio::select! {
+                                    _ = urgent2.notified() => {}
+                                    _ = tokio::time::sleep(interval) => {}
+                                }
+                            }
+                        }
                         if tx.is_closed() {
                             return;
                         }
-                        tokio::time::sleep(interval).await;
                         // Every write counted before this load is in the WAL already.
                         let goal = written2.load(Ordering::Acquire);
                         if goal <= *tx.borrow() {
@@ -172,6 +187,7 @@ impl Db {
             written,
             synced: rx,
             dirty,
+            urgent,
         })
     }
 
@@ -226,7 +242,7 @@ impl Db {
         if *rx.borrow() >= seq {
             return;
         }
-        self.dirty.notify_one();
+        self.urgent.notify_one();
         let _ = rx.wait_for(|s| *s >= seq).await;
     }
 
@@ -289,6 +305,6 @@ impl Db {
 impl Drop for Db {
     fn drop(&mut self) {
         // Wake the syncer so it notices the database is gone and exits.
-        self.dirty.notify_one();
+        self.urgent.notify_one();
     }
 }

@@ -50,6 +50,11 @@ fn mac(secret: &[u8], msg: &str) -> String {
     hex::encode(m.finalize().into_bytes())
 }
 
+/// Compare secrets without leaking where they differ through timing.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Issue a token for `chunk` valid for `ttl_ms`.
 pub fn issue(secret: &[u8], chunk: ChunkId, access: Access, ttl_ms: u64) -> String {
     if secret.is_empty() {
@@ -83,14 +88,7 @@ pub fn verify(
     let id: ChunkId = f[0].parse().map_err(|_| TokenError::Malformed)?;
     let exp: u64 = f[1].parse().map_err(|_| TokenError::Malformed)?;
     let expected = mac(secret, msg);
-    // Constant-time comparison of the hex MACs.
-    if expected.len() != sig.len()
-        || expected
-            .bytes()
-            .zip(sig.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            != 0
-    {
+    if !constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
         return Err(TokenError::BadSignature);
     }
     if id != chunk {

@@ -37,12 +37,7 @@ fn check_admin(m: &Master, headers: &HeaderMap) -> Result<(), HttpError> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let ok = given.len() == m.cfg.admin_token.len()
-        && given
-            .bytes()
-            .zip(m.cfg.admin_token.bytes())
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            == 0;
+    let ok = ferrofs_proto::token::constant_time_eq(given.as_bytes(), m.cfg.admin_token.as_bytes());
     if ok {
         Ok(())
     } else {

@@ -111,13 +111,7 @@ fn check_secret(m: &Master, headers: &HeaderMap) -> Result<(), HttpError> {
         .get(ferrofs_proto::SECRET_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if given.len() == m.cfg.secret.len()
-        && given
-            .bytes()
-            .zip(m.cfg.secret.bytes())
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            == 0
-    {
+    if ferrofs_proto::token::constant_time_eq(given.as_bytes(), m.cfg.secret.as_bytes()) {
         Ok(())
     } else {
         Err(HttpError(ApiError::new(
