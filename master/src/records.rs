@@ -2,7 +2,7 @@
 //! fields only with a new `db::FORMAT` and a migration.
 
 use ferrofs_proto::namespace::{Attr, FileKind, Timespec};
-use ferrofs_proto::{ChunkId, Ino, Version};
+use ferrofs_proto::{Ino, Version};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,11 +58,4 @@ pub struct ChunkRec {
     pub ino: Ino,
     pub index: u64,
     pub version: Version,
-}
-
-/// A chunk id paired with its file position, as kept under `C ino index`.
-#[derive(Debug, Clone, Copy)]
-pub struct FileChunkRef {
-    pub index: u64,
-    pub chunk_id: ChunkId,
 }

@@ -31,6 +31,7 @@ pub struct Builder {
     admin_token: String,
     capacity: Option<u64>,
     extra_master_config: String,
+    chunkserver_env: Vec<(String, String)>,
 }
 
 impl Builder {
@@ -112,9 +113,10 @@ pub struct TestCluster {
     mount_children: Vec<Child>,
 }
 
-fn spawn(args: &[String], log: &Path) -> Child {
+fn spawn(args: &[String], log: &Path, env: &[(String, String)]) -> Child {
     let mut cmd = Command::new(BIN);
     cmd.args(args).stdin(Stdio::null());
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     if std::env::var_os("FERROFS_TEST_LOGS").is_some() {
         cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
     } else {
@@ -161,6 +163,7 @@ impl TestCluster {
             admin_token: String::new(),
             capacity: None,
             extra_master_config: String::new(),
+            chunkserver_env: vec![],
         }
     }
 
@@ -220,7 +223,7 @@ impl TestCluster {
         if !self.opts.admin_token.is_empty() {
             args.extend(["--admin-token".into(), self.opts.admin_token.clone()]);
         }
-        self.master = Some(spawn(&args, &self.root.join("master.log")));
+        self.master = Some(spawn(&args, &self.root.join("master.log"), &[]));
         self.master_addr = wait_file(&addr_file, "master");
         let url = self.master_url();
         wait_http(&format!("{url}/health"), "master health").await;
@@ -259,7 +262,11 @@ impl TestCluster {
         if let Some(c) = self.opts.capacity {
             args.extend(["--capacity".into(), c.to_string()]);
         }
-        let mut child = spawn(&args, &self.root.join(format!("cs{i}.log")));
+        let mut child = spawn(
+            &args,
+            &self.root.join(format!("cs{i}.log")),
+            &self.opts.chunkserver_env,
+        );
         // A reused port may still be taken: fall back to a fresh one.
         let start = Instant::now();
         loop {
@@ -270,7 +277,11 @@ impl TestCluster {
                 assert!(listen != "127.0.0.1:0", "chunkserver {i} exited at start");
                 let pos = args.iter().position(|a| a == "--listen").unwrap() + 1;
                 args[pos] = "127.0.0.1:0".into();
-                child = spawn(&args, &self.root.join(format!("cs{i}.log")));
+                child = spawn(
+                    &args,
+                    &self.root.join(format!("cs{i}.log")),
+                    &self.opts.chunkserver_env,
+                );
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
@@ -377,7 +388,7 @@ impl TestCluster {
             self.master_url(),
             mnt.display().to_string(),
         ];
-        let child = spawn(&args, &self.root.join(format!("mount{n}.log")));
+        let child = spawn(&args, &self.root.join(format!("mount{n}.log")), &[]);
         let start = Instant::now();
         let target = mnt.display().to_string();
         loop {
@@ -477,11 +488,6 @@ pub fn sha256(data: &[u8]) -> String {
 
 // ---- Helpers for the integrity and chaos tests ----
 
-/// Extra chunkserver environment per cluster (by root dir), set by
-/// `Builder::start_with_chunkserver_env`.
-static CS_ENV: std::sync::Mutex<std::collections::BTreeMap<PathBuf, Vec<(String, String)>>> =
-    std::sync::Mutex::new(std::collections::BTreeMap::new());
-
 /// A chunk replica file found in a chunkserver's `chunks/` directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DiskChunk {
@@ -508,25 +514,12 @@ where
 impl Builder {
     /// Start the cluster with extra environment variables for every chunkserver (e.g.
     /// `FERROFS_SCRUB_INTERVAL`, see `ferrofs_chunkserver::config::ENV_OVERRIDES`).
-    pub async fn start_with_chunkserver_env(self, env: &[(&str, &str)]) -> TestCluster {
-        let n = self.chunkservers;
-        let mut c = self.chunkservers(0).start().await;
-        CS_ENV.lock().unwrap().insert(
-            c.root.clone(),
-            env.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        );
-        for _ in 0..n {
-            c.add_chunkserver_env().await;
-        }
-        c.wait_until(
-            &format!("{n} chunkservers alive"),
-            Duration::from_secs(30),
-            |s| s.chunkservers.iter().filter(|c| c.alive).count() == n,
-        )
-        .await;
-        c
+    pub async fn start_with_chunkserver_env(mut self, env: &[(&str, &str)]) -> TestCluster {
+        self.chunkserver_env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.start().await
     }
 }
 
@@ -567,93 +560,13 @@ impl TestCluster {
     /// Start a stopped (killed) chunkserver `i` again without waiting for the master.
     pub async fn start_chunkserver_again(&mut self, i: usize) {
         self.kill_chunkserver(i);
-        self.start_chunkserver_env(i).await;
+        self.start_chunkserver(i).await;
     }
 
     /// Start a killed master again (same address and data dir) without killing anything.
     pub async fn start_master_again(&mut self) {
         self.kill_master();
         self.start_master().await;
-    }
-
-    /// Add a chunkserver started with this cluster's chunkserver environment.
-    pub async fn add_chunkserver_env(&mut self) -> usize {
-        let i = self.chunkservers.len();
-        self.chunkservers.push(None);
-        self.start_chunkserver_env(i).await;
-        i
-    }
-
-    /// Like `start_chunkserver`, with the extra environment of `start_with_chunkserver_env`.
-    async fn start_chunkserver_env(&mut self, i: usize) {
-        let env = CS_ENV
-            .lock()
-            .unwrap()
-            .get(&self.root)
-            .cloned()
-            .unwrap_or_default();
-        if env.is_empty() {
-            return self.start_chunkserver(i).await;
-        }
-        let addr_file = self.root.join(format!("cs{i}.addr"));
-        let listen = std::fs::read_to_string(&addr_file).unwrap_or_else(|_| "127.0.0.1:0".into());
-        let _ = std::fs::remove_file(&addr_file);
-        let mut args: Vec<String> = vec![
-            "chunkserver".into(),
-            "--master".into(),
-            self.master_url(),
-            "--listen".into(),
-            listen.clone(),
-            "--data".into(),
-            self.chunkserver_dir(i).display().to_string(),
-            "--addr-file".into(),
-            addr_file.display().to_string(),
-            "--secret".into(),
-            self.opts.secret.clone(),
-        ];
-        if let Some(c) = self.opts.capacity {
-            args.extend(["--capacity".into(), c.to_string()]);
-        }
-        let log = self.root.join(format!("cs{i}.log"));
-        let spawn_env = |args: &[String]| {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)
-                .expect("log file");
-            let mut cmd = Command::new(BIN);
-            cmd.args(args)
-                .stdin(Stdio::null())
-                .stdout(f.try_clone().expect("dup"))
-                .stderr(f)
-                .env(
-                    "RUST_LOG",
-                    std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-                );
-            for (k, v) in &env {
-                cmd.env(k, v);
-            }
-            cmd.spawn().expect("spawn ferrofs")
-        };
-        let mut child = spawn_env(&args);
-        let start = Instant::now();
-        loop {
-            if std::fs::read_to_string(&addr_file).is_ok_and(|s| !s.is_empty()) {
-                break;
-            }
-            if let Ok(Some(_)) = child.try_wait() {
-                assert!(listen != "127.0.0.1:0", "chunkserver {i} exited at start");
-                let pos = args.iter().position(|a| a == "--listen").expect("--listen") + 1;
-                args[pos] = "127.0.0.1:0".into();
-                child = spawn_env(&args);
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "chunkserver {i} did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.chunkservers[i] = Some(child);
     }
 
     /// Chunk replica files (`{id:016x}_{version}.dat`) on chunkserver `i`'s disk.
