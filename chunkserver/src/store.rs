@@ -20,6 +20,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Size of the pieces long reads (sha, scrub, replication) are done in.
 pub const PIECE: u64 = 1 << 20;
@@ -87,6 +88,12 @@ pub struct Store {
     dir: PathBuf,
     chunks: RwLock<HashMap<ChunkId, Arc<Chunk>>>,
     pub changes: ChangeLog,
+    /// Directory entries created and not yet fsynced: `create` only bumps `dir_created`;
+    /// the next `sync` fsyncs the directory once for all of them (`dir_synced` is the
+    /// value of `dir_created` the last directory fsync covered). A new, empty replica
+    /// needs no durability of its own: only the data the client syncs does.
+    dir_created: AtomicU64,
+    dir_synced: AtomicU64,
 }
 
 fn open_rw(p: &Path) -> Result<File> {
@@ -116,6 +123,8 @@ impl Store {
             dir,
             chunks: RwLock::new(chunks),
             changes: ChangeLog::default(),
+            dir_created: AtomicU64::new(0),
+            dir_synced: AtomicU64::new(0),
         })
     }
 
@@ -189,7 +198,7 @@ impl Store {
         std::fs::write(&mp, Header::default().encode())
             .ctx(|| format!("create {}", mp.display()))?;
         File::create(&dp).ctx(|| format!("create {}", dp.display()))?;
-        self.sync_dir()?;
+        self.dir_created.fetch_add(1, Ordering::AcqRel);
         map.insert(id, Chunk::new(id, version, 0, None));
         drop(map);
         self.changes.added(ChunkReport {
@@ -330,14 +339,32 @@ impl Store {
         Ok(())
     }
 
-    /// fsync data and checksums.
+    /// fsync data and checksums (and the directory, if replicas were created since its
+    /// last fsync). The fsyncs run concurrently, so the file system commits them together.
     pub fn sync(&self, c: &Chunk, version: Version) -> Result<()> {
         let st = c.st.read();
         c.check(&st, version)?;
-        for p in [self.dat_path(c.id, version), self.meta_path(c.id, version)] {
+        let created = self.dir_created.load(Ordering::Acquire);
+        let dir_dirty = self.dir_synced.load(Ordering::Acquire) < created;
+        let fsync = |p: PathBuf| -> Result<()> {
             File::open(&p)
                 .and_then(|f| f.sync_all())
-                .ctx(|| format!("fsync {}", p.display()))?;
+                .ctx(|| format!("fsync {}", p.display()))
+        };
+        let (meta, dir) = std::thread::scope(|s| {
+            let meta = s.spawn(|| fsync(self.meta_path(c.id, version)));
+            let dir = dir_dirty.then(|| s.spawn(|| self.sync_dir()));
+            let dat = fsync(self.dat_path(c.id, version));
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
+                h.join()
+                    .unwrap_or_else(|_| Err(E::Internal("fsync thread panicked".into())))
+            };
+            (dat.and(join(meta)), dir.map(join))
+        });
+        meta?;
+        if let Some(r) = dir {
+            r?;
+            self.dir_synced.fetch_max(created, Ordering::AcqRel);
         }
         Ok(())
     }

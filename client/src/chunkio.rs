@@ -33,6 +33,14 @@ impl ChunkIo {
         }
     }
 
+    /// The same settings over another connection pool.
+    pub fn with_http(&self, http: reqwest::Client) -> Self {
+        ChunkIo {
+            http,
+            ..self.clone()
+        }
+    }
+
     /// Give up on a replica that sends nothing for `d` during a read.
     pub fn with_read_stall_timeout(mut self, d: Duration) -> Self {
         self.read_stall = d;

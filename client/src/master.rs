@@ -23,6 +23,14 @@ impl MasterClient {
         }
     }
 
+    /// The same master, over another connection pool.
+    pub fn with_http(&self, http: reqwest::Client) -> Self {
+        MasterClient {
+            http,
+            ..self.clone()
+        }
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }

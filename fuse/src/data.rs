@@ -23,7 +23,7 @@ impl Core {
     /// (close-to-open), O_TRUNC, and whether the kernel may keep its page cache.
     pub fn open(&self, ino: Ino, flags: i32) -> R<(u64, FopenFlags)> {
         self.client.invalidate(ino);
-        let mut attr = self.run("getattr", self.client.getattr(ino))?;
+        let mut attr = self.call_here("getattr", |c| async move { c.getattr(ino).await })?;
         if attr.kind == FileKind::Dir {
             return Err(Errno::EISDIR);
         }
@@ -125,7 +125,7 @@ impl Core {
             let (client, ino, cs) = (self.client.clone(), st.ino, self.chunk_size);
             buf.inflight.push_back(
                 self.rt
-                    .spawn(async move { write_out(&client, ino, off, data, cs).await }),
+                    .spawn(async move { write_out(&client, ino, off, data, cs, false).await }),
             );
         }
     }
@@ -170,7 +170,10 @@ impl Core {
             }
             (m.size, m.mtime)
         };
-        let a = self.run("commit", self.client.commit(st.ino, size, mtime, sync))?;
+        let ino = st.ino;
+        let a = self.call_here("commit", |c| async move {
+            c.commit(ino, size, mtime, sync).await
+        })?;
         let mut m = st.meta.lock();
         m.uncommitted = false;
         m.mtime = None;
@@ -190,14 +193,32 @@ impl Core {
                 return m.error.take().map_or(Ok(()), Err);
             }
         }
-        let r = self.drain(st, &mut buf);
+        // Runs already in flight land first; the last run then goes out with the fsync
+        // folded into its pipeline, so its chunks need no separate sync round.
+        let r = self
+            .wait_inflight(&mut buf, 0)
+            .and_then(|()| match buf.take() {
+                None => Ok(vec![]),
+                Some((off, data)) => {
+                    let touched = chunks_touched(off, data.len() as u64, self.chunk_size);
+                    let (ino, cs) = (st.ino, self.chunk_size);
+                    self.call_here("write", |c| async move {
+                        write_out(&c, ino, off, data, cs, true).await
+                    })
+                    .map(|()| touched.collect::<Vec<u64>>())
+                }
+            });
         let earlier = st.meta.lock().error.take();
-        r?;
+        let synced = r?;
         let dirty: Vec<u64> = std::mem::take(&mut st.meta.lock().dirty)
             .into_iter()
+            .filter(|i| !synced.contains(i))
             .collect();
         if !dirty.is_empty()
-            && let Err(e) = self.run("fsync", self.client.sync_chunks(st.ino, &dirty))
+            && let Err(e) = self.call_here("fsync", |c| {
+                let (ino, dirty) = (st.ino, dirty.clone());
+                async move { c.sync_chunks(ino, &dirty).await }
+            })
         {
             st.meta.lock().dirty.extend(dirty);
             return Err(e);
@@ -240,7 +261,10 @@ impl Core {
             }
         }
         let want = ra.plan(off, len);
-        let data = self.run("read", self.client.read_at(st.ino, off, want, size))?;
+        let data = self.call_here("read", |c| {
+            let ino = st.ino;
+            async move { c.read_at(ino, off, want, size).await }
+        })?;
         let out = ra.store(off, data, len, generation);
         self.maybe_prefetch(&mut ra, st.ino, generation, size);
         Ok(out)
@@ -314,11 +338,10 @@ impl Core {
     }
 
     fn close_state(&self, st: &InodeState) {
-        if self.inodes.close(st)
-            && st.meta.lock().unlinked
-            && let Err(e) = self.rt.block_on(self.client.release(st.ino))
-        {
-            fail("release", &e);
+        if self.inodes.close(st) && st.meta.lock().unlinked {
+            let ino = st.ino;
+            // Errors are logged by `call_here`.
+            let _ = self.call_here("release", |c| async move { c.release(ino).await });
         }
     }
 
@@ -354,7 +377,7 @@ impl Core {
             || rest.mtime.is_some()
             || rest.replication.is_some()
         {
-            attr = Some(self.run("setattr", self.client.setattr(rest))?);
+            attr = Some(self.call_here("setattr", |c| async move { c.setattr(rest).await })?);
         }
         drop(guard);
         match attr {
@@ -375,7 +398,10 @@ impl Core {
         if end <= st.meta.lock().size {
             return Ok(());
         }
-        let a = self.run("fallocate", self.client.commit(st.ino, end, None, false))?;
+        let ino = st.ino;
+        let a = self.call_here("fallocate", |c| async move {
+            c.commit(ino, end, None, false).await
+        })?;
         let mut m = st.meta.lock();
         m.size = m.size.max(end);
         if !m.uncommitted {

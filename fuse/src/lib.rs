@@ -70,6 +70,7 @@ pub fn mount(
             inodes: Default::default(),
             handles: Default::default(),
             notifier: notifier.clone(),
+            local: Default::default(),
         },
     };
     let mut cfg = Config::default();

@@ -34,36 +34,40 @@ pub struct Statfs {
 impl Core {
     pub fn lookup(&self, parent: Ino, name: &OsStr) -> R<FileAttr> {
         let name = name_str(name)?;
-        let a = self.run("lookup", self.client.lookup(parent, name))?;
+        let a = self.call_here("lookup", |c| async move { c.lookup(parent, name).await })?;
         if a.kind == FileKind::Dir {
             self.inodes.set_parent(a.ino, parent);
         }
         Ok(self.attr(a))
     }
 
+    /// A lookup whose failure is not the caller's error (ENOENT is logged at debug).
+    fn lookup_quiet(&self, parent: Ino, name: &str) -> Option<Attr> {
+        self.call_here("lookup", |c| async move { c.lookup(parent, name).await })
+            .ok()
+    }
+
     pub fn getattr(&self, ino: Ino) -> R<FileAttr> {
-        let a = self.run("getattr", self.client.getattr(ino))?;
+        let a = self.call_here("getattr", |c| async move { c.getattr(ino).await })?;
         Ok(self.attr(a))
     }
 
     /// Create a node; returns the master's reply (and whether it was created).
     pub fn make(&self, n: NewNode<'_>) -> R<(Attr, bool)> {
         let name = name_str(n.name)?.to_string();
-        let r = self.run(
-            "create",
-            self.client.create(CreateReq {
-                parent: n.parent,
-                name,
-                kind: n.kind,
-                mode: n.mode & 0o7777,
-                uid: n.uid,
-                gid: n.gid,
-                rdev: n.rdev,
-                symlink_target: n.target,
-                exclusive: n.exclusive,
-                replication: None,
-            }),
-        )?;
+        let req = CreateReq {
+            parent: n.parent,
+            name,
+            kind: n.kind,
+            mode: n.mode & 0o7777,
+            uid: n.uid,
+            gid: n.gid,
+            rdev: n.rdev,
+            symlink_target: n.target,
+            exclusive: n.exclusive,
+            replication: None,
+        };
+        let r = self.call_here("create", |c| async move { c.create(req).await })?;
         if r.attr.kind == FileKind::Dir {
             self.inodes.set_parent(r.attr.ino, n.parent);
         }
@@ -76,10 +80,8 @@ impl Core {
         if !self.inodes.any_open() {
             return false;
         }
-        match self.rt.block_on(self.client.lookup(parent, name)) {
-            Ok(a) => self.inodes.get(a.ino).is_some(),
-            Err(_) => false,
-        }
+        self.lookup_quiet(parent, name)
+            .is_some_and(|a| self.inodes.get(a.ino).is_some())
     }
 
     /// An inode lost a link while possibly open here: release it at its last close,
@@ -88,7 +90,7 @@ impl Core {
         match self.inodes.get(ino) {
             Some(st) => st.meta.lock().unlinked = true,
             None if kept_open => {
-                if let Err(e) = self.run("release", self.client.release(ino)) {
+                if let Err(e) = self.call_here("release", |c| async move { c.release(ino).await }) {
                     tracing::warn!(ino, errno = e.code(), "release of an unlinked inode failed");
                 }
             }
@@ -100,7 +102,9 @@ impl Core {
     pub fn unlink(&self, parent: Ino, name: &OsStr, dir: bool) -> R<()> {
         let name = name_str(name)?;
         let keep = !dir && self.open_here(parent, name);
-        let r = self.run("unlink", self.client.unlink(parent, name, dir, keep))?;
+        let r = self.call_here("unlink", |c| async move {
+            c.unlink(parent, name, dir, keep).await
+        })?;
         if r.nlink == 0 {
             self.lost_link(r.ino, keep);
         }
@@ -121,24 +125,22 @@ impl Core {
         let (name, new_name) = (name_str(name)?, name_str(new_name)?);
         let exchange = flags.contains(RenameFlags::RENAME_EXCHANGE);
         let keep = !exchange && self.open_here(new_parent, new_name);
-        let r = self.run(
-            "rename",
-            self.client.rename(RenameReq {
-                parent,
-                name: name.to_string(),
-                new_parent,
-                new_name: new_name.to_string(),
-                noreplace: flags.contains(RenameFlags::RENAME_NOREPLACE),
-                exchange,
-                keep_open: keep,
-            }),
-        )?;
+        let req = RenameReq {
+            parent,
+            name: name.to_string(),
+            new_parent,
+            new_name: new_name.to_string(),
+            noreplace: flags.contains(RenameFlags::RENAME_NOREPLACE),
+            exchange,
+            keep_open: keep,
+        };
+        let r = self.call_here("rename", |c| async move { c.rename(req).await })?;
         if let Some(ino) = r.replaced {
             self.lost_link(ino, keep);
         }
         if parent != new_parent {
             // Keep `..` right for a directory that moved.
-            if let Ok(a) = self.rt.block_on(self.client.lookup(new_parent, new_name))
+            if let Some(a) = self.lookup_quiet(new_parent, new_name)
                 && a.kind == FileKind::Dir
             {
                 self.inodes.set_parent(a.ino, new_parent);
@@ -149,18 +151,20 @@ impl Core {
 
     pub fn link(&self, ino: Ino, new_parent: Ino, new_name: &OsStr) -> R<FileAttr> {
         let new_name = name_str(new_name)?;
-        let a = self.run("link", self.client.link(ino, new_parent, new_name))?;
+        let a = self.call_here("link", |c| async move {
+            c.link(ino, new_parent, new_name).await
+        })?;
         self.inodes.forget_seen(ino);
         Ok(self.attr(a))
     }
 
     pub fn readlink(&self, ino: Ino) -> R<String> {
-        self.run("readlink", self.client.readlink(ino))
+        self.call_here("readlink", |c| async move { c.readlink(ino).await })
     }
 
     /// Snapshot the listing; offsets served later index into it.
     pub fn opendir(&self, ino: Ino) -> R<u64> {
-        let entries = self.run("readdir", self.client.readdir_all(ino))?;
+        let entries = self.call_here("readdir", |c| async move { c.readdir_all(ino).await })?;
         let mut items = Vec::with_capacity(entries.len() + 2);
         items.push(DirItem {
             ino,
@@ -211,7 +215,7 @@ impl Core {
     }
 
     pub fn statfs(&self) -> R<Statfs> {
-        let s = self.run("statfs", self.client.statfs())?;
+        let s = self.call_here("statfs", |c| async move { c.statfs().await })?;
         let bs = u64::from(crate::attr::BLOCK_SIZE);
         Ok(Statfs {
             blocks: s.capacity_bytes / bs,

@@ -92,16 +92,19 @@ pub fn split(off: u64, len: usize, chunk_size: u64) -> Vec<(u64, u64, Range<usiz
 }
 
 /// Write a run to the chunkservers, several chunks at a time. Returns once every
-/// replica of every touched chunk has the bytes (not yet fsynced).
+/// replica of every touched chunk has the bytes; with `sync`, on disk too (each replica
+/// fsyncs the chunk as part of the same pipelined request, which saves a round of the
+/// pipeline for the last run before a close).
 pub async fn write_out(
     client: &Client,
     ino: Ino,
     off: u64,
     data: Bytes,
     chunk_size: u64,
+    sync: bool,
 ) -> Result<(), ClientError> {
     futures::stream::iter(split(off, data.len(), chunk_size))
-        .map(|(index, in_chunk, r)| client.write_chunk(ino, index, in_chunk, data.slice(r), false))
+        .map(|(index, in_chunk, r)| client.write_chunk(ino, index, in_chunk, data.slice(r), sync))
         .buffer_unordered(PARALLEL_CHUNKS)
         .try_collect::<Vec<()>>()
         .await?;
