@@ -66,6 +66,13 @@ impl Client {
         &self.inner.cfg
     }
 
+    /// Name this client's namespace calls with `origin` in the master's change feed
+    /// (a mount uses it to skip the changes it made itself).
+    pub fn with_origin(mut self, origin: u64) -> Client {
+        self.master = self.master.with_origin(origin);
+        self
+    }
+
     /// A clone with connections of its own, sharing every cache with `self`: for a
     /// thread that runs its own current-thread runtime (the FUSE workers), so a call's
     /// socket I/O happens on the calling thread instead of bouncing through runtime

@@ -12,6 +12,8 @@ pub struct MasterClient {
     http: reqwest::Client,
     base: String,
     retry_for: Duration,
+    /// Sent as `ORIGIN_HEADER` when non-zero (see `with_origin`).
+    origin: u64,
 }
 
 impl MasterClient {
@@ -20,7 +22,14 @@ impl MasterClient {
             http,
             base: cfg.master.clone(),
             retry_for: cfg.master_retry,
+            origin: 0,
         }
+    }
+
+    /// Name this client's namespace calls with `origin` in the master's change feed.
+    pub fn with_origin(mut self, origin: u64) -> Self {
+        self.origin = origin;
+        self
     }
 
     /// The same master, over another connection pool.
@@ -57,14 +66,24 @@ impl MasterClient {
         }
     }
 
-    async fn call_once<Q: Serialize, R: DeserializeOwned>(&self, path: &str, req: &Q) -> Result<R> {
+    /// One POST, no retries.
+    pub async fn call_once<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Q,
+    ) -> Result<R> {
         let url = format!("{}{}", self.base, path);
-        let resp = self.http.post(&url).json(req).send().await.map_err(|e| {
-            ClientError::MasterUnreachable {
+        let mut rb = self.http.post(&url).json(req);
+        if self.origin != 0 {
+            rb = rb.header(ferrofs_proto::namespace::ORIGIN_HEADER, self.origin);
+        }
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| ClientError::MasterUnreachable {
                 url: self.base.clone(),
                 msg: root_cause(&e),
-            }
-        })?;
+            })?;
         decode(resp, &self.base).await
     }
 

@@ -28,6 +28,8 @@ pub struct Core {
     /// Per fuser worker thread: a current-thread runtime and a client with its own
     /// connections (see `call_here`).
     pub local: ThreadLocal<Local>,
+    /// Attributes and entries, kept coherent by the master's change feed.
+    pub md: Arc<crate::mdcache::MdCache>,
 }
 
 /// What one fuser worker thread runs its client calls on.

@@ -23,7 +23,7 @@ impl Core {
     /// (close-to-open), O_TRUNC, and whether the kernel may keep its page cache.
     pub fn open(&self, ino: Ino, flags: i32) -> R<(u64, FopenFlags)> {
         self.client.invalidate(ino);
-        let mut attr = self.call_here("getattr", |c| async move { c.getattr(ino).await })?;
+        let mut attr = self.getattr_master(ino)?;
         if attr.kind == FileKind::Dir {
             return Err(Errno::EISDIR);
         }
@@ -173,7 +173,9 @@ impl Core {
         let ino = st.ino;
         let a = self.call_here("commit", |c| async move {
             c.commit(ino, size, mtime, sync).await
-        })?;
+        });
+        self.md.invalidate(&[ino], &[]);
+        let a = a?;
         let mut m = st.meta.lock();
         m.uncommitted = false;
         m.mtime = None;
@@ -342,6 +344,7 @@ impl Core {
             let ino = st.ino;
             // Errors are logged by `call_here`.
             let _ = self.call_here("release", |c| async move { c.release(ino).await });
+            self.md.invalidate(&[ino], &[]);
         }
     }
 
@@ -356,6 +359,8 @@ impl Core {
             self.commit(st, false)?;
         }
         let mut attr = None;
+        // Whatever the outcome, the cached attributes may be wrong now.
+        let _stale = Invalidate(&self.md, ino);
         if let Some(size) = req.size {
             let a = self.run("truncate", self.client.truncate(ino, size))?;
             if let Some(st) = &st {
@@ -401,12 +406,24 @@ impl Core {
         let ino = st.ino;
         let a = self.call_here("fallocate", |c| async move {
             c.commit(ino, end, None, false).await
-        })?;
+        });
+        self.md.invalidate(&[ino], &[]);
+        let a = a?;
         let mut m = st.meta.lock();
         m.size = m.size.max(end);
         if !m.uncommitted {
             m.master = Some((a.mtime, a.size));
         }
         Ok(())
+    }
+}
+
+/// Drops an inode's cached attributes when it goes out of scope (after the call that
+/// changed them, on every return path).
+struct Invalidate<'a>(&'a crate::mdcache::MdCache, Ino);
+
+impl Drop for Invalidate<'_> {
+    fn drop(&mut self) {
+        self.0.invalidate(&[self.1], &[]);
     }
 }

@@ -14,6 +14,7 @@ pub mod errno;
 mod fs;
 mod handles;
 mod inodes;
+mod mdcache;
 mod namespace;
 mod readahead;
 mod writeback;
@@ -62,6 +63,16 @@ pub fn mount(
     use fuser::{Config, MountOption, SessionACL};
     let chunk_size = rt.block_on(client.chunk_size())?;
     let notifier = Arc::new(OnceLock::new());
+    // A random id for this mount's calls, so the change feed tells it its own changes.
+    let origin = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish().max(1)
+    };
+    let client = client.with_origin(origin);
+    let md = Arc::new(mdcache::MdCache::new(origin));
+    rt.spawn(mdcache::follow(md.clone(), client.clone()));
     let fs = fs::FerroFs {
         core: core::Core {
             client,
@@ -71,6 +82,7 @@ pub fn mount(
             handles: Default::default(),
             notifier: notifier.clone(),
             local: Default::default(),
+            md,
         },
     };
     let mut cfg = Config::default();

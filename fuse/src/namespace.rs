@@ -5,7 +5,7 @@ use crate::attr::{file_type, to_file_attr};
 use crate::core::{Core, R, name_str};
 use crate::handles::{DirItem, OpenDir};
 use ferrofs_proto::Ino;
-use ferrofs_proto::namespace::{Attr, CreateReq, FileKind, RenameReq};
+use ferrofs_proto::namespace::{Attr, CreateReq, FileKind, RenameReq, RenameResp};
 use fuser::{Errno, FileAttr, FileType, RenameFlags};
 use std::ffi::OsStr;
 
@@ -34,7 +34,16 @@ pub struct Statfs {
 impl Core {
     pub fn lookup(&self, parent: Ino, name: &OsStr) -> R<FileAttr> {
         let name = name_str(name)?;
-        let a = self.call_here("lookup", |c| async move { c.lookup(parent, name).await })?;
+        let a = match self.md.entry(parent, name) {
+            Some(a) => a,
+            None => {
+                let stamp = self.md.stamp();
+                let a =
+                    self.call_here("lookup", |c| async move { c.lookup(parent, name).await })?;
+                self.md.put_read(stamp, Some((parent, name)), &a);
+                a
+            }
+        };
         if a.kind == FileKind::Dir {
             self.inodes.set_parent(a.ino, parent);
         }
@@ -48,16 +57,28 @@ impl Core {
     }
 
     pub fn getattr(&self, ino: Ino) -> R<FileAttr> {
+        if let Some(a) = self.md.attr(ino) {
+            return Ok(self.attr(a));
+        }
+        Ok(self.attr(self.getattr_master(ino)?))
+    }
+
+    /// Attributes from the master (cached for later).
+    pub fn getattr_master(&self, ino: Ino) -> R<Attr> {
+        let stamp = self.md.stamp();
         let a = self.call_here("getattr", |c| async move { c.getattr(ino).await })?;
-        Ok(self.attr(a))
+        self.md.put_read(stamp, None, &a);
+        Ok(a)
     }
 
     /// Create a node; returns the master's reply (and whether it was created).
     pub fn make(&self, n: NewNode<'_>) -> R<(Attr, bool)> {
         let name = name_str(n.name)?.to_string();
+        let parent = n.parent;
+        let stamp = self.md.stamp();
         let req = CreateReq {
             parent: n.parent,
-            name,
+            name: name.clone(),
             kind: n.kind,
             mode: n.mode & 0o7777,
             uid: n.uid,
@@ -68,6 +89,10 @@ impl Core {
             replication: None,
         };
         let r = self.call_here("create", |c| async move { c.create(req).await })?;
+        if r.created {
+            self.md.invalidate(&[parent], &[]);
+            self.md.put_created(stamp, parent, &name, &r.attr);
+        }
         if r.attr.kind == FileKind::Dir {
             self.inodes.set_parent(r.attr.ino, n.parent);
         }
@@ -90,6 +115,7 @@ impl Core {
         match self.inodes.get(ino) {
             Some(st) => st.meta.lock().unlinked = true,
             None if kept_open => {
+                self.md.invalidate(&[ino], &[]);
                 if let Err(e) = self.call_here("release", |c| async move { c.release(ino).await }) {
                     tracing::warn!(ino, errno = e.code(), "release of an unlinked inode failed");
                 }
@@ -104,7 +130,11 @@ impl Core {
         let keep = !dir && self.open_here(parent, name);
         let r = self.call_here("unlink", |c| async move {
             c.unlink(parent, name, dir, keep).await
-        })?;
+        });
+        // Whatever happened, the cached view of the name may be wrong now.
+        let ino = r.as_ref().map_or(parent, |r| r.ino);
+        self.md.invalidate(&[parent, ino], &[(parent, name)]);
+        let r = r?;
         if r.nlink == 0 {
             self.lost_link(r.ino, keep);
         }
@@ -134,7 +164,22 @@ impl Core {
             exchange,
             keep_open: keep,
         };
-        let r = self.call_here("rename", |c| async move { c.rename(req).await })?;
+        let moved = [
+            self.md.entry(parent, name),
+            self.md.entry(new_parent, new_name),
+        ];
+        let r = self.call_here("rename", |c| async move { c.rename(req).await });
+        let mut inos: Vec<Ino> = moved.iter().flatten().map(|a| a.ino).collect();
+        inos.extend([parent, new_parent]);
+        if let Ok(RenameResp {
+            replaced: Some(i), ..
+        }) = &r
+        {
+            inos.push(*i);
+        }
+        self.md
+            .invalidate(&inos, &[(parent, name), (new_parent, new_name)]);
+        let r = r?;
         if let Some(ino) = r.replaced {
             self.lost_link(ino, keep);
         }
@@ -153,7 +198,10 @@ impl Core {
         let new_name = name_str(new_name)?;
         let a = self.call_here("link", |c| async move {
             c.link(ino, new_parent, new_name).await
-        })?;
+        });
+        self.md
+            .invalidate(&[ino, new_parent], &[(new_parent, new_name)]);
+        let a = a?;
         self.inodes.forget_seen(ino);
         Ok(self.attr(a))
     }
@@ -164,7 +212,11 @@ impl Core {
 
     /// Snapshot the listing; offsets served later index into it.
     pub fn opendir(&self, ino: Ino) -> R<u64> {
+        let stamp = self.md.stamp();
         let entries = self.call_here("readdir", |c| async move { c.readdir_all(ino).await })?;
+        for e in &entries {
+            self.md.put_read(stamp, Some((ino, &e.name)), &e.attr);
+        }
         let mut items = Vec::with_capacity(entries.len() + 2);
         items.push(DirItem {
             ino,

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod balancer;
+pub mod changes;
 pub mod chunks;
 pub mod config;
 pub mod db;

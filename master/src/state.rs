@@ -60,6 +60,8 @@ pub struct Master {
     pub metrics: Metrics,
     pub workers: Mutex<BTreeMap<String, String>>,
     pub(crate) files: AtomicU64,
+    /// Namespace changes, for mounts' metadata caches.
+    pub changes: crate::changes::ChangeFeed,
 }
 
 impl Master {
@@ -99,6 +101,7 @@ impl Master {
             metrics: Metrics::default(),
             workers: Mutex::new(BTreeMap::new()),
             files: AtomicU64::new(files),
+            changes: Default::default(),
             cfg,
         };
         if m.db.get::<InodeRec>(&db::inode_key(ROOT_INO))?.is_none() {

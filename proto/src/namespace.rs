@@ -19,6 +19,11 @@ pub const STATFS: &str = "/rpc/v1/ns/statfs";
 pub const CHUNKS: &str = "/rpc/v1/file/chunks";
 pub const LEASE: &str = "/rpc/v1/file/lease";
 pub const COMMIT: &str = "/rpc/v1/file/commit";
+/// Long poll for namespace changes (see `ChangesReq`).
+pub const CHANGES: &str = "/rpc/v1/ns/changes";
+/// Header naming the client that makes a namespace call (a random id per mount), so
+/// the change feed can tell a mount which changes it made itself.
+pub const ORIGIN_HEADER: &str = "x-ferrofs-origin";
 
 /// Seconds and nanoseconds since the Unix epoch; 64-bit seconds, negative allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
@@ -337,4 +342,43 @@ pub struct CommitReq {
     /// Wait until the namespace change is synced to the master's disk (fsync/close).
     #[serde(default)]
     pub sync: bool,
+}
+
+/// Ask for the namespace changes after `since` of feed `epoch`. The master answers at
+/// once if it has some, else after at most `wait_ms` (an empty list). A feed is
+/// in memory: a restarted master has a new epoch, and a reader that fell more than
+/// the master's backlog behind gets `reset`; either way the reader must forget
+/// everything it cached and continue from `next`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangesReq {
+    pub epoch: u64,
+    pub since: u64,
+    #[serde(default)]
+    pub wait_ms: u64,
+    /// The reader's own `ORIGIN_HEADER`: its changes are left out (and do not end the
+    /// wait).
+    #[serde(default)]
+    pub origin: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangesResp {
+    pub epoch: u64,
+    /// Ask for changes after this next time.
+    pub next: u64,
+    /// Changes were missed: drop every cached entry and attribute.
+    pub reset: bool,
+    pub changes: Vec<Change>,
+}
+
+/// One namespace change: the entry `name` of directory `ino` (added, removed or
+/// replaced; the directory's own attributes changed with it), or, without a name,
+/// the attributes of inode `ino`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// `ORIGIN_HEADER` of the call that made it (0: none given).
+    pub origin: u64,
+    pub ino: Ino,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }

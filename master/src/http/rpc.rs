@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<Master>> {
         .route(CHUNKS, post(chunks))
         .route(LEASE, post(lease))
         .route(COMMIT, post(commit))
+        .route(CHANGES, post(changes))
         .route(heartbeat::REGISTER, post(register))
         .route(heartbeat::HEARTBEAT, post(beat))
         .route(ferrofs_proto::chunk::HEALTH, get(health))
@@ -54,24 +55,85 @@ async fn resolve(State(m): S, ApiJson(r): ApiJson<ResolveReq>) -> HttpResult<Att
     Ok(Json(m.resolve(&r.path)?))
 }
 
-async fn setattr(State(m): S, ApiJson(r): ApiJson<SetattrReq>) -> HttpResult<Attr> {
-    Ok(Json(m.setattr(&r)?))
+/// The caller's `ORIGIN_HEADER` (0 if absent or malformed).
+fn origin(h: &HeaderMap) -> u64 {
+    h.get(ORIGIN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
-async fn create(State(m): S, ApiJson(r): ApiJson<CreateReq>) -> HttpResult<CreateResp> {
-    Ok(Json(m.create(&r)?))
+/// An entry of a directory changed (and so did the directory's attributes).
+fn entry(parent: u64, name: &str) -> (u64, Option<String>) {
+    (parent, Some(name.to_string()))
 }
 
-async fn unlink(State(m): S, ApiJson(r): ApiJson<UnlinkReq>) -> HttpResult<UnlinkResp> {
-    Ok(Json(m.unlink(&r)?))
+async fn setattr(State(m): S, h: HeaderMap, ApiJson(r): ApiJson<SetattrReq>) -> HttpResult<Attr> {
+    let a = m.setattr(&r)?;
+    m.changes.push(origin(&h), [(r.ino, None)]);
+    Ok(Json(a))
 }
 
-async fn rename(State(m): S, ApiJson(r): ApiJson<RenameReq>) -> HttpResult<RenameResp> {
-    Ok(Json(m.rename(&r)?))
+async fn create(
+    State(m): S,
+    h: HeaderMap,
+    ApiJson(r): ApiJson<CreateReq>,
+) -> HttpResult<CreateResp> {
+    let c = m.create(&r)?;
+    if c.created {
+        m.changes
+            .push(origin(&h), [entry(r.parent, &r.name), (r.parent, None)]);
+    }
+    Ok(Json(c))
 }
 
-async fn link(State(m): S, ApiJson(r): ApiJson<LinkReq>) -> HttpResult<Attr> {
-    Ok(Json(m.link(&r)?))
+async fn unlink(
+    State(m): S,
+    h: HeaderMap,
+    ApiJson(r): ApiJson<UnlinkReq>,
+) -> HttpResult<UnlinkResp> {
+    let u = m.unlink(&r)?;
+    m.changes.push(
+        origin(&h),
+        [entry(r.parent, &r.name), (r.parent, None), (u.ino, None)],
+    );
+    Ok(Json(u))
+}
+
+async fn rename(
+    State(m): S,
+    h: HeaderMap,
+    ApiJson(r): ApiJson<RenameReq>,
+) -> HttpResult<RenameResp> {
+    // The moved inode(s) are only known by name: look them up before (their ctime and,
+    // for a directory, `..` change).
+    let moved = [
+        m.lookup(r.parent, &r.name).ok().map(|a| a.ino),
+        m.lookup(r.new_parent, &r.new_name).ok().map(|a| a.ino),
+    ];
+    let resp = m.rename(&r)?;
+    let mut changed = vec![
+        entry(r.parent, &r.name),
+        entry(r.new_parent, &r.new_name),
+        (r.parent, None),
+        (r.new_parent, None),
+    ];
+    changed.extend(moved.into_iter().flatten().map(|i| (i, None)));
+    m.changes.push(origin(&h), changed);
+    Ok(Json(resp))
+}
+
+async fn link(State(m): S, h: HeaderMap, ApiJson(r): ApiJson<LinkReq>) -> HttpResult<Attr> {
+    let a = m.link(&r)?;
+    m.changes.push(
+        origin(&h),
+        [
+            entry(r.new_parent, &r.new_name),
+            (r.new_parent, None),
+            (r.ino, None),
+        ],
+    );
+    Ok(Json(a))
 }
 
 async fn readdir(State(m): S, ApiJson(r): ApiJson<ReaddirReq>) -> HttpResult<ReaddirResp> {
@@ -82,8 +144,13 @@ async fn readlink(State(m): S, ApiJson(r): ApiJson<GetattrReq>) -> HttpResult<Re
     Ok(Json(m.readlink(r.ino)?))
 }
 
-async fn release(State(m): S, ApiJson(r): ApiJson<ReleaseReq>) -> HttpResult<serde_json::Value> {
+async fn release(
+    State(m): S,
+    h: HeaderMap,
+    ApiJson(r): ApiJson<ReleaseReq>,
+) -> HttpResult<serde_json::Value> {
     m.release(r.ino)?;
+    m.changes.push(origin(&h), [(r.ino, None)]);
     Ok(Json(serde_json::json!({})))
 }
 
@@ -99,8 +166,14 @@ async fn lease(State(m): S, ApiJson(r): ApiJson<LeaseReq>) -> HttpResult<WriteLe
     Ok(Json(m.lease(&r).await?))
 }
 
-async fn commit(State(m): S, ApiJson(r): ApiJson<CommitReq>) -> HttpResult<Attr> {
-    Ok(Json(m.commit(&r).await?))
+async fn commit(State(m): S, h: HeaderMap, ApiJson(r): ApiJson<CommitReq>) -> HttpResult<Attr> {
+    let a = m.commit(&r).await?;
+    m.changes.push(origin(&h), [(r.ino, None)]);
+    Ok(Json(a))
+}
+
+async fn changes(State(m): S, ApiJson(r): ApiJson<ChangesReq>) -> HttpResult<ChangesResp> {
+    Ok(Json(m.changes.poll(&r).await))
 }
 
 fn check_secret(m: &Master, headers: &HeaderMap) -> Result<(), HttpError> {

@@ -1,0 +1,307 @@
+//! The mount's metadata cache: inode attributes and directory entries the master sent,
+//! kept until the master's change feed (`CHANGES`) says they changed. The kernel's own
+//! caches still expire after their 1 s TTL; this one answers the LOOKUP and GETATTR that
+//! follow without a round trip to the master, and survives `drop_caches`.
+//!
+//! Coherence: `follow` long-polls the feed and drops whatever another client changed,
+//! within milliseconds of the change. While the feed cannot be read (master down or
+//! restarting, a poll failed) the cache is off and empty, and it starts empty again on
+//! a new feed epoch or when this mount fell behind the feed's backlog. Changes this
+//! mount makes are applied by the operation itself (`invalidate`, `put_created`), so
+//! the feed's copies of them (tagged with this mount's origin) are skipped.
+//!
+//! Races: a reply is cached only if nothing was invalidated while its call was in
+//! flight (`stamp` / `put_read`), so an answer that predates a change never outlives
+//! the change's invalidation. What is not cached: negative lookups (a name another
+//! mount just created must be found at once, close-to-open), and attributes at open
+//! (`open` always asks the master).
+
+use ferrofs_client::Client;
+use ferrofs_proto::Ino;
+use ferrofs_proto::namespace::{Attr, CHANGES, Change, ChangesReq, ChangesResp};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Cached attributes (and as many entries) before the cache starts over.
+const MAX_ENTRIES: usize = 200_000;
+/// How long a poll of the feed may wait for a change.
+const POLL_WAIT: Duration = Duration::from_secs(20);
+/// Pause before polling again after a failed poll.
+const RETRY: Duration = Duration::from_millis(200);
+
+#[derive(Default)]
+struct State {
+    attrs: HashMap<Ino, Attr>,
+    entries: HashMap<(Ino, String), Ino>,
+    /// Bumped by every invalidation (see `stamp`).
+    generation: u64,
+    /// Bumped by invalidations from other clients and resets only.
+    foreign: u64,
+}
+
+/// When a call started, for `put_read` / `put_created`.
+#[derive(Clone, Copy)]
+pub struct Stamp {
+    generation: u64,
+    foreign: u64,
+}
+
+pub struct MdCache {
+    state: Mutex<State>,
+    /// On while the feed is being followed.
+    enabled: AtomicBool,
+    origin: u64,
+}
+
+impl MdCache {
+    pub fn new(origin: u64) -> Self {
+        MdCache {
+            state: Default::default(),
+            enabled: AtomicBool::new(false),
+            origin,
+        }
+    }
+
+    fn on(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
+    /// The attributes of `name` in `parent`, if cached.
+    pub fn entry(&self, parent: Ino, name: &str) -> Option<Attr> {
+        if !self.on() {
+            return None;
+        }
+        let st = self.state.lock();
+        let ino = st.entries.get(&(parent, name.to_string()))?;
+        st.attrs.get(ino).cloned()
+    }
+
+    pub fn attr(&self, ino: Ino) -> Option<Attr> {
+        if !self.on() {
+            return None;
+        }
+        self.state.lock().attrs.get(&ino).cloned()
+    }
+
+    /// Take before a call whose reply may be cached.
+    pub fn stamp(&self) -> Stamp {
+        let st = self.state.lock();
+        Stamp {
+            generation: st.generation,
+            foreign: st.foreign,
+        }
+    }
+
+    fn insert(st: &mut State, entry: Option<(Ino, &str)>, a: &Attr) {
+        if st.attrs.len() >= MAX_ENTRIES || st.entries.len() >= MAX_ENTRIES {
+            st.attrs.clear();
+            st.entries.clear();
+        }
+        if let Some((parent, name)) = entry {
+            st.entries.insert((parent, name.to_string()), a.ino);
+        }
+        st.attrs.insert(a.ino, a.clone());
+    }
+
+    /// Cache what a lookup / getattr / readdir answered, unless anything was
+    /// invalidated since `stamp` (the answer may predate that change).
+    pub fn put_read(&self, stamp: Stamp, entry: Option<(Ino, &str)>, a: &Attr) {
+        if !self.on() {
+            return;
+        }
+        let mut st = self.state.lock();
+        if st.generation == stamp.generation {
+            Self::insert(&mut st, entry, a);
+        }
+    }
+
+    /// Cache a node this mount just created: nothing else of this mount can have
+    /// changed it yet, so only changes by other clients since `stamp` forbid it.
+    pub fn put_created(&self, stamp: Stamp, parent: Ino, name: &str, a: &Attr) {
+        if !self.on() {
+            return;
+        }
+        let mut st = self.state.lock();
+        if st.foreign == stamp.foreign {
+            Self::insert(&mut st, Some((parent, name)), a);
+        }
+    }
+
+    /// This mount changed these inodes' attributes and these entries.
+    pub fn invalidate(&self, inos: &[Ino], entries: &[(Ino, &str)]) {
+        let mut st = self.state.lock();
+        st.generation += 1;
+        for i in inos {
+            st.attrs.remove(i);
+        }
+        for (p, n) in entries {
+            st.entries.remove(&(*p, n.to_string()));
+        }
+    }
+
+    /// Changes from the feed; this mount's own are skipped.
+    fn apply(&self, changes: Vec<Change>) {
+        let mut st = self.state.lock();
+        let mut any = false;
+        for c in changes.into_iter().filter(|c| c.origin != self.origin) {
+            any = true;
+            match c.name {
+                Some(name) => {
+                    st.entries.remove(&(c.ino, name));
+                    st.attrs.remove(&c.ino);
+                }
+                None => {
+                    st.attrs.remove(&c.ino);
+                }
+            }
+        }
+        if any {
+            st.generation += 1;
+            st.foreign += 1;
+        }
+    }
+
+    /// Forget everything; cache again only if `enable`.
+    fn reset(&self, enable: bool) {
+        let mut st = self.state.lock();
+        st.attrs.clear();
+        st.entries.clear();
+        st.generation += 1;
+        st.foreign += 1;
+        self.enabled.store(enable, Ordering::Release);
+    }
+}
+
+/// Follow the master's change feed for as long as the mount lives.
+pub async fn follow(cache: Arc<MdCache>, client: Client) {
+    let (mut epoch, mut since) = (0u64, 0u64);
+    let mut failing = false;
+    loop {
+        let req = ChangesReq {
+            epoch,
+            since,
+            wait_ms: POLL_WAIT.as_millis() as u64,
+            origin: cache.origin,
+        };
+        let poll = client.master.call_once::<_, ChangesResp>(CHANGES, &req);
+        match tokio::time::timeout(POLL_WAIT + Duration::from_secs(10), poll).await {
+            Ok(Ok(r)) => {
+                if r.reset || r.epoch != epoch {
+                    tracing::debug!(epoch = r.epoch, next = r.next, "metadata cache starts over");
+                    cache.reset(true);
+                } else {
+                    cache.apply(r.changes);
+                }
+                (epoch, since) = (r.epoch, r.next);
+                if failing {
+                    tracing::info!("master change feed back: metadata cache on");
+                    failing = false;
+                }
+            }
+            other => {
+                // Off before anything else can be served from it.
+                cache.reset(false);
+                if !failing {
+                    let why = match other {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "poll timed out".into(),
+                    };
+                    tracing::warn!(error = %why, "master change feed unavailable: metadata cache off");
+                    failing = true;
+                }
+                epoch = 0;
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrofs_proto::namespace::FileKind;
+
+    fn attr(ino: Ino) -> Attr {
+        Attr {
+            ino,
+            kind: FileKind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            atime: Default::default(),
+            mtime: Default::default(),
+            ctime: Default::default(),
+            nlink: 1,
+            rdev: 0,
+            replication: 3,
+        }
+    }
+
+    #[test]
+    fn off_until_enabled_and_after_reset() {
+        let c = MdCache::new(1);
+        c.put_read(c.stamp(), Some((1, "a")), &attr(5));
+        assert!(c.entry(1, "a").is_none(), "off: nothing cached");
+        c.reset(true);
+        c.put_read(c.stamp(), Some((1, "a")), &attr(5));
+        assert_eq!(c.entry(1, "a").unwrap().ino, 5);
+        assert_eq!(c.attr(5).unwrap().ino, 5);
+        c.reset(false);
+        assert!(c.entry(1, "a").is_none() && c.attr(5).is_none());
+    }
+
+    #[test]
+    fn a_reply_older_than_an_invalidation_is_not_cached() {
+        let c = MdCache::new(1);
+        c.reset(true);
+        let s = c.stamp();
+        c.invalidate(&[5], &[]);
+        c.put_read(s, Some((1, "a")), &attr(5));
+        assert!(c.entry(1, "a").is_none());
+        // Own creates only yield to other clients' changes.
+        let s = c.stamp();
+        c.invalidate(&[1], &[]);
+        c.put_created(s, 1, "b", &attr(6));
+        assert_eq!(c.entry(1, "b").unwrap().ino, 6);
+        let s = c.stamp();
+        c.apply(vec![Change {
+            origin: 2,
+            ino: 9,
+            name: None,
+        }]);
+        c.put_created(s, 1, "c", &attr(7));
+        assert!(c.entry(1, "c").is_none());
+    }
+
+    #[test]
+    fn feed_changes_drop_entries_and_attrs_but_not_own_ones() {
+        let c = MdCache::new(1);
+        c.reset(true);
+        c.put_read(c.stamp(), Some((1, "a")), &attr(5));
+        c.put_read(c.stamp(), Some((1, "b")), &attr(6));
+        c.apply(vec![Change {
+            origin: 1,
+            ino: 1,
+            name: Some("a".into()),
+        }]);
+        assert!(c.entry(1, "a").is_some(), "own change skipped");
+        c.apply(vec![
+            Change {
+                origin: 2,
+                ino: 1,
+                name: Some("a".into()),
+            },
+            Change {
+                origin: 0,
+                ino: 6,
+                name: None,
+            },
+        ]);
+        assert!(c.entry(1, "a").is_none());
+        assert!(c.attr(6).is_none() && c.entry(1, "b").is_none());
+    }
+}
