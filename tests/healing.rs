@@ -482,3 +482,35 @@ async fn maintenance_suppresses_rereplication() {
     verify(&c, &files).await;
     cluster.restart_chunkserver(0).await;
 }
+
+/// A killed chunkserver (its port now refuses connections) is declared dead within
+/// seconds although the dead timeout is a minute, and its chunks are healed; a server
+/// that is merely silent is not (covered by `maintenance_suppresses_rereplication` and
+/// the dead-timeout path of the other tests).
+#[tokio::test(flavor = "multi_thread")]
+async fn crashed_server_is_dead_before_the_timeout() {
+    let mut cluster = TestCluster::builder()
+        .chunkservers(4)
+        .dead_timeout(Duration::from_secs(60))
+        .start()
+        .await;
+    let c = cluster.client();
+    let files = write_files(&c, "/crash", 3, 2 * MIB).await;
+    let id = cluster.chunkserver_id(1);
+    let killed = Instant::now();
+    cluster.kill_chunkserver(1);
+    cluster
+        .wait_until(
+            "killed server declared dead long before the 60 s timeout",
+            Duration::from_secs(10),
+            |s| s.chunkservers.iter().any(|x| x.id == id && !x.alive),
+        )
+        .await;
+    phase!("declared dead {:?} after the kill", killed.elapsed());
+    cluster
+        .wait_until("healed", Duration::from_secs(30), |s| {
+            s.chunks.under_replicated == 0 && s.chunks.missing == 0
+        })
+        .await;
+    verify(&c, &files).await;
+}

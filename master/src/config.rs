@@ -22,6 +22,12 @@ pub struct MasterConfig {
     /// A chunkserver silent this long is dead and its replicas stop counting. Default 30s.
     #[serde(with = "serde_duration")]
     pub dead_timeout: Duration,
+    /// A chunkserver that missed a heartbeat and then refuses TCP connections to its
+    /// address twice in a row (0.5 s apart) is dead at once instead of after
+    /// `dead_timeout`: its process is gone (crashed, killed), nothing will answer there.
+    /// A server that is merely unreachable (partition, hung host) still gets the full
+    /// `dead_timeout`. Servers in maintenance are not probed. Default true.
+    pub dead_on_refused: bool,
     /// Longest time between syncs of the RocksDB write-ahead log (group commit).
     /// A client's fsync/close waits for the next sync. Default 5ms.
     #[serde(with = "serde_duration")]
@@ -67,6 +73,7 @@ impl Default for MasterConfig {
             default_replication: 3,
             heartbeat_interval: Duration::from_secs(1),
             dead_timeout: Duration::from_secs(30),
+            dead_on_refused: true,
             wal_sync_interval: Duration::from_millis(5),
             lease_duration: Duration::from_secs(60),
             secret: String::new(),

@@ -15,6 +15,7 @@ pub mod lease;
 pub mod metrics;
 pub mod namespace;
 pub mod placement;
+pub mod prober;
 pub mod records;
 pub mod registry;
 pub mod rereplication;
@@ -40,7 +41,8 @@ pub async fn run(
     tracing::info!(files = master.file_count(), "namespace open");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tracing::info!("starting re-replication worker");
-    let worker = tokio::spawn(rereplication::run(master.clone(), stop_rx));
+    let worker = tokio::spawn(rereplication::run(master.clone(), stop_rx.clone()));
+    let prober = tokio::spawn(prober::run(master.clone(), stop_rx));
     tracing::info!(%addr, "master listening");
     let app = http::router(master.clone());
     let res = axum::serve(listener, app)
@@ -48,6 +50,7 @@ pub async fn run(
         .await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let _ = prober.await;
     tracing::info!("master stopped");
     res.map_err(MasterError::from)
 }
