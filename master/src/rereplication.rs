@@ -79,9 +79,15 @@ impl Master {
                 );
             }
         }
-        // Expire copies that never completed.
-        cl.copies.retain(|_, jobs| {
-            jobs.retain(|j| j.started.elapsed() < COPY_TIMEOUT);
+        // Expire copies that never completed, and those whose source or target died
+        // (nobody will finish or report them; the chunk is queued again at once).
+        let Cluster { copies, reg, .. } = &mut *cl;
+        copies.retain(|_, jobs| {
+            jobs.retain(|j| {
+                j.started.elapsed() < COPY_TIMEOUT
+                    && reg.is_alive(&j.source, l.dead)
+                    && reg.is_alive(&j.target, l.dead)
+            });
             !jobs.is_empty()
         });
         let mut busy: HashMap<CsId, u32> = HashMap::new();
