@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/rereplication.sh: how fast a cluster restores replication after losing a server,
-# and how it handles the server coming back. Three steps, all on the same disk:
+# how it handles the server coming back, and how fast an empty server joining gets its
+# share. Three steps, all on the same disk:
 #
 #   disk     raw sequential write speed: dd if=/dev/zero bs=1M count=SIZE oflag=direct.
 #   ferrofs  master (--dead-timeout DEAD_TIMEOUT, default 5s instead of the default 30s)
@@ -15,7 +16,9 @@
 #            before the kill) / seconds, counted from the master declaring it
 #            dead and from the kill. Then the dead server is restarted on the same data
 #            and port, and the script times until it is alive again and until
-#            over_replicated == 0 (its copies are surplus by then).
+#            over_replicated == 0 (its copies are surplus by then). Last, an empty fifth
+#            chunkserver joins, and the script times until it holds JOIN_SHARE (0.8)
+#            of the mean number of chunk files per server (the balancer's work).
 #   moosefs  the same with MooseFS: 4 chunkservers, goal 3, data written through the
 #            mount with dd; the chunkserver with the largest chunk directory is killed
 #            with SIGKILL; "declared dead" is when it is gone from `mfscli -SCS`;
@@ -24,16 +27,17 @@
 #            of every file with GOAL valid copies on servers other than the dead one. The bytes are the victim's chunk directory
 #            (du). Restart: until overgoal == 0 in `mfscli -SIC`. MooseFS runs with its
 #            defaults except REPLICATIONS_DELAY_INIT = 0. A step that does not finish in
-#            TIMEOUT seconds is reported as such, with what was left.
+#            TIMEOUT seconds is reported as such, with what was left. The join is the
+#            same with a fifth MooseFS chunkserver, counting its chunk_* files; it gives
+#            up after JOIN_TIMEOUT (300 s).
 #
 # The page cache is dropped just before each kill, so the copies read from disk.
 #
 # Knobs: SIZE (default 2G; QUICK=1: 256M), DEAD_TIMEOUT (5s), TIMEOUT (600 s per wait),
 #        RETURN_GRACE (30 s: how long to wait for a returning server's surplus copies
-#        to show up before concluding there are none), SETTLE (65 s: pause between
-#        the end of the writes and the kill, longer than the ferrofs master's 60 s write
-#        lease, whose chunks it does not re-replicate while the lease lasts; the
-#        measurement is of data at rest; both systems get the pause), TARGETS (default
+#        to show up before concluding there are none), SETTLE (0 s: pause between the
+#        end of the writes and the kill; ferrofs leases end when a file is closed, so
+#        none is needed), JOIN_TIMEOUT, JOIN_SHARE, TARGETS (default
 #        "disk ferrofs moosefs"), QUICK, BENCH_TMP, FERROFS_BIN, KEEP.
 # Run as root: bench/rereplication.sh   or   QUICK=1 bench/rereplication.sh
 : "${TARGETS:=disk ferrofs moosefs}"
@@ -44,8 +48,9 @@ if [ "$QUICK" = 1 ]; then
 else
     : "${SIZE:=2G}"
 fi
-: "${DEAD_TIMEOUT:=5s}" "${TIMEOUT:=600}" "${RETURN_GRACE:=30}" "${SETTLE:=65}"
-REPORT_KNOBS="QUICK SIZE DEAD_TIMEOUT TIMEOUT SETTLE TARGETS"
+: "${DEAD_TIMEOUT:=5s}" "${TIMEOUT:=600}" "${RETURN_GRACE:=30}" "${SETTLE:=0}"
+: "${JOIN_TIMEOUT:=300}" "${JOIN_SHARE:=0.8}"
+REPORT_KNOBS="QUICK SIZE DEAD_TIMEOUT TIMEOUT SETTLE JOIN_TIMEOUT JOIN_SHARE TARGETS"
 
 require_root
 need_cmd python3 curl dd
@@ -60,6 +65,38 @@ head -c "$FILE_B" /dev/urandom >"$SRC"
 
 gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 mib() { calc "$1 / 1048576"; }
+
+# join_wait NAME NEWDIR ALLDIRS GLOB: time until the server added with data directory
+# NEWDIR holds JOIN_SHARE of the average number of chunk files (GLOB) per server over
+# ALLDIRS (its own included); records join_s, join_chunks and join_target.
+join_wait() {
+    local name=$1 newdir=$2 alldirs=$3 glob=$4 t0 have total n target last_log
+    n=$(echo "$alldirs" | wc -w)
+    t0=$(now)
+    last_log=$t0
+    while :; do
+        have=$(find "$newdir" -name "$glob" 2>/dev/null | wc -l)
+        # shellcheck disable=SC2086
+        total=$(find $alldirs -name "$glob" 2>/dev/null | wc -l)
+        target=$(awk -v t="$total" -v n="$n" -v s="$JOIN_SHARE" 'BEGIN { printf "%d", t / n * s }')
+        if ((target > 0 && have >= target)); then
+            result join_s "$(since "$t0")"
+            break
+        fi
+        if gt "$(since "$t0")" "$JOIN_TIMEOUT"; then
+            result join_s "not reached in ${JOIN_TIMEOUT}s"
+            break
+        fi
+        if gt "$(since "$last_log")" 10; then
+            log "  join +$(since "$t0")s: new server holds $have of $target chunks"
+            last_log=$(now)
+        fi
+        sleep 0.5
+    done
+    result join_chunks "$have"
+    result join_target "$target"
+    log "$name join: new server holds $have chunks (target $target) after $(since "$t0")s"
+}
 
 # ---- disk ----------------------------------------------------------------------------------
 disk_step() {
@@ -229,6 +266,11 @@ print(m[0]["id"], m[0]["addr"]) if m else print("", "")' "${FERRO_CS_PORTS[v]}")
     result peak_over "$peak_over"
     result return_victim_mib "$(mib "$(du -sb "$FERRO_DIR/cs$v" | cut -f1)")"
     log "return: peak over_replicated $peak_over; cs$v now holds $vchunks chunks"
+
+    # --- join ---
+    log "adding an empty fifth chunkserver"
+    ferrofs_start_cs 4
+    join_wait ferrofs "$FERRO_DIR/cs4" "$(echo "$FERRO_DIR"/cs{0,1,2,3,4})" '*.dat'
 }
 
 # ---- MooseFS -------------------------------------------------------------------------------
@@ -368,6 +410,11 @@ moosefs_step() {
     fi
     result peak_over "$peak_over"
     result return_victim_mib "$(mib "$(du -sb "$MFS_DIR/cs$v/hdd" | cut -f1)")"
+
+    # --- join ---
+    log "adding an empty fifth chunkserver"
+    moosefs_start_cs 4
+    join_wait moosefs "$MFS_DIR/cs4/hdd" "$(echo "$MFS_DIR"/cs{0,1,2,3,4}/hdd)" 'chunk_*'
 }
 
 for step in $TARGETS; do
@@ -396,5 +443,7 @@ report "Re-replication: $SIZE of data, one of 4 servers killed" \
     --row "return_clean_s=restart -> no over-replicated chunk (s)" \
     --row "peak_over=peak over-replicated chunks seen" \
     --row "return_victim_mib=data on the returned server at the end (MiB)" \
-    --note "ferrofs master run with --dead-timeout $DEAD_TIMEOUT (default 30s), heartbeats every 1s; MooseFS notices a killed chunkserver when its TCP connection drops. Restored bytes: du of the killed server's data directory, taken just before the kill. For MooseFS the declared-dead moment is when \`mfscli -SCS\` stops listing the server (polled every 0.1 s), which can trail the master's own detection, so its from-kill figures are the safer comparison. Polling: every 0.1 s until the death is seen, then every 0.25 s (+ the time of the status calls). All servers share one disk, so a copy reads and writes the same device. The kill comes ${SETTLE}s after the writes (SETTLE: the ferrofs master leaves chunks under a live 60 s write lease alone) with the page cache dropped."
+    --row "join_s=empty fifth server added -> holds ${JOIN_SHARE} of the mean chunk count (s)" \
+    --row "join_chunks=chunks on the fifth server at that point" \
+    --note "ferrofs master run with --dead-timeout $DEAD_TIMEOUT (default 30s), heartbeats every 1s, and dead_on_refused (default): a server that missed a heartbeat and whose port refuses connections twice, 0.5 s apart, is dead at once; MooseFS notices a killed chunkserver when its TCP connection drops. Restored bytes: du of the killed server's data directory, taken just before the kill. For MooseFS the declared-dead moment is when \`mfscli -SCS\` stops listing the server (polled every 0.1 s), which can trail the master's own detection, so its from-kill figures are the safer comparison. Polling: every 0.1 s until the death is seen, then every 0.25 s (+ the time of the status calls). All servers share one disk, so a copy reads and writes the same device. The kill comes ${SETTLE}s after the writes, with the page cache dropped. Join: an empty fifth server is started after the return step; the figure is the time until it holds ${JOIN_SHARE} of the mean chunk-file count per server (ferrofs: the balancer, which runs only on a healthy cluster; MooseFS: its rebalancing)."
 finish
