@@ -256,23 +256,16 @@ impl Master {
         // answer to version 2, so an empty version-1 copy reported later is stale.
         let (mut ok, mut version) = (ok, 1);
         if ok.len() < want {
-            let path = bump_path(id);
-            let body = BumpVersionReq { from: 1, to: 2 };
-            let results =
-                join_all(ok.iter().map(|t| self.internal_post(&t.addr, &path, &body))).await;
-            ok = ok
-                .into_iter()
-                .zip(results)
-                .filter_map(|(t, r)| r.is_ok().then_some(t))
-                .collect();
-            if ok.is_empty() {
-                self.cluster.lock().chunks.chunks.remove(&id);
-                return Err(err(
-                    ErrorCode::NoChunkservers,
-                    "could not create the chunk on any chunkserver",
-                ));
+            match self.bump_until_all_answer(id, ok, 1).await {
+                Some((o, v)) => (ok, version) = (o, v),
+                None => {
+                    self.cluster.lock().chunks.chunks.remove(&id);
+                    return Err(err(
+                        ErrorCode::NoChunkservers,
+                        "could not create the chunk on any chunkserver",
+                    ));
+                }
             }
-            version = 2;
         }
         let mut b = rocksdb::WriteBatch::default();
         b.put(db::file_chunk_key(req.ino, req.index), id.to_be_bytes());
@@ -352,35 +345,12 @@ impl Master {
                 format!("no live replica of chunk {id} at version {version}"),
             ));
         }
-        let new = version + 1;
-        let path = bump_path(id);
-        let body = BumpVersionReq {
-            from: version,
-            to: new,
-        };
-        let results = join_all(
-            holders
-                .iter()
-                .map(|h| self.internal_post(&h.addr, &path, &body)),
-        )
-        .await;
-        let ok: Vec<ReplicaLoc> = holders
-            .into_iter()
-            .zip(results)
-            .filter_map(|(h, r)| match r {
-                Ok(()) => Some(h),
-                Err(e) => {
-                    tracing::warn!(chunk = id, cs = %h.id, error = %e, "version bump failed");
-                    None
-                }
-            })
-            .collect();
-        if ok.is_empty() {
+        let Some((ok, new)) = self.bump_until_all_answer(id, holders, version).await else {
             return Err(err(
                 ErrorCode::NoChunkservers,
                 format!("no replica of chunk {id} accepted the new version"),
             ));
-        }
+        };
         // Replicas moved first; a crash here leaves them ahead, and a replica reporting a
         // higher version than the master's is taken as current (GFS rule).
         let mut b = rocksdb::WriteBatch::default();
@@ -440,6 +410,50 @@ impl Master {
             "lease granted"
         );
         Ok(self.make_lease(id, new, ok, self.cfg.lease_duration))
+    }
+
+    /// Move the replicas on `holders` from version `from` to a new version on which
+    /// every one of them answered. A holder whose bump failed may still have applied
+    /// it (killed after renaming, a reply lost or late), and would later report the new
+    /// version without the data the lease holder writes next; so after any failure the
+    /// ones that answered are bumped once more, leaving the doubtful copy a version
+    /// behind (stale, deleted when it reports). Returns the replicas and their version,
+    /// or None if none answered.
+    async fn bump_until_all_answer(
+        &self,
+        id: ChunkId,
+        mut holders: Vec<ReplicaLoc>,
+        mut from: Version,
+    ) -> Option<(Vec<ReplicaLoc>, Version)> {
+        let path = bump_path(id);
+        loop {
+            let body = BumpVersionReq { from, to: from + 1 };
+            let results = join_all(
+                holders
+                    .iter()
+                    .map(|h| self.internal_post(&h.addr, &path, &body)),
+            )
+            .await;
+            let asked = holders.len();
+            holders = holders
+                .into_iter()
+                .zip(results)
+                .filter_map(|(h, r)| match r {
+                    Ok(()) => Some(h),
+                    Err(e) => {
+                        tracing::warn!(chunk = id, cs = %h.id, to = from + 1, error = %e, "version bump failed");
+                        None
+                    }
+                })
+                .collect();
+            from += 1;
+            if holders.is_empty() {
+                return None;
+            }
+            if holders.len() == asked {
+                return Some((holders, from));
+            }
+        }
     }
 
     /// POST a JSON body to a chunkserver's internal API with the cluster secret. A

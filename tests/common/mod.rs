@@ -2,7 +2,8 @@
 //! `ferrofs` binary as a child process, on a 127.0.0.1 ephemeral port, in its own temp
 //! directory. Waits are conditions with a reason and a deadline, never bare sleeps.
 //! Logs go to files in the cluster's directory; they are printed if a test panics (and
-//! streamed live with FERROFS_TEST_LOGS=1).
+//! streamed live with FERROFS_TEST_LOGS=1). FERROFS_TEST_KEEP=1 keeps the directories
+//! (data and logs) after the test.
 
 #![allow(dead_code)]
 
@@ -72,10 +73,15 @@ impl Builder {
     }
 
     pub async fn start(self) -> TestCluster {
+        let keep = std::env::var_os("FERROFS_TEST_KEEP").is_some();
         let dir = tempfile::Builder::new()
             .prefix("ferrofs-test-")
+            .keep(keep)
             .tempdir()
             .expect("temp dir");
+        if keep {
+            eprintln!("cluster directory (kept): {}", dir.path().display());
+        }
         let mut c = TestCluster {
             root: dir.path().to_path_buf(),
             _dir: dir,
