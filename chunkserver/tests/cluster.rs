@@ -121,6 +121,7 @@ async fn read(
             offset: 0,
             len,
             token,
+            whole_blocks: false,
         })
         .send()
         .await
