@@ -78,4 +78,9 @@ impl Client {
     pub fn config(&self) -> &ClientConfig {
         &self.inner.cfg
     }
+
+    /// Bytes of verified blocks held by the small-read cache.
+    pub fn cached_block_bytes(&self) -> u64 {
+        self.inner.blocks.lock().bytes()
+    }
 }
