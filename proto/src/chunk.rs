@@ -40,7 +40,8 @@ pub fn bump_path(id: ChunkId) -> String {
     format!("/v1/internal/chunk/{id}/bump")
 }
 /// Internal `PUT` raw whole-chunk bytes (query: `ReplicaParams`) from a peer copying a
-/// replica; the receiver verifies the SHA-256 before the replica counts.
+/// replica, optionally followed by their SHA-256; the receiver verifies the SHA-256
+/// before the replica counts.
 pub fn replica_path(id: ChunkId) -> String {
     format!("/v1/internal/chunk/{id}/replica")
 }
@@ -136,6 +137,12 @@ pub struct BumpVersionReq {
 pub struct ReplicaParams {
     pub version: Version,
     pub length: u64,
-    /// Hex SHA-256 the received bytes must match.
+    /// Hex SHA-256 the received bytes must match; empty with `sha_trailer`.
+    #[serde(default)]
     pub sha256: String,
+    /// The body is the `length` bytes followed by their 32-byte SHA-256, which the
+    /// sender computes as it streams (so it need not read the chunk twice); the
+    /// receiver checks the bytes against it all the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sha_trailer: bool,
 }
