@@ -6,6 +6,9 @@
 //! - trims surplus replicas (decommissioning servers first, then the fullest),
 //! - expires copies that never completed.
 //!
+//! A pass runs every `rereplication_interval`, and at once when a heartbeat reports a
+//! finished copy, so a freed slot does not wait for the next tick.
+//!
 //! Chunks under an active write lease are left alone: a copy taken mid-write could miss
 //! bytes, and the next lease's version bump would make it stale anyway.
 
@@ -26,6 +29,7 @@ pub async fn run(master: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            _ = master.rereplication_wake.notified() => {}
             _ = shutdown.changed() => return,
         }
         let (status, kick) = master.replication_pass();

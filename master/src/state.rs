@@ -60,6 +60,8 @@ pub struct Master {
     pub metrics: Metrics,
     pub workers: Mutex<BTreeMap<String, String>>,
     pub(crate) files: AtomicU64,
+    /// Wakes the re-replication worker early: a copy ended, so a slot is free.
+    pub rereplication_wake: tokio::sync::Notify,
 }
 
 impl Master {
@@ -99,6 +101,7 @@ impl Master {
             metrics: Metrics::default(),
             workers: Mutex::new(BTreeMap::new()),
             files: AtomicU64::new(files),
+            rereplication_wake: tokio::sync::Notify::new(),
             cfg,
         };
         if m.db.get::<InodeRec>(&db::inode_key(ROOT_INO))?.is_none() {
