@@ -83,9 +83,17 @@ impl Master {
                 );
             }
         }
-        // Expire copies that never completed.
-        cl.copies.retain(|_, jobs| {
-            jobs.retain(|j| j.started.elapsed() < COPY_TIMEOUT);
+        // Expire copies that never completed, and forget those whose source or target
+        // has since been declared dead: no report will ever end them, and until then
+        // they hold the chunk and the servers' copy slots. (A server that dies right
+        // after it was picked can be either, as it still looked alive.)
+        let Cluster { copies, reg, .. } = &mut *cl;
+        copies.retain(|_, jobs| {
+            jobs.retain(|j| {
+                j.started.elapsed() < COPY_TIMEOUT
+                    && reg.is_alive(&j.source, l.dead)
+                    && reg.is_alive(&j.target, l.dead)
+            });
             !jobs.is_empty()
         });
         let mut busy: HashMap<CsId, u32> = HashMap::new();
