@@ -233,6 +233,10 @@ pub struct MountArgs {
     /// Worker threads serving kernel requests.
     #[arg(long, default_value_t = 16)]
     pub threads: usize,
+    /// Memory for verified 64 KiB blocks of small (random) reads, e.g. 1GiB; 0 turns
+    /// the cache off.
+    #[arg(long, env = "FERROFS_BLOCK_CACHE", default_value = "256MiB", value_parser = parse_size)]
+    pub block_cache: u64,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {

@@ -22,7 +22,20 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tracing::{info, warn};
 
+/// Pieces read ahead of the network while sending a replica.
+const SEND_AHEAD: usize = 4;
+/// Bytes per write of a received replica.
+const RECEIVE_PIECE: usize = 4 << 20;
+/// Length of the SHA-256 trailer of a replica body sent with `sha_trailer`.
+const SHA_LEN: usize = 32;
+
 /// Copy the local replica of `id` at `version` to `target`.
+///
+/// The bytes are read (CRC-verified) by a producer task a few pieces ahead of the
+/// network. If the replica's SHA-256 is already known it is declared up front;
+/// otherwise the producer hashes what it sends and appends the digest to the body, so
+/// the chunk is read once rather than once to hash and once to send. Either way the
+/// target checks the bytes against the SHA-256 before the replica counts.
 pub async fn copy_to(
     node: Arc<Node>,
     id: ChunkId,
@@ -30,34 +43,36 @@ pub async fn copy_to(
     target: &ReplicaLoc,
 ) -> Result<u64> {
     let c = node.store.get(id)?;
-    let (sha, length) = {
+    let (known_sha, length, generation) = {
         let _op = c.op.lock().await;
-        let c2 = c.clone();
-        node.blocking(move |s| s.sha256(&c2, version)).await?
-    };
-    let n2 = node.clone();
-    let stream = futures::stream::try_unfold(0u64, move |at| {
-        let (node, c) = (n2.clone(), c.clone());
-        async move {
-            if at >= length {
-                return Ok(None);
-            }
-            let n = (length - at).min(PIECE);
-            let piece = node
-                .blocking(move |s| s.read(&c, version, at, n))
-                .await
-                .map_err(std::io::Error::other)?;
-            if piece.is_empty() {
-                return Err(std::io::Error::other("chunk shrank while copying"));
-            }
-            let next = at + piece.len() as u64;
-            Ok::<_, std::io::Error>(Some((Bytes::from(piece), next)))
+        let st = c.st.read();
+        if st.removed || st.version != version {
+            return Err(E::StaleVersion {
+                chunk: id,
+                have: st.version,
+                want: version,
+            });
         }
+        (st.sha, st.length, st.generation)
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(SEND_AHEAD);
+    tokio::spawn(produce(
+        node.clone(),
+        c,
+        version,
+        length,
+        generation,
+        known_sha,
+        tx,
+    ));
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
     });
     let params = ReplicaParams {
         version,
         length,
-        sha256: hex::encode(sha),
+        sha256: known_sha.map(hex::encode).unwrap_or_default(),
+        sha_trailer: known_sha.is_none(),
     };
     // Allow for slow links: the request timeout plus a second per MiB.
     let limit = node.config.request_timeout + Duration::from_secs(length >> 20);
@@ -83,6 +98,70 @@ pub async fn copy_to(
         )));
     }
     Ok(length)
+}
+
+/// Read a replica piece by piece into `tx` (hashing it unless `known_sha`), then the
+/// SHA-256 trailer. A read error, or a change of the chunk while it was read, ends the
+/// stream with an error, so the target never installs a torn copy.
+async fn produce(
+    node: Arc<Node>,
+    c: Arc<crate::store::Chunk>,
+    version: Version,
+    length: u64,
+    generation: u64,
+    known_sha: Option<[u8; 32]>,
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+) {
+    let mut sha = known_sha.is_none().then(ShaBuilder::default);
+    let mut at = 0u64;
+    while at < length {
+        let n = (length - at).min(PIECE);
+        let c2 = c.clone();
+        let read = node
+            .blocking(move |s| {
+                let piece = s.read(&c2, version, at, n)?;
+                if let Some(h) = sha.as_mut() {
+                    h.update(&piece);
+                }
+                Ok((piece, sha))
+            })
+            .await;
+        let piece = match read {
+            Ok((p, h)) if !p.is_empty() => {
+                sha = h;
+                p
+            }
+            Ok(_) => {
+                let _ = tx
+                    .send(Err(std::io::Error::other("chunk shrank while copying")))
+                    .await;
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Err(std::io::Error::other(e))).await;
+                return;
+            }
+        };
+        at += piece.len() as u64;
+        if tx.send(Ok(Bytes::from(piece))).await.is_err() {
+            return; // the request was dropped
+        }
+    }
+    let Some(sha) = sha else {
+        return; // declared up front
+    };
+    let digest = sha.finish();
+    // The digest stands for the replica only if no write landed while it was read.
+    let c2 = c.clone();
+    let cached = node
+        .blocking(move |s| s.cache_sha(&c2, version, generation, digest))
+        .await;
+    let last = match cached {
+        Ok(true) => Ok(Bytes::copy_from_slice(&digest)),
+        Ok(false) => Err(std::io::Error::other("chunk changed while copying")),
+        Err(e) => Err(std::io::Error::other(e)),
+    };
+    let _ = tx.send(last).await;
 }
 
 /// Run a `Replicate` command in the background, bounded by `max_concurrent_copies`.
@@ -132,13 +211,22 @@ impl Incoming {
     }
 }
 
-async fn append(inc: Incoming, data: Vec<u8>) -> Result<Incoming> {
+/// A write in flight; gives back the file and the emptied buffer for reuse.
+type Appending = tokio::task::JoinHandle<Result<(Incoming, Vec<u8>)>>;
+
+/// Write and hash `data` on a blocking thread while the caller receives more.
+fn append(inc: Incoming, data: Vec<u8>) -> Appending {
     tokio::task::spawn_blocking(move || {
-        let mut inc = inc;
-        inc.append(&data).map(|()| inc)
+        let (mut inc, mut data) = (inc, data);
+        inc.append(&data)?;
+        data.clear();
+        Ok((inc, data))
     })
-    .await
-    .map_err(|e| E::Internal(format!("blocking task failed: {e}")))?
+}
+
+async fn finish_append(task: Appending) -> Result<(Incoming, Vec<u8>)> {
+    task.await
+        .map_err(|e| E::Internal(format!("blocking task failed: {e}")))?
 }
 
 /// Receive a whole replica from a peer (`PUT replica_path`).
@@ -148,10 +236,15 @@ pub async fn receive(
     p: ReplicaParams,
     body: Body,
 ) -> Result<ChunkReport> {
-    let want_sha: [u8; 32] = hex::decode(&p.sha256)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| E::BadRequest(format!("bad sha256 {:?}", p.sha256)))?;
+    let want_sha: Option<[u8; 32]> = if p.sha_trailer {
+        None
+    } else {
+        let sha = hex::decode(&p.sha256)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| E::BadRequest(format!("bad sha256 {:?}", p.sha256)))?;
+        Some(sha)
+    };
     if let Ok(n) = node.chunk_size()
         && p.length > n
     {
@@ -190,40 +283,68 @@ async fn receive_into(
     node: &Arc<Node>,
     id: ChunkId,
     p: &ReplicaParams,
-    want_sha: [u8; 32],
-    mut inc: Incoming,
+    want_sha: Option<[u8; 32]>,
+    inc: Incoming,
     body: Body,
 ) -> Result<ChunkReport> {
     let mut frames = body.into_data_stream();
-    let mut buf = Vec::with_capacity(PIECE as usize);
+    let mut buf = Vec::with_capacity(RECEIVE_PIECE);
+    let mut trailer = Vec::with_capacity(SHA_LEN);
+    let trailer_len = if want_sha.is_none() { SHA_LEN } else { 0 };
     let mut total = 0u64;
+    // At most one write in flight: the next piece is received while it runs.
+    let mut writing: Option<Appending> = None;
+    let mut idle = Some(inc);
     loop {
         let frame = frames.next().await;
         let done = frame.is_none();
         if let Some(f) = frame {
             let b = f.map_err(|e| E::BadRequest(format!("reading replica body: {e}")))?;
-            total += b.len() as u64;
-            if total > p.length {
+            let data_left = p.length.saturating_sub(total) as usize;
+            let (data, rest) = b.split_at(b.len().min(data_left));
+            total += data.len() as u64;
+            buf.extend_from_slice(data);
+            if trailer.len() + rest.len() > trailer_len {
                 return Err(E::BadRequest(format!(
                     "replica body longer than {} bytes",
-                    p.length
+                    p.length + trailer_len as u64
                 )));
             }
-            buf.extend_from_slice(&b);
+            trailer.extend_from_slice(rest);
         }
-        if !buf.is_empty() && (done || buf.len() as u64 >= PIECE) {
-            inc = append(inc, std::mem::take(&mut buf)).await?;
+        if !buf.is_empty() && (done || buf.len() >= RECEIVE_PIECE) {
+            // Two buffers take turns: one being written, one being filled.
+            let (inc, spare) = match (writing.take(), idle.take()) {
+                (Some(task), _) => finish_append(task).await?,
+                (None, Some(inc)) => (inc, Vec::with_capacity(RECEIVE_PIECE)),
+                (None, None) => unreachable!("the temp file is either idle or being written"),
+            };
+            let data = std::mem::replace(&mut buf, spare);
+            writing = Some(append(inc, data));
         }
         if done {
             break;
         }
     }
-    if total != p.length {
+    let inc = match (writing.take(), idle.take()) {
+        (Some(task), _) => finish_append(task).await?.0,
+        (None, Some(inc)) => inc,
+        (None, None) => unreachable!("the temp file is either idle or being written"),
+    };
+    if total != p.length || trailer.len() != trailer_len {
         return Err(E::BadRequest(format!(
-            "replica body is {total} bytes, expected {}",
-            p.length
+            "replica body is {} bytes, expected {}",
+            total + trailer.len() as u64,
+            p.length + trailer_len as u64
         )));
     }
+    let want_sha = match want_sha {
+        Some(s) => s,
+        None => trailer
+            .as_slice()
+            .try_into()
+            .expect("trailer length checked above"),
+    };
     let Incoming {
         path, crcs, sha, ..
     } = inc;
@@ -232,7 +353,7 @@ async fn receive_into(
         return Err(E::BadRequest(format!(
             "replica SHA-256 {} does not match {}",
             hex::encode(sha),
-            p.sha256
+            hex::encode(want_sha)
         )));
     }
     let crcs = crcs.finish();

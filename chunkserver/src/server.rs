@@ -17,7 +17,7 @@ use ferrofs_proto::chunk::{self as api, ChunkInfo, SyncParams, TokenParam, Trunc
 use ferrofs_proto::heartbeat::ChunkReport;
 use ferrofs_proto::ids::chunk_name;
 use ferrofs_proto::token::Access;
-use ferrofs_proto::{ApiError, ChunkId, ErrorCode};
+use ferrofs_proto::{ApiError, BLOCK_SIZE, ChunkId, ErrorCode};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -153,13 +153,12 @@ async fn read(State(node): Node_, Id(id): Id, Q(p): Q<api::ReadParams>) -> Resul
     let c = node.store.get(id)?;
     c.check_version(p.version)?;
     let length = c.snapshot().1;
-    let end = p.offset.saturating_add(p.len).min(length);
-    let total = end.saturating_sub(p.offset);
+    let (start, end) = read_span(p.offset, p.len, length, p.whole_blocks);
+    let total = end.saturating_sub(start);
     let version = p.version;
     // Read and verify the first piece before answering, so a corrupt block in a small
     // read becomes a proper 422; later pieces abort the stream if they fail.
     let n = total.min(PIECE);
-    let start = p.offset;
     let c1 = c.clone();
     let first = node
         .blocking(move |s| s.read(&c1, version, start, n))
@@ -190,10 +189,30 @@ async fn read(State(node): Node_, Id(id): Id, Q(p): Q<api::ReadParams>) -> Resul
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_LENGTH, total.to_string()),
+            (
+                header::HeaderName::from_static(api::DATA_OFFSET_HEADER),
+                start.to_string(),
+            ),
         ],
         body,
     )
         .into_response())
+}
+
+/// The chunk range `[start, end)` a read returns: the asked range clipped to the stored
+/// `length`, or with `whole_blocks` the blocks it touches (which the store reads and
+/// verifies anyway), so a client can cache whole verified blocks.
+fn read_span(offset: u64, len: u64, length: u64, whole_blocks: bool) -> (u64, u64) {
+    let end = offset.saturating_add(len).min(length);
+    if !whole_blocks || offset >= end {
+        return (offset, end);
+    }
+    let start = offset / BLOCK_SIZE * BLOCK_SIZE;
+    let end = end
+        .div_ceil(BLOCK_SIZE)
+        .saturating_mul(BLOCK_SIZE)
+        .min(length);
+    (start, end)
 }
 
 async fn truncate(State(node): Node_, Id(id): Id, Q(p): Q<TruncateParams>) -> Result<Response> {
@@ -270,4 +289,25 @@ async fn replica(
 ) -> Result<Response> {
     node.check_secret(&headers)?;
     Ok(json(replication::receive(node, id, p, body).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_span;
+    const B: u64 = ferrofs_proto::BLOCK_SIZE;
+
+    #[test]
+    fn read_span_widens_to_blocks_within_the_chunk() {
+        // Off: the asked range, clipped to the stored length.
+        assert_eq!(read_span(5000, 4096, 10 * B, false), (5000, 9096));
+        assert_eq!(read_span(5000, 4096, 6000, false), (5000, 6000));
+        // On: whole blocks covering the range.
+        assert_eq!(read_span(5000, 4096, 10 * B, true), (0, B));
+        assert_eq!(read_span(B - 1, 2, 10 * B, true), (0, 2 * B));
+        assert_eq!(read_span(3 * B, B, 10 * B, true), (3 * B, 4 * B));
+        // The last block is as long as the chunk.
+        assert_eq!(read_span(B + 10, 4096, B + 100, true), (B, B + 100));
+        // Past the end: nothing, as without the flag.
+        assert_eq!(read_span(2 * B, 10, B, true), (2 * B, B));
+    }
 }

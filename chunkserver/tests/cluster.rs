@@ -121,6 +121,7 @@ async fn read(
             offset: 0,
             len,
             token,
+            whole_blocks: false,
         })
         .send()
         .await
@@ -382,4 +383,82 @@ async fn chain_write_read_corrupt_replicate() {
         read(&http, &a, id, 2, 10).await.status() == 404
     })
     .await;
+}
+
+/// A replica sent with its SHA-256 as a body trailer is installed only if the bytes
+/// match the trailer and the body has exactly `length` bytes plus the trailer; one with
+/// the SHA-256 declared up front still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_sha_trailer_is_verified() {
+    use sha2::{Digest, Sha256};
+    let tmp = tempfile::tempdir().unwrap();
+    let m: M = Arc::default();
+    let ml = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let master = format!("http://{}", ml.local_addr().unwrap());
+    let app = Router::new()
+        .route(REGISTER, post(register))
+        .route(HEARTBEAT, post(heartbeat))
+        .with_state(m.clone());
+    tokio::spawn(async move { axum::serve(ml, app).await.unwrap() });
+    let cs = start_cs(&master, tmp.path(), 0).await;
+    wait_until("registered", Duration::from_secs(10), async || {
+        m.lock().registered.len() == 1
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let data: Vec<u8> = (0..1_500_001u32).map(|i| (i * 7 % 241) as u8).collect();
+    let sha: [u8; 32] = Sha256::digest(&data).into();
+    let send = |id: u64, params: api::ReplicaParams, body: Vec<u8>| {
+        http.put(url(&cs, &api::replica_path(id)))
+            .header(SECRET_HEADER, SECRET)
+            .query(&params)
+            .body(body)
+            .send()
+    };
+    let trailer = |length: u64| api::ReplicaParams {
+        version: 1,
+        length,
+        sha256: String::new(),
+        sha_trailer: true,
+    };
+    let with = |tail: &[u8]| [&data[..], tail].concat();
+
+    let mut wrong = sha;
+    wrong[0] ^= 1;
+    let r = send(1, trailer(data.len() as u64), with(&wrong))
+        .await
+        .unwrap();
+    api_err(r, 400, ErrorCode::BadRequest).await;
+    let r = send(1, trailer(data.len() as u64), with(&sha[..31]))
+        .await
+        .unwrap();
+    api_err(r, 400, ErrorCode::BadRequest).await;
+    let r = send(
+        1,
+        trailer(data.len() as u64),
+        with(&[sha.as_slice(), b"x"].concat()),
+    )
+    .await
+    .unwrap();
+    api_err(r, 400, ErrorCode::BadRequest).await;
+    let r = read(&http, &cs, 1, 1, 1 << 30).await;
+    api_err(r, 404, ErrorCode::NotFound).await;
+
+    let r = send(1, trailer(data.len() as u64), with(&sha))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = read(&http, &cs, 1, 1, 1 << 30).await;
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &data[..]);
+
+    let declared = api::ReplicaParams {
+        version: 1,
+        length: data.len() as u64,
+        sha256: hex::encode(sha),
+        sha_trailer: false,
+    };
+    let r = send(2, declared, data.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = read(&http, &cs, 2, 1, 1 << 30).await;
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &data[..]);
 }

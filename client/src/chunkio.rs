@@ -56,22 +56,53 @@ impl ChunkIo {
         len: u64,
         token: &str,
     ) -> Result<Bytes> {
+        let p = ReadParams {
+            version,
+            offset,
+            len,
+            token: token.to_string(),
+            whole_blocks: false,
+        };
+        Ok(self.get(replica, chunk, &p).await?.1)
+    }
+
+    /// Read the whole verified blocks covering `[offset, offset+len)` (the last one
+    /// clipped to the chunk's length), with the chunk offset the bytes start at. A
+    /// chunkserver that predates the flag answers with the range as asked and no
+    /// offset: `None`, and the bytes start at `offset`.
+    pub async fn read_blocks(
+        &self,
+        replica: &ReplicaLoc,
+        chunk: ChunkId,
+        version: Version,
+        offset: u64,
+        len: u64,
+        token: &str,
+    ) -> Result<(Option<u64>, Bytes)> {
+        let p = ReadParams {
+            version,
+            offset,
+            len,
+            token: token.to_string(),
+            whole_blocks: true,
+        };
+        self.get(replica, chunk, &p).await
+    }
+
+    async fn get(
+        &self,
+        replica: &ReplicaLoc,
+        chunk: ChunkId,
+        params: &ReadParams,
+    ) -> Result<(Option<u64>, Bytes)> {
+        let len = params.len;
         let url = format!("http://{}{}", replica.addr, read_path(chunk));
         let unreachable = |msg: String| ClientError::ChunkserverUnreachable {
             addr: replica.addr.clone(),
             msg,
         };
         let stalled = || unreachable(format!("sent nothing for {:?}", self.read_stall));
-        let send = self
-            .http
-            .get(&url)
-            .query(&ReadParams {
-                version,
-                offset,
-                len,
-                token: token.to_string(),
-            })
-            .send();
+        let send = self.http.get(&url).query(params).send();
         // A hung (stopped, overloaded) chunkserver still accepts connections: bound the
         // wait for every step rather than only the whole request.
         let mut resp = timeout(self.read_stall, send)
@@ -79,6 +110,11 @@ impl ChunkIo {
             .map_err(|_| stalled())?
             .map_err(|e| unreachable(root_cause(&e)))?;
         let status = resp.status();
+        let start = resp
+            .headers()
+            .get(DATA_OFFSET_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
         let mut body = BytesMut::with_capacity(if status.is_success() {
             len.min(16 << 20) as usize
         } else {
@@ -93,7 +129,7 @@ impl ChunkIo {
         }
         let body = body.freeze();
         if status.is_success() {
-            Ok(body)
+            Ok((start, body))
         } else {
             Err(ClientError::Api(api_error(status, &body)))
         }

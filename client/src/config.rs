@@ -21,6 +21,11 @@ pub struct ClientConfig {
     pub write_piece: usize,
     /// Concurrent write requests per file in `put`. Default 4.
     pub write_concurrency: usize,
+    /// Bytes of verified 64 KiB blocks kept for small reads (below 256 KiB): the
+    /// first small read of a block fetches the whole block, later ones are served
+    /// locally until the file is re-opened (`Client::invalidate`) or this client writes
+    /// there. 0 disables the cache. Default 256MiB.
+    pub block_cache_bytes: u64,
 }
 
 impl ClientConfig {
@@ -40,6 +45,7 @@ impl ClientConfig {
             write_attempts: 5,
             write_piece: 4 << 20,
             write_concurrency: 4,
+            block_cache_bytes: 256 << 20,
         }
     }
 }

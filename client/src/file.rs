@@ -4,10 +4,11 @@
 //! the failed copy is stale), sync, and truncate.
 
 use crate::Client;
+use crate::blockcache::BlockKey;
 use crate::error::{ClientError, Result};
 use bytes::{Bytes, BytesMut};
 use ferrofs_proto::namespace::*;
-use ferrofs_proto::{CsId, ErrorCode, Ino};
+use ferrofs_proto::{BLOCK_SIZE, CsId, ErrorCode, Ino};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,9 @@ const SUSPECT_FOR: Duration = Duration::from_secs(30);
 const READ_PIECE: u64 = 2 << 20;
 /// Re-request a lease this long before the master says it ends.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// Reads shorter than this (per chunk) go through the block cache; longer ones are
+/// mostly sequential and would only push the random-access working set out.
+const CACHED_READ_MAX: u64 = 256 << 10;
 
 #[derive(Default)]
 pub(crate) struct LocCache {
@@ -43,8 +47,10 @@ pub(crate) struct CachedLease {
 
 impl Client {
     /// Forget cached chunk locations of `ino` (on open, for close-to-open consistency).
+    /// Also drops the file's cached blocks.
     pub fn invalidate(&self, ino: Ino) {
         self.inner.locs.lock().remove(&ino);
+        self.inner.blocks.lock().invalidate(ino);
     }
 
     async fn locations(
@@ -164,19 +170,68 @@ impl Client {
         Ok(out.freeze())
     }
 
-    /// Read from one chunk, trying each replica, refreshing locations once if all fail.
-    async fn read_chunk(&self, ino: Ino, mut loc: ChunkLoc, off: u64, len: u64) -> Result<Bytes> {
+    /// Read from one chunk. Small reads are served from the block cache when it holds
+    /// every block they touch, and otherwise fetch those whole blocks and keep them;
+    /// large reads stream just the range and leave the cache alone.
+    async fn read_chunk(&self, ino: Ino, loc: ChunkLoc, off: u64, len: u64) -> Result<Bytes> {
+        if len >= CACHED_READ_MAX || !self.inner.blocks.lock().enabled() {
+            return Ok(self.fetch_chunk(ino, loc, off, len, false).await?.2);
+        }
+        let key = |l: &ChunkLoc| BlockKey {
+            ino,
+            index: l.index,
+            chunk: l.chunk_id,
+            version: l.version,
+            block: 0,
+        };
+        let blocks = off / BLOCK_SIZE..(off + len).div_ceil(BLOCK_SIZE);
+        let cached = self.inner.blocks.lock().get_all(key(&loc), blocks.clone());
+        if let Some(cached) = cached {
+            return Ok(from_blocks(&cached, blocks.start * BLOCK_SIZE, off, len));
+        }
+        let epoch = self.inner.blocks.lock().epoch();
+        let (loc, start, data) = self.fetch_chunk(ino, loc, off, len, true).await?;
+        let Some(start) = start.filter(|s| *s <= off) else {
+            return Ok(data); // not whole blocks (an older chunkserver): the range as asked
+        };
+        self.inner
+            .blocks
+            .lock()
+            .insert(key(&loc), start, &data, epoch);
+        let a = ((off - start) as usize).min(data.len());
+        let b = ((off + len - start) as usize).min(data.len());
+        Ok(data.slice(a..b))
+    }
+
+    /// Fetch `[off, off+len)` of a chunk (or with `whole_blocks` the blocks covering
+    /// it), trying each replica and refreshing locations once if all fail. Returns the
+    /// location read (it may have been refreshed) and the chunk offset the bytes start
+    /// at, when the chunkserver said.
+    async fn fetch_chunk(
+        &self,
+        ino: Ino,
+        mut loc: ChunkLoc,
+        off: u64,
+        len: u64,
+        whole_blocks: bool,
+    ) -> Result<(ChunkLoc, Option<u64>, Bytes)> {
         let mut last = String::from("no live replica");
         for round in 0..2 {
             for r in self.read_order(&loc, off) {
-                match self
-                    .chunks
-                    .read(&r, loc.chunk_id, loc.version, off, len, &loc.token)
-                    .await
-                {
-                    Ok(b) => {
+                let got = if whole_blocks {
+                    self.chunks
+                        .read_blocks(&r, loc.chunk_id, loc.version, off, len, &loc.token)
+                        .await
+                } else {
+                    self.chunks
+                        .read(&r, loc.chunk_id, loc.version, off, len, &loc.token)
+                        .await
+                        .map(|b| (Some(off), b))
+                };
+                match got {
+                    Ok((start, b)) => {
                         self.inner.suspects.lock().remove(&r.addr);
-                        return Ok(b);
+                        return Ok((loc, start, b));
                     }
                     Err(e) => {
                         tracing::debug!(chunk = loc.chunk_id, replica = %r.addr, error = %e, "read failed, trying next replica");
@@ -192,7 +247,7 @@ impl Client {
                 let (_, fresh) = self.locations(ino, loc.index, loc.index + 1, true).await?;
                 match fresh.into_iter().find(|l| l.index == loc.index) {
                     Some(l) => loc = l,
-                    None => return Ok(Bytes::new()), // truncated away meanwhile
+                    None => return Ok((loc, None, Bytes::new())), // truncated away meanwhile
                 }
             }
         }
@@ -325,11 +380,19 @@ impl Client {
         sync: bool,
     ) -> Result<()> {
         let io = self.chunks.clone();
-        self.with_pipeline(ino, index, |lease| {
-            let (io, data) = (io.clone(), data.clone());
-            async move { io.write(&lease, offset, data, sync).await }
-        })
-        .await
+        let len = data.len() as u64;
+        let r = self
+            .with_pipeline(ino, index, |lease| {
+                let (io, data) = (io.clone(), data.clone());
+                async move { io.write(&lease, offset, data, sync).await }
+            })
+            .await;
+        // Even a failed write may have landed on some replicas.
+        self.inner
+            .blocks
+            .lock()
+            .invalidate_range(ino, index, offset, len);
+        r
     }
 
     /// Write at any file offset, split across chunks. Does not change the file size at
@@ -416,4 +479,20 @@ impl Client {
         })
         .await
     }
+}
+
+/// `[off, off+len)` of a chunk out of cached blocks that start at chunk offset `start`;
+/// short where the chunk ended (a short last block), like a read from the chunkserver.
+fn from_blocks(blocks: &[Bytes], start: u64, off: u64, len: u64) -> Bytes {
+    let a = (off - start) as usize;
+    if let [one] = blocks {
+        let b = ((off + len - start) as usize).min(one.len());
+        return one.slice(a.min(b)..b);
+    }
+    let mut all = BytesMut::with_capacity(blocks.iter().map(|b| b.len()).sum());
+    for b in blocks {
+        all.extend_from_slice(b);
+    }
+    let b = ((off + len - start) as usize).min(all.len());
+    all.freeze().slice(a.min(b)..b)
 }

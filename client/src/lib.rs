@@ -10,6 +10,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod blockcache;
 pub mod chunkio;
 pub mod config;
 pub mod error;
@@ -36,6 +37,8 @@ pub(crate) struct Inner {
     pub chunk_size: Mutex<Option<u64>>,
     /// Replicas (by address) that recently failed a read: tried last for a while.
     pub suspects: Mutex<HashMap<String, std::time::Instant>>,
+    /// Verified blocks of small reads.
+    pub blocks: Mutex<blockcache::BlockCache>,
 }
 
 /// A handle to a ferrofs cluster. Cheap to clone; clones share caches and connections.
@@ -53,17 +56,23 @@ impl Client {
             master: MasterClient::new(&cfg, http.clone()),
             chunks: ChunkIo::new(http).with_read_stall_timeout(cfg.read_stall_timeout),
             inner: Arc::new(Inner {
-                cfg,
                 locs: Mutex::new(HashMap::new()),
                 leases: Mutex::new(HashMap::new()),
                 chunk_size: Mutex::new(None),
                 suspects: Mutex::new(HashMap::new()),
+                blocks: Mutex::new(blockcache::BlockCache::new(cfg.block_cache_bytes)),
+                cfg,
             }),
         })
     }
 
     pub fn config(&self) -> &ClientConfig {
         &self.inner.cfg
+    }
+
+    /// Bytes of verified blocks held by the small-read cache.
+    pub fn cached_block_bytes(&self) -> u64 {
+        self.inner.blocks.lock().bytes()
     }
 
     /// Name this client's namespace calls with `origin` in the master's change feed

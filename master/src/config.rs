@@ -45,7 +45,10 @@ pub struct MasterConfig {
     /// or this long has passed. Default 10s.
     #[serde(with = "serde_duration")]
     pub safe_mode_timeout: Duration,
-    /// Concurrent replica copies a chunkserver may be source or target of. Default 4.
+    /// Concurrent replica copies a chunkserver may be source or target of (the balancer
+    /// also keeps its moves below this many in total). Each chunkserver runs at most
+    /// its `max_concurrent_copies` at once and queues the rest, so a limit above that
+    /// keeps the next copy waiting there instead of a heartbeat away. Default 8.
     pub max_copies_per_server: u32,
     /// How often the re-replication worker scans chunk health. Default 200ms.
     #[serde(with = "serde_duration")]
@@ -79,7 +82,7 @@ impl Default for MasterConfig {
             secret: String::new(),
             admin_token: String::new(),
             safe_mode_timeout: Duration::from_secs(10),
-            max_copies_per_server: 4,
+            max_copies_per_server: 8,
             rereplication_interval: Duration::from_millis(200),
             maintenance_window: Duration::from_secs(15 * 60),
             balance_spread: 0.10,

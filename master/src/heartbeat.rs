@@ -64,8 +64,10 @@ impl Master {
     pub fn heartbeat(&self, req: HeartbeatReq) -> HeartbeatResp {
         let mut adopt = vec![];
         self.never_reuse(req.added.iter().map(|r| r.chunk_id));
+        let copies_ended;
         let commands = {
             let mut cl = self.cluster.lock();
+            let copies_before: usize = cl.copies.values().map(Vec::len).sum();
             let Some(s) = cl.reg.servers.get_mut(&req.id) else {
                 return HeartbeatResp {
                     reregister: true,
@@ -108,6 +110,7 @@ impl Master {
             if req.copies_in_flight == 0 {
                 forget_ended_copies(&mut cl, &req.id, prev_beat);
             }
+            copies_ended = cl.copies.values().map(Vec::len).sum::<usize>() < copies_before;
             cl.reg
                 .servers
                 .get_mut(&req.id)
@@ -115,6 +118,10 @@ impl Master {
                 .unwrap_or_default()
         };
         self.persist_adopted(&adopt);
+        if copies_ended {
+            // Hand the freed copy slots out now rather than at the next tick.
+            self.rereplication_wake.notify_one();
+        }
         HeartbeatResp {
             reregister: false,
             commands,

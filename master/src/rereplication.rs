@@ -6,6 +6,9 @@
 //! - trims surplus replicas (decommissioning servers first, then the fullest),
 //! - expires copies that never completed.
 //!
+//! A pass runs every `rereplication_interval`, and at once when a heartbeat reports a
+//! finished copy, so a freed slot does not wait for the next tick.
+//!
 //! Chunks under an active write lease are left alone: a copy taken mid-write could miss
 //! bytes, and the next lease's version bump would make it stale anyway.
 
@@ -26,6 +29,7 @@ pub async fn run(master: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            _ = master.rereplication_wake.notified() => {}
             _ = shutdown.changed() => return,
         }
         let (status, kick) = master.replication_pass();
@@ -79,8 +83,10 @@ impl Master {
                 );
             }
         }
-        // Expire copies that never completed, and those whose source or target died
-        // (nobody will finish or report them; the chunk is queued again at once).
+        // Expire copies that never completed, and forget those whose source or target
+        // has since been declared dead: no report will ever end them, and until then
+        // they hold the chunk and the servers' copy slots. (A server that dies right
+        // after it was picked can be either, as it still looked alive.)
         let Cluster { copies, reg, .. } = &mut *cl;
         copies.retain(|_, jobs| {
             jobs.retain(|j| {

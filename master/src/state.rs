@@ -62,6 +62,8 @@ pub struct Master {
     pub(crate) files: AtomicU64,
     /// Namespace changes, for mounts' metadata caches.
     pub changes: crate::changes::ChangeFeed,
+    /// Wakes the re-replication worker early: a copy ended, so a slot is free.
+    pub rereplication_wake: tokio::sync::Notify,
 }
 
 impl Master {
@@ -102,6 +104,7 @@ impl Master {
             workers: Mutex::new(BTreeMap::new()),
             files: AtomicU64::new(files),
             changes: Default::default(),
+            rereplication_wake: tokio::sync::Notify::new(),
             cfg,
         };
         if m.db.get::<InodeRec>(&db::inode_key(ROOT_INO))?.is_none() {

@@ -13,7 +13,9 @@ pub fn data_path(id: ChunkId) -> String {
 }
 /// `GET` raw bytes (query: `ReadParams`); every 64 KiB block touched is CRC-verified.
 /// Bytes past the chunk's stored length and up to `len` read as zeros only if the caller
-/// asks for them (`len` is clipped to the stored length otherwise).
+/// asks for them (`len` is clipped to the stored length otherwise). With
+/// `whole_blocks` the range is widened to the blocks it touches and the reply's
+/// `DATA_OFFSET_HEADER` says at which chunk offset the returned bytes start.
 pub fn read_path(id: ChunkId) -> String {
     format!("/v1/chunk/{id}/data")
 }
@@ -38,13 +40,16 @@ pub fn bump_path(id: ChunkId) -> String {
     format!("/v1/internal/chunk/{id}/bump")
 }
 /// Internal `PUT` raw whole-chunk bytes (query: `ReplicaParams`) from a peer copying a
-/// replica; the receiver verifies the SHA-256 before the replica counts.
+/// replica, optionally followed by their SHA-256; the receiver verifies the SHA-256
+/// before the replica counts.
 pub fn replica_path(id: ChunkId) -> String {
     format!("/v1/internal/chunk/{id}/replica")
 }
 /// Internal `POST`: the master has queued commands; heartbeat now instead of waiting
 /// for the next interval (commands still travel in the heartbeat reply).
 pub const HEARTBEAT_NOW: &str = "/v1/internal/heartbeat-now";
+/// Reply header of a read: the chunk offset of the first byte of the body (decimal).
+pub const DATA_OFFSET_HEADER: &str = "x-ferrofs-data-offset";
 /// `GET` health probe of any server.
 pub const HEALTH: &str = "/health";
 
@@ -70,6 +75,11 @@ pub struct ReadParams {
     pub len: u64,
     #[serde(default)]
     pub token: String,
+    /// Return the whole verified `BLOCK_SIZE` blocks covering `[offset, offset+len)`
+    /// (the last one clipped to the chunk's stored length) instead of just the range,
+    /// so the client can cache them. Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whole_blocks: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +137,12 @@ pub struct BumpVersionReq {
 pub struct ReplicaParams {
     pub version: Version,
     pub length: u64,
-    /// Hex SHA-256 the received bytes must match.
+    /// Hex SHA-256 the received bytes must match; empty with `sha_trailer`.
+    #[serde(default)]
     pub sha256: String,
+    /// The body is the `length` bytes followed by their 32-byte SHA-256, which the
+    /// sender computes as it streams (so it need not read the chunk twice); the
+    /// receiver checks the bytes against it all the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sha_trailer: bool,
 }
