@@ -28,7 +28,7 @@ need_cmd python3 git
 # The command line, with the knobs that came from the environment.
 cmdline() {
     local k s=""
-    for k in QUICK BENCHES NO_BUILD SIZE RUNTIME FILES TARGETS VERIFY DEAD_TIMEOUT TIMEOUT SETTLE \
+    for k in QUICK BENCHES NO_BUILD SIZE RUNTIME FILES TARGETS VERIFY DEAD_TIMEOUT TIMEOUT SETTLE JOIN_TIMEOUT JOIN_SHARE \
         RETURN_GRACE CONCURRENCY PER_DIR WINDOW BENCH_TMP FERROFS_BIN; do
         if printenv "$k" >/dev/null; then
             case ${!k} in
