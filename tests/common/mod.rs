@@ -76,7 +76,7 @@ impl Builder {
         let keep = std::env::var_os("FERROFS_TEST_KEEP").is_some();
         let dir = tempfile::Builder::new()
             .prefix("ferrofs-test-")
-            .keep(keep)
+            .disable_cleanup(keep)
             .tempdir()
             .expect("temp dir");
         if keep {
