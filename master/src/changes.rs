@@ -23,6 +23,9 @@ pub struct ChangeFeed {
     log: Mutex<Log>,
     /// Carries `Log::next` to waiting polls.
     tx: tokio::sync::watch::Sender<u64>,
+    /// Set when the master shuts down: polls return at once (a graceful shutdown waits
+    /// for requests in flight).
+    closed: std::sync::atomic::AtomicBool,
 }
 
 struct Log {
@@ -45,11 +48,19 @@ impl Default for ChangeFeed {
                 changes: VecDeque::new(),
             }),
             tx: tokio::sync::watch::channel(1).0,
+            closed: Default::default(),
         }
     }
 }
 
 impl ChangeFeed {
+    /// End every waiting poll now and every later one at once.
+    pub fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.tx.send_modify(|_| {});
+    }
+
     /// Record changes made by one call from `origin`.
     pub fn push(&self, origin: u64, changed: impl IntoIterator<Item = (Ino, Option<String>)>) {
         let mut log = self.log.lock();
@@ -114,9 +125,10 @@ impl ChangeFeed {
                 // Only the reader's own changes: skip them and keep waiting.
                 req.since = r.next;
             }
-            if tokio::time::timeout_at(deadline, rx.changed())
-                .await
-                .is_err()
+            if self.closed.load(std::sync::atomic::Ordering::Acquire)
+                || tokio::time::timeout_at(deadline, rx.changed())
+                    .await
+                    .is_err()
             {
                 return ChangesResp {
                     epoch: self.epoch,
@@ -196,5 +208,28 @@ mod tests {
             .unwrap();
         assert_eq!(r.changes.len(), 1);
         assert_eq!(r.changes[0].ino, 5);
+    }
+
+    #[tokio::test]
+    async fn close_ends_waiting_polls() {
+        let f = std::sync::Arc::new(ChangeFeed::default());
+        let since = f.poll(&req(&f, 0)).await.next;
+        let f2 = f.clone();
+        let waiter = tokio::spawn(async move {
+            f2.poll(&ChangesReq {
+                epoch: f2.epoch,
+                since,
+                wait_ms: 30_000,
+                origin: 0,
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        f.close();
+        let r = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("poll ended by close")
+            .unwrap();
+        assert!(r.changes.is_empty() && !r.reset);
     }
 }

@@ -45,8 +45,13 @@ pub async fn run(
     let prober = tokio::spawn(prober::run(master.clone(), stop_rx));
     tracing::info!(%addr, "master listening");
     let app = http::router(master.clone());
+    let feed = master.clone();
     let res = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Long polls of the change feed would hold the shutdown for their wait.
+            feed.changes.close();
+        })
         .await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
