@@ -68,6 +68,11 @@ impl Default for ChunkserverConfig {
     }
 }
 
+/// Fault injection for tests, never for production: a chunkserver started with this
+/// variable set exits (status 86) right after applying a version bump, before replying,
+/// as if killed at that instant (tests/version_bumps.rs).
+pub const FAULT_EXIT_AFTER_BUMP: &str = "FERROFS_FAULT_EXIT_AFTER_BUMP";
+
 /// Environment variables that override config fields (after the file, before flags are
 /// validated): for operators and test harnesses that cannot pass a config file.
 /// `FERROFS_SCRUB_INTERVAL` ("1s"), `FERROFS_SCRUB_BYTES_PER_SEC` ("32MiB", 0 disables),

@@ -272,6 +272,10 @@ async fn bump(
     let c2 = c.clone();
     node.blocking(move |s| s.bump(&c2, req.from, req.to))
         .await?;
+    if std::env::var_os(crate::config::FAULT_EXIT_AFTER_BUMP).is_some() {
+        tracing::error!(chunk = %chunk_name(id), to = req.to, "fault injection: exiting after the bump, before replying");
+        std::process::exit(86);
+    }
     let (version, length) = c.snapshot();
     Ok(json(ChunkReport {
         chunk_id: id,

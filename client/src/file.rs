@@ -429,6 +429,9 @@ impl Client {
     }
 
     /// Record a new size (grow only) and mtime; with `sync` the master's disk has it.
+    /// A durable commit ends this file's write leases at the master (its chunks may be
+    /// copied again), so the cached ones are dropped too: the next write must take a
+    /// new lease (and version) instead of writing under one the master has ended.
     pub async fn commit(
         &self,
         ino: Ino,
@@ -436,6 +439,9 @@ impl Client {
         mtime: Option<Timespec>,
         sync: bool,
     ) -> Result<Attr> {
+        if sync {
+            self.inner.leases.lock().retain(|(i, _), _| *i != ino);
+        }
         self.master
             .call(
                 COMMIT,

@@ -91,6 +91,7 @@ impl Builder {
             chunkservers: vec![],
             mounts: vec![],
             mount_children: vec![],
+            cs_env: Default::default(),
         };
         c.start_master().await;
         for i in 0..self.chunkservers {
@@ -117,6 +118,8 @@ pub struct TestCluster {
     chunkservers: Vec<Option<Child>>,
     mounts: Vec<PathBuf>,
     mount_children: Vec<Child>,
+    /// Extra environment of single chunkservers (see `set_chunkserver_env`).
+    cs_env: std::collections::HashMap<usize, Vec<(String, String)>>,
 }
 
 fn spawn(args: &[String], log: &Path, env: &[(String, String)]) -> Child {
@@ -268,11 +271,9 @@ impl TestCluster {
         if let Some(c) = self.opts.capacity {
             args.extend(["--capacity".into(), c.to_string()]);
         }
-        let mut child = spawn(
-            &args,
-            &self.root.join(format!("cs{i}.log")),
-            &self.opts.chunkserver_env,
-        );
+        let mut env = self.opts.chunkserver_env.clone();
+        env.extend(self.cs_env.get(&i).cloned().unwrap_or_default());
+        let mut child = spawn(&args, &self.root.join(format!("cs{i}.log")), &env);
         // A reused port may still be taken: fall back to a fresh one.
         let start = Instant::now();
         loop {
@@ -283,11 +284,7 @@ impl TestCluster {
                 assert!(listen != "127.0.0.1:0", "chunkserver {i} exited at start");
                 let pos = args.iter().position(|a| a == "--listen").unwrap() + 1;
                 args[pos] = "127.0.0.1:0".into();
-                child = spawn(
-                    &args,
-                    &self.root.join(format!("cs{i}.log")),
-                    &self.opts.chunkserver_env,
-                );
+                child = spawn(&args, &self.root.join(format!("cs{i}.log")), &env);
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
@@ -561,6 +558,16 @@ impl TestCluster {
 
     pub fn master_running(&self) -> bool {
         self.master.is_some()
+    }
+
+    /// Extra environment for chunkserver `i` from its next start on (replaces earlier).
+    pub fn set_chunkserver_env(&mut self, i: usize, env: &[(&str, &str)]) {
+        self.cs_env.insert(
+            i,
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
     }
 
     /// Start a stopped (killed) chunkserver `i` again without waiting for the master.
