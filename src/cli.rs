@@ -237,6 +237,10 @@ pub struct MountArgs {
     /// the cache off.
     #[arg(long, env = "FERROFS_BLOCK_CACHE", default_value = "256MiB", value_parser = parse_size)]
     pub block_cache: u64,
+    /// Turn extended attributes off: callers get EOPNOTSUPP, and the kernel no longer
+    /// asks for `security.capability` before each write(2).
+    #[arg(long)]
+    pub no_xattr: bool,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {

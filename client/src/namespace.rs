@@ -108,6 +108,45 @@ impl Client {
         Ok(r.target)
     }
 
+    /// Value of extended attribute `name` (`NoSuchAttribute` if unset).
+    pub async fn getxattr(&self, ino: Ino, name: &str) -> Result<Vec<u8>> {
+        let req = XattrReq {
+            ino,
+            name: name.to_string(),
+        };
+        let r: XattrValue = self.master.call(GETXATTR, &req).await?;
+        Ok(r.value)
+    }
+
+    pub async fn listxattr(&self, ino: Ino) -> Result<Vec<String>> {
+        let r: XattrList = self.master.call(LISTXATTR, &GetattrReq { ino }).await?;
+        Ok(r.names)
+    }
+
+    pub async fn setxattr(
+        &self,
+        ino: Ino,
+        name: &str,
+        value: Vec<u8>,
+        mode: XattrMode,
+    ) -> Result<Attr> {
+        let req = SetxattrReq {
+            ino,
+            name: name.to_string(),
+            value,
+            mode,
+        };
+        self.master.call(SETXATTR, &req).await
+    }
+
+    pub async fn removexattr(&self, ino: Ino, name: &str) -> Result<Attr> {
+        let req = XattrReq {
+            ino,
+            name: name.to_string(),
+        };
+        self.master.call(REMOVEXATTR, &req).await
+    }
+
     pub async fn release(&self, ino: Ino) -> Result<()> {
         let _: serde_json::Value = self.master.call(RELEASE, &ReleaseReq { ino }).await?;
         Ok(())

@@ -30,6 +30,8 @@ pub struct Core {
     pub local: ThreadLocal<Local>,
     /// Attributes and entries, kept coherent by the master's change feed.
     pub md: Arc<crate::mdcache::MdCache>,
+    /// Extended attributes served (`MountOptions::xattr`).
+    pub xattr: bool,
 }
 
 /// What one fuser worker thread runs its client calls on.
@@ -89,7 +91,12 @@ impl Core {
 pub fn fail(what: &str, e: &ClientError) -> Errno {
     let errno = errno_of(e);
     match errno.code() {
-        libc::ENOENT | libc::EEXIST | libc::ENOTEMPTY | libc::ENOTDIR | libc::EISDIR => {
+        libc::ENOENT
+        | libc::EEXIST
+        | libc::ENOTEMPTY
+        | libc::ENOTDIR
+        | libc::EISDIR
+        | libc::ENODATA => {
             tracing::debug!(op = what, error = %e, "refused")
         }
         _ => tracing::warn!(op = what, errno = errno.code(), error = %e, "failed"),

@@ -16,6 +16,7 @@ pub fn errno_of(e: &ClientError) -> Errno {
     let code = match e {
         ClientError::Api(api) => match api.code {
             NotFound => libc::ENOENT,
+            NoSuchAttribute => libc::ENODATA,
             AlreadyExists => libc::EEXIST,
             NotADirectory => libc::ENOTDIR,
             IsADirectory => libc::EISDIR,

@@ -36,6 +36,16 @@ fn empty(reply: ReplyEmpty, r: R<()>) {
     }
 }
 
+/// getxattr/listxattr: size 0 asks for the length; a buffer too small is ERANGE.
+fn xattr(reply: ReplyXattr, size: u32, r: R<Vec<u8>>) {
+    match r {
+        Ok(v) if size == 0 => reply.size(v.len() as u32),
+        Ok(v) if v.len() > size as usize => reply.error(Errno::from_i32(libc::ERANGE)),
+        Ok(v) => reply.data(&v),
+        Err(e) => reply.error(e),
+    }
+}
+
 fn time_set(t: TimeOrNow) -> TimeSet {
     match t {
         TimeOrNow::Now => TimeSet::Now,
@@ -379,39 +389,42 @@ impl Filesystem for FerroFs {
         }
     }
 
-    // Extended attributes are not stored. ENOSYS makes the kernel stop asking (and
-    // answer EOPNOTSUPP to callers itself), which keeps writes from paying a
-    // security.capability lookup each.
     fn setxattr(
         &self,
         _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _value: &[u8],
-        _flags: i32,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        reply.error(Errno::ENOSYS);
+        if !self.core.xattr {
+            // ENOSYS: the kernel stops asking and answers EOPNOTSUPP itself.
+            return reply.error(Errno::ENOSYS);
+        }
+        empty(reply, self.core.setxattr(ino.0, name, value, flags));
     }
 
-    fn getxattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _size: u32,
-        reply: ReplyXattr,
-    ) {
-        reply.error(Errno::ENOSYS);
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        if !self.core.xattr {
+            return reply.error(Errno::ENOSYS);
+        }
+        xattr(reply, size, self.core.getxattr(ino.0, name));
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
-        reply.error(Errno::ENOSYS);
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        if !self.core.xattr {
+            return reply.error(Errno::ENOSYS);
+        }
+        xattr(reply, size, self.core.listxattr(ino.0));
     }
 
-    fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(Errno::ENOSYS);
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        if !self.core.xattr {
+            return reply.error(Errno::ENOSYS);
+        }
+        empty(reply, self.core.removexattr(ino.0, name));
     }
 
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {

@@ -18,6 +18,7 @@ mod mdcache;
 mod namespace;
 mod readahead;
 mod writeback;
+mod xattr;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -30,6 +31,11 @@ pub struct MountOptions {
     pub threads: usize,
     /// Name shown as the mount's source in /proc/mounts.
     pub fsname: String,
+    /// Serve extended attributes (`user.` and `trusted.`, stored on the master). With
+    /// them on, the kernel asks for `security.capability` before every write(2) (one
+    /// FUSE round trip, answered locally); off, it stops asking and callers get
+    /// EOPNOTSUPP. Default: on.
+    pub xattr: bool,
 }
 
 impl Default for MountOptions {
@@ -38,6 +44,7 @@ impl Default for MountOptions {
             allow_other: true,
             threads: 16,
             fsname: "ferrofs".into(),
+            xattr: true,
         }
     }
 }
@@ -83,6 +90,7 @@ pub fn mount(
             notifier: notifier.clone(),
             local: Default::default(),
             md,
+            xattr: opts.xattr,
         },
     };
     let mut cfg = Config::default();

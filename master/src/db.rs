@@ -6,6 +6,7 @@
 //! - `O ino` -> () (open but unlinked)   - `S name` -> counter
 //! - `L chunk` -> lease end (unix ms), so a restarted master knows which chunks may
 //!   still be written by a lease holder
+//! - `X ino name` -> extended attribute value (raw bytes, no format byte)
 //!
 //! Every batch is written to the WAL (not synced) before the call returns, so a killed
 //! master loses nothing; a background thread syncs the WAL at most `wal_sync_interval`
@@ -68,6 +69,17 @@ pub fn orphan_key(ino: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(9);
     k.push(b'O');
     k.extend_from_slice(&ino.to_be_bytes());
+    k
+}
+pub fn xattr_prefix(ino: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(b'X');
+    k.extend_from_slice(&ino.to_be_bytes());
+    k
+}
+pub fn xattr_key(ino: u64, name: &str) -> Vec<u8> {
+    let mut k = xattr_prefix(ino);
+    k.extend_from_slice(name.as_bytes());
     k
 }
 pub fn counter_key(name: &str) -> Vec<u8> {

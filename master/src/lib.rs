@@ -20,6 +20,7 @@ pub mod records;
 pub mod registry;
 pub mod rereplication;
 pub mod state;
+pub mod xattr;
 
 pub use config::MasterConfig;
 pub use error::MasterError;

@@ -170,6 +170,9 @@ impl Master {
     fn purge(&self, b: &mut WriteBatch, ino: Ino) -> Result<Vec<ChunkId>> {
         b.delete(db::inode_key(ino));
         b.delete(db::orphan_key(ino));
+        for kv in self.db.scan(&db::xattr_prefix(ino)) {
+            b.delete(&kv?.0);
+        }
         let prefix = db::file_chunk_prefix(ino);
         let mut ids = vec![];
         for kv in self.db.scan(&prefix) {

@@ -34,6 +34,8 @@ pub enum ErrorCode {
     SafeMode,
     Timeout,
     Internal,
+    /// The named extended attribute does not exist (ENODATA).
+    NoSuchAttribute,
 }
 
 impl ErrorCode {
@@ -44,7 +46,7 @@ impl ErrorCode {
             BadRequest | InvalidArgument | NameTooLong | StaleVersion => 400,
             Unauthorized => 401,
             PermissionDenied => 403,
-            NotFound => 404,
+            NotFound | NoSuchAttribute => 404,
             AlreadyExists | NotADirectory | IsADirectory | NotEmpty => 409,
             PayloadTooLarge => 413,
             ChunkCorrupt => 422,

@@ -24,6 +24,16 @@ pub const CHANGES: &str = "/rpc/v1/ns/changes";
 /// Header naming the client that makes a namespace call (a random id per mount), so
 /// the change feed can tell a mount which changes it made itself.
 pub const ORIGIN_HEADER: &str = "x-ferrofs-origin";
+pub const GETXATTR: &str = "/rpc/v1/ns/getxattr";
+pub const SETXATTR: &str = "/rpc/v1/ns/setxattr";
+pub const LISTXATTR: &str = "/rpc/v1/ns/listxattr";
+pub const REMOVEXATTR: &str = "/rpc/v1/ns/removexattr";
+/// Longest extended attribute name, in bytes (Linux's `XATTR_NAME_MAX`).
+pub const XATTR_NAME_MAX: usize = 255;
+/// Largest extended attribute value, in bytes (Linux's `XATTR_SIZE_MAX`).
+pub const XATTR_SIZE_MAX: usize = 65536;
+/// Most extended attributes one inode may carry.
+pub const XATTR_COUNT_MAX: usize = 1024;
 
 /// Seconds and nanoseconds since the Unix epoch; 64-bit seconds, negative allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
@@ -381,4 +391,59 @@ pub struct Change {
     pub ino: Ino,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+/// What `setxattr` may do to an existing attribute (XATTR_CREATE / XATTR_REPLACE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum XattrMode {
+    /// Create it or replace it.
+    #[default]
+    Either,
+    /// Fail with AlreadyExists if it exists.
+    Create,
+    /// Fail with NoSuchAttribute if it does not exist.
+    Replace,
+}
+
+/// Set an extended attribute. The value travels as hex.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetxattrReq {
+    pub ino: Ino,
+    pub name: String,
+    #[serde(with = "hex_bytes")]
+    pub value: Vec<u8>,
+    #[serde(default)]
+    pub mode: XattrMode,
+}
+
+/// Get or remove the extended attribute `name` of `ino`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct XattrReq {
+    pub ino: Ino,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct XattrValue {
+    #[serde(with = "hex_bytes")]
+    pub value: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct XattrList {
+    pub names: Vec<String>,
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        hex::decode(s.as_bytes()).map_err(D::Error::custom)
+    }
 }

@@ -382,15 +382,21 @@ impl TestCluster {
 
     /// Mount the cluster with `ferrofs mount` at a fresh directory; unmounted on drop.
     pub async fn mount(&mut self) -> PathBuf {
+        self.mount_with(&[]).await
+    }
+
+    /// Mount with extra `ferrofs mount` flags.
+    pub async fn mount_with(&mut self, extra: &[&str]) -> PathBuf {
         let n = self.mounts.len();
         let mnt = self.root.join(format!("mnt{n}"));
         std::fs::create_dir_all(&mnt).expect("mountpoint");
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             "mount".into(),
             "--master".into(),
             self.master_url(),
             mnt.display().to_string(),
         ];
+        args.extend(extra.iter().map(|s| s.to_string()));
         let child = spawn(&args, &self.root.join(format!("mount{n}.log")), &[]);
         let start = Instant::now();
         let target = mnt.display().to_string();

@@ -32,6 +32,10 @@ pub fn routes() -> Router<Arc<Master>> {
         .route(LEASE, post(lease))
         .route(COMMIT, post(commit))
         .route(CHANGES, post(changes))
+        .route(GETXATTR, post(getxattr))
+        .route(SETXATTR, post(setxattr))
+        .route(LISTXATTR, post(listxattr))
+        .route(REMOVEXATTR, post(removexattr))
         .route(heartbeat::REGISTER, post(register))
         .route(heartbeat::HEARTBEAT, post(beat))
         .route(ferrofs_proto::chunk::HEALTH, get(health))
@@ -174,6 +178,26 @@ async fn commit(State(m): S, h: HeaderMap, ApiJson(r): ApiJson<CommitReq>) -> Ht
 
 async fn changes(State(m): S, ApiJson(r): ApiJson<ChangesReq>) -> HttpResult<ChangesResp> {
     Ok(Json(m.changes.poll(&r).await))
+}
+
+async fn getxattr(State(m): S, ApiJson(r): ApiJson<XattrReq>) -> HttpResult<XattrValue> {
+    Ok(Json(m.getxattr(r.ino, &r.name)?))
+}
+
+async fn listxattr(State(m): S, ApiJson(r): ApiJson<GetattrReq>) -> HttpResult<XattrList> {
+    Ok(Json(m.listxattr(r.ino)?))
+}
+
+async fn setxattr(State(m): S, h: HeaderMap, ApiJson(r): ApiJson<SetxattrReq>) -> HttpResult<Attr> {
+    let a = m.setxattr(&r)?;
+    m.changes.push(origin(&h), [(r.ino, None)]);
+    Ok(Json(a))
+}
+
+async fn removexattr(State(m): S, h: HeaderMap, ApiJson(r): ApiJson<XattrReq>) -> HttpResult<Attr> {
+    let a = m.removexattr(r.ino, &r.name)?;
+    m.changes.push(origin(&h), [(r.ino, None)]);
+    Ok(Json(a))
 }
 
 fn check_secret(m: &Master, headers: &HeaderMap) -> Result<(), HttpError> {
