@@ -517,6 +517,17 @@ async fn second_user_permissions() {
     ));
     assert!(out.status.success(), "{out:?}");
     assert_eq!(fs::metadata(shared.join("sub/x")).unwrap().uid(), 65534);
+
+    phase!("a write by another user clears setuid and setgid, appending or not");
+    for (name, redirect) in [("suid-append", ">>"), ("suid-write", ">")] {
+        let p = shared.join(name);
+        fs::write(&p, b"x").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o6777)).unwrap();
+        let out = as_nobody(format!("echo y {redirect} {}", p.display()));
+        assert!(out.status.success(), "{out:?}");
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o777, "{name}: mode {mode:o}");
+    }
 }
 
 /// A file written and closed on one mount reads back whole on another, including a

@@ -123,10 +123,7 @@ async fn xattrs_round_trip_and_errors() {
         Err(libc::ENODATA)
     );
     assert_eq!(set(&f, "security.x", b"x", 0), Err(libc::EOPNOTSUPP));
-    assert_eq!(
-        set(&f, "system.ferrofs", b"x", 0),
-        Err(libc::EOPNOTSUPP)
-    );
+    assert_eq!(set(&f, "system.ferrofs", b"x", 0), Err(libc::EOPNOTSUPP));
     assert_eq!(get(&f, "security.capability"), Err(libc::ENODATA));
     set(&f, "user.small", b"v2", libc::XATTR_REPLACE).unwrap();
     set(&f, "user.new", b"n", libc::XATTR_CREATE).unwrap();

@@ -318,6 +318,33 @@ impl Core {
         Ok(data.len() as u32)
     }
 
+    /// A write by anyone but root clears the setuid bit, and setgid if group-executable
+    /// (as write(2) does on local file systems). The kernel does this itself for
+    /// page-cache writes, but not for FOPEN_DIRECT_IO handles (O_APPEND here).
+    pub fn kill_privs_on_direct_write(&self, fh: u64, uid: u32) -> R<()> {
+        if uid == 0 || !self.file(fh)?.append {
+            return Ok(());
+        }
+        let ino = self.file(fh)?.state.ino;
+        let mode = u32::from(self.getattr(ino)?.perm);
+        let mut kill = mode & libc::S_ISUID;
+        if mode & libc::S_ISGID != 0 && mode & libc::S_IXGRP != 0 {
+            kill |= libc::S_ISGID;
+        }
+        if kill != 0 {
+            self.setattr(SetattrReq {
+                ino,
+                mode: Some(mode & 0o7777 & !kill),
+                ..Default::default()
+            })?;
+            // The kernel's cached mode is stale now (attributes only: offset -1).
+            if let Some(n) = self.notifier.get() {
+                let _ = n.inval_inode(INodeNo(ino), -1, 0);
+            }
+        }
+        Ok(())
+    }
+
     /// close(2) of one descriptor: durable before it returns, so errors reach close.
     pub fn flush(&self, fh: u64) -> R<()> {
         let f = self.file(fh)?;

@@ -262,7 +262,7 @@ impl Filesystem for FerroFs {
 
     fn write(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -272,6 +272,9 @@ impl Filesystem for FerroFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        if let Err(e) = self.core.kill_privs_on_direct_write(fh.0, req.uid()) {
+            return reply.error(e);
+        }
         match self.core.write(fh.0, offset, data) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(e),
