@@ -1,5 +1,12 @@
 //! `ferrofs up`: a local cluster (master + N chunkservers, optionally a FUSE mount) as
 //! child processes on loopback, stopped cleanly on Ctrl-C / SIGTERM.
+//!
+//! It also supervises them, as a service manager would: a master killed by a signal is
+//! started again at once on the same port and data (the mount and chunkservers wait for
+//! it); one that fails by itself (an exit code) is started again up to
+//! `MASTER_RESTARTS` times a minute, then `up` stops the cluster. A chunkserver or mount
+//! that dies is reported and left down, so the master's re-replication can be watched;
+//! SIGHUP to `ferrofs up` starts every exited process again.
 
 use crate::cli::UpArgs;
 use anyhow::{Context, Result, bail};
@@ -8,26 +15,75 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
+/// Most restarts within a minute of a master that keeps failing by itself (a crash
+/// loop, not `kill`) before `up` gives up.
+const MASTER_RESTARTS: usize = 5;
+
 struct Proc {
     name: String,
+    args: Vec<String>,
+    log: PathBuf,
     child: Child,
+    /// Exited and not started again yet.
+    down: bool,
+    /// When the process failed by itself (exit code) and was started again.
+    restarts: Vec<Instant>,
 }
 
-fn spawn(name: &str, args: &[String], log: &Path) -> Result<Proc> {
+fn start(name: &str, args: &[String], log: &Path, append: bool) -> Result<Child> {
     let exe = std::env::current_exe()?;
-    let out = std::fs::File::create(log).with_context(|| format!("{}", log.display()))?;
-    let child = Command::new(exe)
+    let out = std::fs::File::options()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(log)
+        .with_context(|| format!("{}", log.display()))?;
+    Command::new(exe)
         .args(args)
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out)
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("starting {name}"))?;
+        .with_context(|| format!("starting {name}"))
+}
+
+fn spawn(name: &str, args: &[String], log: &Path) -> Result<Proc> {
     Ok(Proc {
         name: name.to_string(),
-        child,
+        args: args.to_vec(),
+        log: log.to_path_buf(),
+        child: start(name, args, log, false)?,
+        down: false,
+        restarts: vec![],
     })
+}
+
+impl Proc {
+    /// Start the process again with the same arguments, appending to its log.
+    fn restart(&mut self) -> Result<()> {
+        self.child = start(&self.name, &self.args, &self.log, true)?;
+        self.down = false;
+        Ok(())
+    }
+
+    fn restarts_last_minute(&self) -> usize {
+        self.restarts
+            .iter()
+            .filter(|t| t.elapsed() < Duration::from_secs(60))
+            .count()
+    }
+}
+
+/// How a child ended, for people.
+fn how(s: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (s.code(), s.signal()) {
+        (Some(c), _) => format!("exit code {c}"),
+        (_, Some(sig)) => format!("signal {sig}"),
+        _ => s.to_string(),
+    }
 }
 
 fn free_port(preferred: u16) -> Result<u16> {
@@ -161,19 +217,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
     println!("  try:       FERROFS_MASTER={url} ferrofs ls /");
     println!("Ctrl-C stops everything.");
 
-    let stopped = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => None,
-            _ = term.recv() => None,
-            r = procs[0].child.wait() => Some(r),
-        }
-    }
-    .await;
-    if let Some(r) = stopped {
-        eprintln!("master exited ({r:?}); stopping the cluster");
-    }
+    supervise(&mut procs, mounted.as_deref()).await;
     println!("stopping...");
     // Unmount first, then chunkservers, the master last.
     for p in procs.iter_mut().rev() {
@@ -184,4 +228,74 @@ pub async fn run(a: UpArgs) -> Result<()> {
     }
     println!("stopped");
     Ok(())
+}
+
+/// Watch the children until Ctrl-C or SIGTERM (see the module doc).
+async fn supervise(procs: &mut [Proc], mounted: Option<&Path>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let me = std::process::id();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => {
+                for p in procs.iter_mut().filter(|p| p.down) {
+                    if p.name == "mount"
+                        && let Some(m) = mounted
+                    {
+                        crate::mount_cmd::cleanup_stale(m);
+                    }
+                    match p.restart() {
+                        Ok(()) => eprintln!("{} started again (SIGHUP)", p.name),
+                        Err(e) => eprintln!("could not start {} again: {e:#}", p.name),
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                for (i, p) in procs.iter_mut().enumerate() {
+                    if p.down {
+                        continue;
+                    }
+                    let Ok(Some(status)) = p.child.try_wait() else { continue };
+                    p.down = true;
+                    if i == 0 {
+                        let failed = status.code().is_some();
+                        if failed && p.restarts_last_minute() >= MASTER_RESTARTS {
+                            eprintln!(
+                                "master exited ({}) {MASTER_RESTARTS} times within a minute; \
+                                 stopping the cluster (see {})",
+                                how(status),
+                                p.log.display()
+                            );
+                            return;
+                        }
+                        if failed {
+                            p.restarts.push(Instant::now());
+                        }
+                        match p.restart() {
+                            Ok(()) => eprintln!(
+                                "master exited ({}); started it again on the same port and data",
+                                how(status)
+                            ),
+                            Err(e) => {
+                                eprintln!("master exited and could not be started again: {e:#}");
+                                return;
+                            }
+                        }
+                    } else {
+                        eprintln!(
+                            "{} exited ({}); left down (`kill -HUP {me}` starts it again; \
+                             log: {})",
+                            p.name,
+                            how(status),
+                            p.log.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

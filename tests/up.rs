@@ -1,0 +1,146 @@
+//! `ferrofs up`, the README's front door, as a user runs it: it starts a mounted local
+//! cluster, starts a `kill -9`ed master again on the same port and data (the mount goes
+//! on working and no closed file is lost), leaves a killed chunkserver down until
+//! SIGHUP, and on SIGTERM stops everything and unmounts.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Child processes of `parent` running subcommand `sub` ("" for any).
+fn children(parent: u32, sub: &str) -> Vec<i32> {
+    let mut out = vec![];
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces, so split after ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let argv1 = cmd.split(|b| *b == 0).nth(1).unwrap_or_default();
+        if ppid == Some(parent) && (sub.is_empty() || argv1 == sub.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn is_mounted(p: &Path) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let p = p.display().to_string();
+    mounts
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(p.as_str()))
+}
+
+async fn alive_chunkservers(url: &str) -> usize {
+    let Ok(r) = reqwest::get(format!("{url}/api/v1/status")).await else {
+        return 0;
+    };
+    let Ok(s) = r.json::<ferrofs_proto::admin::Status>().await else {
+        return 0;
+    };
+    s.chunkservers.iter().filter(|c| c.alive).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_supervises_its_cluster() {
+    let dir = tempfile::Builder::new()
+        .prefix("ferrofs-up-")
+        .tempdir()
+        .unwrap();
+    let mnt = dir.path().join("mnt");
+    let mut up = Command::new(BIN)
+        .args(["up", "--port", "0", "--chunkservers", "2", "--dir"])
+        .arg(dir.path().join("data"))
+        .arg("--mount")
+        .arg(&mnt)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = up.id();
+    // stdout: the banner (master URL); stderr: what the supervisor saw, read in order.
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    for r in [
+        Box::new(up.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(up.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(r).lines().map_while(Result::ok) {
+                eprintln!("up| {l}");
+                let _ = tx.send(l);
+            }
+        });
+    }
+    let mut seen: Vec<String> = vec![];
+    let mut wait_line = async |what: &str, secs: u64| -> String {
+        let found = tokio::time::timeout(Duration::from_secs(secs), async {
+            loop {
+                match lines.recv().await {
+                    Some(l) if l.contains(what) => return l,
+                    Some(l) => seen.push(l),
+                    None => panic!("`ferrofs up` closed its output before {what:?}"),
+                }
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("no line with {what:?} from `ferrofs up` in {secs}s"))
+    };
+    let url = wait_line("master:", 120).await;
+    let url = url.split_whitespace().nth(1).unwrap().to_string();
+    wait_line("Ctrl-C", 60).await;
+    assert!(is_mounted(&mnt));
+
+    phase!("write through the mount, kill -9 the master, write and read again");
+    let a = random_bytes(3 << 20, 1);
+    std::fs::write(mnt.join("a"), &a).unwrap();
+    let masters = children(pid, "master");
+    assert_eq!(masters.len(), 1, "one master child");
+    unsafe { libc::kill(masters[0], libc::SIGKILL) };
+    wait_line("started it again", 30).await;
+    let b = random_bytes(2 << 20, 2);
+    std::fs::write(mnt.join("b"), &b).unwrap();
+    assert_eq!(sha256(&std::fs::read(mnt.join("a")).unwrap()), sha256(&a));
+    assert_eq!(sha256(&std::fs::read(mnt.join("b")).unwrap()), sha256(&b));
+    let again = children(pid, "master");
+    assert!(again.len() == 1 && again[0] != masters[0], "{again:?}");
+
+    phase!("a killed chunkserver stays down until SIGHUP");
+    let cs = children(pid, "chunkserver");
+    assert_eq!(cs.len(), 2);
+    unsafe { libc::kill(cs[0], libc::SIGKILL) };
+    wait_line("left down", 30).await;
+    assert_eq!(children(pid, "chunkserver").len(), 1);
+    unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+    wait_line("started again (SIGHUP)", 30).await;
+    wait_for(
+        "both chunkservers alive again",
+        Duration::from_secs(60),
+        async || alive_chunkservers(&url).await == 2,
+    )
+    .await;
+
+    phase!("SIGTERM stops everything and unmounts");
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    wait_line("stopped", 60).await;
+    let status = tokio::task::spawn_blocking(move || up.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!is_mounted(&mnt), "still mounted after up stopped");
+    assert!(children(pid, "").is_empty());
+    drop(seen);
+}
