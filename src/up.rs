@@ -215,7 +215,10 @@ pub async fn run(a: UpArgs) -> Result<()> {
     }
     println!("  data/logs: {}", dir.display());
     println!("  try:       FERROFS_MASTER={url} ferrofs ls /");
-    println!("Ctrl-C stops everything.");
+    println!(
+        "Ctrl-C stops everything; `kill -HUP {}` starts exited processes again.",
+        std::process::id()
+    );
 
     supervise(&mut procs, mounted.as_deref()).await;
     println!("stopping...");
