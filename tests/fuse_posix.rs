@@ -528,6 +528,52 @@ async fn second_user_permissions() {
         let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o777, "{name}: mode {mode:o}");
     }
+
+    phase!(
+        "a set-group-ID directory hands its group to new entries, and the bit to subdirectories"
+    );
+    let sgid = mnt.join("sgid");
+    fs::create_dir(&sgid).unwrap();
+    std::os::unix::fs::chown(&sgid, None, Some(12345)).unwrap();
+    fs::set_permissions(&sgid, fs::Permissions::from_mode(0o2777)).unwrap();
+    let out = as_nobody(format!(
+        "umask 022 && touch {0}/f && mkdir {0}/d",
+        sgid.display()
+    ));
+    assert!(out.status.success(), "{out:?}");
+    let f = fs::metadata(sgid.join("f")).unwrap();
+    assert_eq!((f.uid(), f.gid()), (65534, 12345));
+    let d = fs::metadata(sgid.join("d")).unwrap();
+    assert_eq!(
+        (d.uid(), d.gid(), d.mode() & 0o7777),
+        (65534, 12345, 0o2755)
+    );
+}
+
+/// Sizes and writes past the largest file size (128 PiB) are EFBIG, not accepted.
+#[tokio::test(flavor = "multi_thread")]
+async fn file_size_limit() {
+    let _serial = SERIAL.lock().await;
+    let mut c = cluster().await;
+    let mnt = c.mount().await;
+    let p = mnt.join("big");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&p)
+        .unwrap();
+    let max = ferrofs_proto::MAX_FILE_SIZE;
+    assert_eq!(errno_of(&f.set_len(max + 1).unwrap_err()), libc::EFBIG);
+    use std::os::unix::fs::FileExt;
+    assert_eq!(errno_of(&f.write_at(b"x", max).unwrap_err()), libc::EFBIG);
+    // Right up to the limit is fine (a sparse file).
+    f.set_len(max).unwrap();
+    assert_eq!(fs::metadata(&p).unwrap().len(), max);
+    f.set_len(0).unwrap();
+    drop(f);
+    assert_eq!(fs::metadata(&p).unwrap().len(), 0);
 }
 
 /// A file written and closed on one mount reads back whole on another, including a

@@ -294,6 +294,9 @@ impl Core {
         let st = &f.state;
         let mut buf = st.io.lock();
         let off = if f.append { st.meta.lock().size } else { off };
+        if off.saturating_add(data.len() as u64) > ferrofs_proto::MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
         if !buf.fits(off, data.len()) {
             if off == buf.end() {
                 self.drain_behind(st, &mut buf)?;
@@ -426,7 +429,10 @@ impl Core {
         let f = self.file(fh)?;
         let st = &f.state;
         let _buf = st.io.lock();
-        let end = off + len;
+        let end = off.saturating_add(len);
+        if end > ferrofs_proto::MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
         if end <= st.meta.lock().size {
             return Ok(());
         }

@@ -25,7 +25,7 @@ pub fn errno_of(e: &ClientError) -> Errno {
             NoSpace => libc::ENOSPC,
             NameTooLong => libc::ENAMETOOLONG,
             InvalidArgument | BadRequest => libc::EINVAL,
-            PayloadTooLarge => libc::EFBIG,
+            PayloadTooLarge | FileTooLarge => libc::EFBIG,
             SafeMode => libc::EROFS,
             NoChunkservers | ChunkCorrupt | StaleVersion | PipelineFailed | Timeout | Internal => {
                 libc::EIO

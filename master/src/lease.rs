@@ -83,6 +83,7 @@ impl Master {
         if rec.kind != FileKind::File {
             return Err(err(ErrorCode::IsADirectory, "not a regular file"));
         }
+        crate::namespace::check_size(req.index.saturating_mul(self.cfg.chunk_size))?;
         if rec.nlink == 0 && self.db.get_raw(&db::orphan_key(req.ino))?.is_none() {
             return Err(not_found(format!("inode {}", req.ino)));
         }

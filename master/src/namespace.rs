@@ -93,11 +93,21 @@ impl Master {
         let now = Timespec::now();
         let ino = self.alloc_ino();
         let is_dir = req.kind == FileKind::Dir;
+        // A set-group-ID directory hands its group to new entries, and the bit to new
+        // subdirectories (the kernel already stripped S_ISGID from a file's mode where
+        // the creator is not in that group).
+        let (mut mode, mut gid) = (req.mode & 0o7777, req.gid);
+        if parent.mode & 0o2000 != 0 {
+            gid = parent.gid;
+            if is_dir {
+                mode |= 0o2000;
+            }
+        }
         let rec = InodeRec {
             kind: req.kind,
-            mode: req.mode & 0o7777,
+            mode,
             uid: req.uid,
-            gid: req.gid,
+            gid,
             size: req
                 .symlink_target
                 .as_ref()
@@ -541,6 +551,7 @@ impl Master {
                 if rec.is_dir() {
                     return Err(err(ErrorCode::IsADirectory, "cannot truncate a directory"));
                 }
+                check_size(size)?;
                 {
                     // Drop chunks wholly past the new end (the client trimmed the partial
                     // one), including chunks a crashed writer left past the old end.
@@ -609,6 +620,7 @@ impl Master {
             if rec.kind != FileKind::File {
                 return Err(err(ErrorCode::InvalidArgument, "not a regular file"));
             }
+            check_size(req.size)?;
             let mut changed = false;
             if req.size > rec.size {
                 rec.size = req.size;
@@ -682,6 +694,20 @@ impl Master {
             chunk_size: self.cfg.chunk_size,
         }
     }
+}
+
+/// Sizes past `MAX_FILE_SIZE` are EFBIG.
+pub(crate) fn check_size(size: u64) -> Result<()> {
+    if size > ferrofs_proto::MAX_FILE_SIZE {
+        return Err(err(
+            ErrorCode::FileTooLarge,
+            format!(
+                "size {size} is past the largest file size, {}",
+                ferrofs_proto::MAX_FILE_SIZE
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn op(name: &str) -> crate::metrics::OpLabel {

@@ -36,6 +36,8 @@ pub enum ErrorCode {
     Internal,
     /// The named extended attribute does not exist (ENODATA).
     NoSuchAttribute,
+    /// A size or write past `MAX_FILE_SIZE` (EFBIG).
+    FileTooLarge,
 }
 
 impl ErrorCode {
@@ -48,7 +50,7 @@ impl ErrorCode {
             PermissionDenied => 403,
             NotFound | NoSuchAttribute => 404,
             AlreadyExists | NotADirectory | IsADirectory | NotEmpty => 409,
-            PayloadTooLarge => 413,
+            PayloadTooLarge | FileTooLarge => 413,
             ChunkCorrupt => 422,
             NoSpace | NoChunkservers | SafeMode => 503,
             PipelineFailed => 502,

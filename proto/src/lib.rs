@@ -23,5 +23,7 @@ pub const BLOCK_SIZE: u64 = 64 << 10;
 pub const ROOT_INO: Ino = 1;
 /// Longest file name accepted, as in most local file systems.
 pub const MAX_NAME_LEN: usize = 255;
+/// Largest file size, 128 PiB (as MooseFS): sizes and writes beyond it are EFBIG.
+pub const MAX_FILE_SIZE: u64 = 1 << 57;
 /// Header a master or chunkserver uses to carry the cluster secret on internal calls.
 pub const SECRET_HEADER: &str = "x-ferrofs-secret";
