@@ -55,7 +55,7 @@ pub async fn run(a: MountArgs) -> Result<()> {
     let opts = ferrofs_fuse::MountOptions {
         allow_other: a.allow_other,
         threads: a.threads,
-        xattr: !a.no_xattr,
+        xattr: a.xattr,
         ..Default::default()
     };
     let handle = tokio::runtime::Handle::current();

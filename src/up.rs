@@ -188,12 +188,15 @@ pub async fn run(a: UpArgs) -> Result<()> {
     if let Some(mnt) = &a.mount {
         std::fs::create_dir_all(mnt)?;
         let mnt = mnt.canonicalize()?;
-        let args = vec![
+        let mut args = vec![
             "mount".to_string(),
             "--master".into(),
             url.clone(),
             mnt.display().to_string(),
         ];
+        if a.xattr {
+            args.push("--xattr".into());
+        }
         procs.push(spawn("mount", &args, &dir.join("mount.log"))?);
         let m2 = mnt.clone();
         wait_for("the FUSE mount", Duration::from_secs(30), async || {

@@ -1,7 +1,7 @@
 //! Extended attributes through a real mount: set, get, list and remove with the
 //! XATTR_CREATE / XATTR_REPLACE rules and ERANGE for short buffers; values seen at
 //! once by a second mount and kept across a master crash; `security.` and `system.`
-//! refused; and `--no-xattr` turning the whole thing off.
+//! refused; and mounts without `--xattr` (the default) refusing them all.
 
 mod common;
 use common::*;
@@ -91,8 +91,8 @@ async fn xattrs_round_trip_and_errors() {
         .replication(1)
         .start()
         .await;
-    let m1 = cl.mount().await;
-    let m2 = cl.mount().await;
+    let m1 = cl.mount_with(&["--xattr"]).await;
+    let m2 = cl.mount_with(&["--xattr"]).await;
     let f = m1.join("f");
     fs::write(&f, b"data").unwrap();
     let d = m1.join("d");
@@ -176,15 +176,15 @@ async fn xattrs_round_trip_and_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn no_xattr_mount_refuses() {
+async fn default_mount_refuses_xattrs() {
     let _serial = SERIAL.lock().await;
     let mut cl = TestCluster::builder()
         .chunkservers(1)
         .replication(1)
         .start()
         .await;
-    let on = cl.mount().await;
-    let off = cl.mount_with(&["--no-xattr"]).await;
+    let on = cl.mount_with(&["--xattr"]).await;
+    let off = cl.mount().await;
     fs::write(on.join("f"), b"x").unwrap();
     set(&on.join("f"), "user.a", b"1", 0).unwrap();
     assert_eq!(
