@@ -107,6 +107,69 @@ async fn master_rejects_bad_input() {
     expect_error(r, 404, "files of a missing path").await;
     let r = http.get(format!("{m}/api/v1/files")).send().await.unwrap();
     expect_error(r, 400, "files without path").await;
+    phase!("extended attributes: bad hex, empty or long names, oversize value, size limit");
+    for (body, status, what) in [
+        (
+            serde_json::json!({"ino": 1, "name": "user.a", "value": "zz"}),
+            400,
+            "bad hex",
+        ),
+        (
+            serde_json::json!({"ino": 1, "name": "", "value": ""}),
+            400,
+            "empty name",
+        ),
+        (
+            serde_json::json!({"ino": 1, "name": "user.".repeat(60), "value": ""}),
+            400,
+            "long name",
+        ),
+        (
+            serde_json::json!({"ino": 1, "name": "user.a", "value": "00".repeat(65537)}),
+            413,
+            "oversize value",
+        ),
+        (
+            serde_json::json!({"ino": 999999, "name": "user.a", "value": ""}),
+            404,
+            "no inode",
+        ),
+    ] {
+        let r = http
+            .post(format!("{m}/rpc/v1/ns/setxattr"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        expect_error(r, status, what).await;
+    }
+    let r = http
+        .post(format!("{m}/rpc/v1/ns/getxattr"))
+        .json(&serde_json::json!({"ino": 1, "name": "user.none"}))
+        .send()
+        .await
+        .unwrap();
+    let e = expect_error(r, 404, "unset attribute").await;
+    assert_eq!(e.code, ferrofs_proto::ErrorCode::NoSuchAttribute);
+    let f: serde_json::Value = http
+        .post(format!("{m}/rpc/v1/ns/create"))
+        .json(&serde_json::json!({"parent": 1, "name": "xf", "kind": "file", "mode": 420, "uid": 0, "gid": 0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ino = f["attr"]["ino"].as_u64().unwrap();
+    let r = http
+        .post(format!("{m}/rpc/v1/ns/setattr"))
+        .json(&serde_json::json!({"ino": ino, "size": 1u64 << 60}))
+        .send()
+        .await
+        .unwrap();
+    let e = expect_error(r, 413, "size past the largest file").await;
+    assert_eq!(e.code, ferrofs_proto::ErrorCode::FileTooLarge);
+
     phase!("oversize body");
     let big = vec![b' '; 8 << 20];
     // The server may answer 413 and close while the body is still being sent; the
