@@ -1,10 +1,11 @@
 //! `ferrofs up`: a local cluster (master + N chunkservers, optionally a FUSE mount) as
 //! child processes on loopback, stopped cleanly on Ctrl-C / SIGTERM.
 //!
-//! It also supervises them, as a service manager would: a master killed by a signal is
+//! It also supervises them, as a service manager would: a master killed by SIGKILL is
 //! started again at once on the same port and data (the mount and chunkservers wait for
-//! it); one that fails by itself (an exit code) is started again up to
-//! `MASTER_RESTARTS` times a minute, then `up` stops the cluster. A chunkserver or mount
+//! it); one that fails by itself (an error exit, SIGSEGV, SIGABRT) is started again up
+//! to `MASTER_RESTARTS` times a minute, then `up` stops the cluster; one that exits
+//! cleanly (SIGTERM to it) was stopped on purpose, and `up` stops the cluster. A chunkserver or mount
 //! that dies is reported and left down, so the master's re-replication can be watched;
 //! SIGHUP to `ferrofs up` starts every exited process again.
 
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 /// Most restarts within a minute of a master that keeps failing by itself (a crash
-/// loop, not `kill`) before `up` gives up.
+/// loop, not `kill -9`) before `up` gives up.
 const MASTER_RESTARTS: usize = 5;
 
 struct Proc {
@@ -238,14 +239,16 @@ pub async fn run(a: UpArgs) -> Result<()> {
 
 /// Watch the children until Ctrl-C or SIGTERM (see the module doc).
 async fn supervise(procs: &mut [Proc], mounted: Option<&Path>) {
+    use std::os::unix::process::ExitStatusExt;
     use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let me = std::process::id();
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return,
+            _ = int.recv() => return,
             _ = term.recv() => return,
             _ = hup.recv() => {
                 for p in procs.iter_mut().filter(|p| p.down) {
@@ -268,7 +271,15 @@ async fn supervise(procs: &mut [Proc], mounted: Option<&Path>) {
                     let Ok(Some(status)) = p.child.try_wait() else { continue };
                     p.down = true;
                     if i == 0 {
-                        let failed = status.code().is_some();
+                        if status.success() {
+                            // A clean exit is a deliberate stop (SIGTERM to the master, or
+                            // a Ctrl-C that reached it before this process saw it).
+                            eprintln!("master exited cleanly; stopping the cluster");
+                            return;
+                        }
+                        // kill -9 (the demo, an OOM kill) is always worth a restart; a
+                        // crash of its own (an error exit, SIGSEGV, SIGABRT) may repeat.
+                        let failed = status.signal() != Some(libc::SIGKILL);
                         if failed && p.restarts_last_minute() >= MASTER_RESTARTS {
                             eprintln!(
                                 "master exited ({}) {MASTER_RESTARTS} times within a minute; \

@@ -133,6 +133,8 @@ async fn up_supervises_its_cluster() {
     .await;
 
     phase!("SIGTERM stops everything and unmounts");
+    let kids = children(pid, "");
+    assert_eq!(kids.len(), 4, "master, 2 chunkservers, mount: {kids:?}");
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     wait_line("stopped", 60).await;
     let status = tokio::task::spawn_blocking(move || up.wait())
@@ -141,6 +143,14 @@ async fn up_supervises_its_cluster() {
         .unwrap();
     assert!(status.success(), "{status:?}");
     assert!(!is_mounted(&mnt), "still mounted after up stopped");
-    assert!(children(pid, "").is_empty());
+    wait_for(
+        "every child of `ferrofs up` gone",
+        Duration::from_secs(10),
+        async || {
+            kids.iter()
+                .all(|k| !Path::new(&format!("/proc/{k}")).exists())
+        },
+    )
+    .await;
     drop(seen);
 }

@@ -416,11 +416,11 @@ impl Filesystem for FerroFs {
         xattr(reply, size, self.core.getxattr(ino.0, name));
     }
 
-    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+    fn listxattr(&self, req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
         if !self.core.xattr {
             return reply.error(Errno::ENOSYS);
         }
-        xattr(reply, size, self.core.listxattr(ino.0));
+        xattr(reply, size, self.core.listxattr(ino.0, req.uid()));
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {

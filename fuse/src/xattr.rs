@@ -33,11 +33,13 @@ impl Core {
         self.call_here("getxattr", |c| async move { c.getxattr(ino, name).await })
     }
 
-    /// The names, each followed by a NUL, as listxattr(2) returns them.
-    pub fn listxattr(&self, ino: Ino) -> R<Vec<u8>> {
+    /// The names, each followed by a NUL, as listxattr(2) returns them. As on ext4,
+    /// `trusted.` names are listed only to a caller with CAP_SYS_ADMIN (here: uid 0).
+    pub fn listxattr(&self, ino: Ino, uid: u32) -> R<Vec<u8>> {
         let names = self.call_here("listxattr", |c| async move { c.listxattr(ino).await })?;
         let mut out = Vec::with_capacity(names.iter().map(|n| n.len() + 1).sum());
-        for n in names.iter().filter(|n| stored(n)) {
+        let visible = |n: &&String| stored(n) && (uid == 0 || !n.starts_with("trusted."));
+        for n in names.iter().filter(visible) {
             out.extend_from_slice(n.as_bytes());
             out.push(0);
         }

@@ -83,7 +83,12 @@ impl Master {
         if rec.kind != FileKind::File {
             return Err(err(ErrorCode::IsADirectory, "not a regular file"));
         }
-        crate::namespace::check_size(req.index.saturating_mul(self.cfg.chunk_size))?;
+        // A chunk is written to hold at least its first byte.
+        crate::namespace::check_size(
+            req.index
+                .saturating_mul(self.cfg.chunk_size)
+                .saturating_add(1),
+        )?;
         if rec.nlink == 0 && self.db.get_raw(&db::orphan_key(req.ino))?.is_none() {
             return Err(not_found(format!("inode {}", req.ino)));
         }

@@ -32,6 +32,9 @@ pub const REMOVEXATTR: &str = "/rpc/v1/ns/removexattr";
 pub const XATTR_NAME_MAX: usize = 255;
 /// Largest extended attribute value, in bytes (Linux's `XATTR_SIZE_MAX`).
 pub const XATTR_SIZE_MAX: usize = 65536;
+/// Largest list of one inode's attribute names, each counted with its NUL, in bytes
+/// (Linux's `XATTR_LIST_MAX`): a listxattr(2) answer always fits the kernel's buffer.
+pub const XATTR_LIST_MAX: usize = 65536;
 /// Most extended attributes one inode may carry.
 pub const XATTR_COUNT_MAX: usize = 1024;
 
