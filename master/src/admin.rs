@@ -210,6 +210,8 @@ impl Master {
                 ..Default::default()
             })?;
         }
+        // Mounts cache the attribute: tell them all (origin 0 is no mount's own).
+        self.changes.push(0, targets.iter().map(|ino| (*ino, None)));
         tracing::info!(path = %req.path, goal = req.replication, inodes = targets.len(), "replication goal set");
         Ok(SetReplicationResp {
             files_changed: targets.len() as u64,
