@@ -53,6 +53,25 @@ async fn alive_chunkservers(url: &str) -> usize {
     s.chunkservers.iter().filter(|c| c.alive).count()
 }
 
+/// SIGTERMs `ferrofs up` if the test fails before it does (so no cluster or mount
+/// outlives a failed run), and waits up to 30 s for it to stop.
+struct StopOnDrop(Option<i32>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let Some(pid) = self.0 else { return };
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        for _ in 0..300 {
+            let mut status = 0;
+            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("`ferrofs up` (pid {pid}) did not stop within 30 s of SIGTERM");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn up_supervises_its_cluster() {
     let dir = tempfile::Builder::new()
@@ -70,6 +89,7 @@ async fn up_supervises_its_cluster() {
         .spawn()
         .unwrap();
     let pid = up.id();
+    let mut guard = StopOnDrop(Some(pid as i32));
     // stdout: the banner (master URL); stderr: what the supervisor saw, read in order.
     let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
     for r in [
@@ -141,6 +161,7 @@ async fn up_supervises_its_cluster() {
         .await
         .unwrap()
         .unwrap();
+    guard.0 = None;
     assert!(status.success(), "{status:?}");
     assert!(!is_mounted(&mnt), "still mounted after up stopped");
     wait_for(
