@@ -487,6 +487,43 @@ async fn maintenance_suppresses_rereplication() {
 /// seconds although the dead timeout is a minute, and its chunks are healed; a server
 /// that is merely silent is not (covered by `maintenance_suppresses_rereplication` and
 /// the dead-timeout path of the other tests).
+/// A killed chunkserver's presence connection closes with it: the master probes it at
+/// once, without waiting for a missed heartbeat (here 3 s apart, so only the presence
+/// path can be this fast), and declares it dead within a second.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_server_is_dead_within_a_second() {
+    let mut cluster = TestCluster::builder()
+        .chunkservers(3)
+        .heartbeat(Duration::from_secs(3))
+        .dead_timeout(Duration::from_secs(60))
+        .start()
+        .await;
+    let id = cluster.chunkserver_id(2);
+    cluster
+        .wait_until(
+            "every chunkserver's presence poll open",
+            Duration::from_secs(10),
+            |s| s.chunkservers.iter().all(|x| x.presence),
+        )
+        .await;
+    let killed = Instant::now();
+    cluster.kill_chunkserver(2);
+    cluster
+        .wait_until(
+            "killed server declared dead within a second",
+            Duration::from_secs(1),
+            |s| s.chunkservers.iter().any(|x| x.id == id && !x.alive),
+        )
+        .await;
+    phase!("declared dead {:?} after the kill", killed.elapsed());
+    let others_alive =
+        |s: &ferrofs_proto::admin::Status| s.chunkservers.iter().filter(|x| x.alive).count() == 2;
+    assert!(
+        others_alive(&cluster.status().await),
+        "a live server was declared dead"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn crashed_server_is_dead_before_the_timeout() {
     let mut cluster = TestCluster::builder()

@@ -7,7 +7,8 @@ use crate::error::{ChunkserverError as E, Result};
 use crate::node::Node;
 use crate::replication;
 use ferrofs_proto::heartbeat::{
-    Command, HEARTBEAT, HeartbeatReq, HeartbeatResp, REGISTER, RegisterReq, RegisterResp,
+    Command, HEARTBEAT, HeartbeatReq, HeartbeatResp, PRESENCE, PRESENCE_HOLD_MS, PresenceReq,
+    REGISTER, RegisterReq, RegisterResp,
 };
 use ferrofs_proto::ids::chunk_name;
 use ferrofs_proto::{ChunkId, SECRET_HEADER, Version};
@@ -186,6 +187,38 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
                         warn!(failures, error = %e, "heartbeat failed");
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Keeps a presence poll open to the master until `shutdown` (see `PRESENCE`): if this
+/// process dies, the master sees the connection close and probes it at once.
+pub async fn presence(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+    let url = format!("{}{PRESENCE}", node.config.master.trim_end_matches('/'));
+    let req = PresenceReq {
+        id: node.id.clone(),
+    };
+    let hold = Duration::from_millis(PRESENCE_HOLD_MS);
+    loop {
+        let poll = node
+            .http
+            .post(&url)
+            .header(SECRET_HEADER, &node.config.secret)
+            .timeout(hold + node.config.request_timeout)
+            .json(&req)
+            .send();
+        let asked = Instant::now();
+        let answered = tokio::select! {
+            r = poll => matches!(r, Ok(r) if r.status().is_success()),
+            _ = shutdown.changed() => return,
+        };
+        if !answered || asked.elapsed() < Duration::from_secs(1) {
+            // Not registered yet, or the master is down, restarting or stopping
+            // (heartbeats say so). Ask again shortly.
+            tokio::select! {
+                _ = sleep(Duration::from_millis(250)) => {}
+                _ = shutdown.changed() => return,
             }
         }
     }

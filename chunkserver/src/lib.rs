@@ -79,6 +79,10 @@ pub async fn run(
             tokio::spawn(heartbeat::run(node.clone(), stop_rx.clone())),
         ),
         (
+            "presence",
+            tokio::spawn(heartbeat::presence(node.clone(), stop_rx.clone())),
+        ),
+        (
             "scrubber",
             tokio::spawn(scrubber::run(node.clone(), stop_rx)),
         ),

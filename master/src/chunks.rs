@@ -162,6 +162,8 @@ mod tests {
             maintenance: false,
             maintenance_since: None,
             decommission: false,
+            presence_lost: None,
+            presence: false,
         }
     }
 

@@ -22,9 +22,10 @@ pub struct MasterConfig {
     /// A chunkserver silent this long is dead and its replicas stop counting. Default 30s.
     #[serde(with = "serde_duration")]
     pub dead_timeout: Duration,
-    /// A chunkserver that missed a heartbeat and then refuses TCP connections to its
-    /// address twice in a row (0.5 s apart) is dead at once instead of after
-    /// `dead_timeout`: its process is gone (crashed, killed), nothing will answer there.
+    /// A chunkserver that missed a heartbeat, or whose presence poll's connection closed
+    /// (a killed process's kernel closes it), and then refuses TCP connections to its
+    /// address twice in a row is dead at once instead of after `dead_timeout`: its
+    /// process is gone (crashed, killed), nothing will answer there.
     /// A server that is merely unreachable (partition, hung host) still gets the full
     /// `dead_timeout`. Servers in maintenance are not probed. Default true.
     pub dead_on_refused: bool,

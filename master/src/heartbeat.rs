@@ -33,12 +33,16 @@ impl Master {
                 maintenance: false,
                 maintenance_since: None,
                 decommission: false,
+                presence_lost: None,
+                presence: false,
             };
             if let Some(p) = prev {
                 // A re-registration (restart) keeps operator-set modes.
                 server.maintenance = p.maintenance;
                 server.maintenance_since = p.maintenance_since;
                 server.decommission = p.decommission;
+                // Its presence poll may have come in first.
+                server.presence = p.presence;
                 for id in &p.chunks {
                     if let Some(c) = cl.chunks.chunks.get_mut(id) {
                         c.replicas.remove(&req.id);

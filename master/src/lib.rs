@@ -50,8 +50,9 @@ pub async fn run(
     let res = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
-            // Long polls of the change feed would hold the shutdown for their wait.
+            // Long polls (the change feed, presence) would hold the shutdown for their wait.
             feed.changes.close();
+            feed.stopping.send_replace(true);
         })
         .await;
     let _ = stop_tx.send(true);

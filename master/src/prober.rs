@@ -1,11 +1,14 @@
 //! Fast failure detection for crashed chunkserver processes. Heartbeats alone cannot
 //! tell a dead process from a slow network, so a silent server normally gets the whole
-//! `dead_timeout`. But a server that missed a heartbeat and whose address refuses TCP
-//! connections has no process listening: it crashed or was killed, and no answer will
-//! come. After two refusals in a row it is declared dead at once (its last heartbeat
-//! is moved back by `dead_timeout`, so every liveness check agrees), and re-replication
-//! starts seconds earlier. A timeout or any other error proves nothing and changes
-//! nothing; a server that comes back simply heartbeats again and is alive.
+//! `dead_timeout`. But a server whose address refuses TCP connections has no process
+//! listening: it crashed or was killed, and no answer will come. A server becomes a
+//! suspect, and is probed, when it missed a heartbeat, or at once when the connection of
+//! its presence poll closed (`heartbeat::PRESENCE`: a killed process's kernel closes its
+//! sockets) and it has not heartbeated since. After two refusals in a row it is declared
+//! dead (its last heartbeat is moved back by `dead_timeout`, so every liveness check
+//! agrees), and re-replication starts seconds earlier. A timeout or any other error
+//! proves nothing and changes nothing; a server that comes back simply heartbeats again
+//! and is alive.
 
 use crate::state::Master;
 use ferrofs_proto::CsId;
@@ -15,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// How often suspects are probed.
 const PERIOD: Duration = Duration::from_millis(500);
+/// Probe spacing while a server whose presence connection closed has been refused once.
+const FAST_PERIOD: Duration = Duration::from_millis(100);
 /// Refusals in a row that prove the process is gone.
 const REFUSALS: u32 = 2;
 
@@ -22,17 +27,18 @@ pub async fn run(master: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver
     if !master.cfg.dead_on_refused {
         return;
     }
-    let mut tick = tokio::time::interval(PERIOD);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut refusals: HashMap<CsId, u32> = HashMap::new();
+    let mut period = PERIOD;
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(period) => {}
+            _ = master.prober_wake.notified() => {}
             _ = shutdown.changed() => return,
         }
         let suspects = suspects(&master);
-        refusals.retain(|id, _| suspects.iter().any(|(s, _)| s == id));
-        for (id, addr) in suspects {
+        refusals.retain(|id, _| suspects.iter().any(|(s, _, _)| s == id));
+        period = PERIOD;
+        for (id, addr, presence_lost) in suspects {
             let refused = matches!(
                 tokio::time::timeout(PERIOD, tokio::net::TcpStream::connect(&addr)).await,
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused
@@ -46,35 +52,63 @@ pub async fn run(master: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver
             if *n >= REFUSALS {
                 refusals.remove(&id);
                 declare_dead(&master, &id);
+            } else if presence_lost {
+                period = FAST_PERIOD;
             }
         }
     }
 }
 
-/// Live servers that missed a heartbeat (not in maintenance): (id, address).
-fn suspects(master: &Master) -> Vec<(CsId, String)> {
+/// Whether a server (not in maintenance, not yet dead) should be probed, and whether
+/// because its presence connection closed.
+fn suspect(master: &Master, s: &crate::registry::Server) -> Option<bool> {
     let late = master.cfg.heartbeat_interval + PERIOD;
-    let dead = master.cfg.dead_timeout;
+    let age = s.last_heartbeat.elapsed();
+    let lost = s.presence_lost.is_some_and(|t| s.last_heartbeat < t);
+    (!s.maintenance && age < master.cfg.dead_timeout && (age > late || lost)).then_some(lost)
+}
+
+/// The suspects: (id, address, presence lost).
+fn suspects(master: &Master) -> Vec<(CsId, String, bool)> {
     let cl = master.cluster.lock();
     cl.reg
         .servers
         .values()
-        .filter(|s| {
-            let age = s.last_heartbeat.elapsed();
-            age > late && age < dead && !s.maintenance
-        })
-        .map(|s| (s.id.clone(), s.addr.clone()))
+        .filter_map(|s| suspect(master, s).map(|lost| (s.id.clone(), s.addr.clone(), lost)))
         .collect()
 }
 
+impl Master {
+    /// A presence poll from `id` arrived: its process is up. False if `id` has not
+    /// registered yet.
+    pub(crate) fn presence_found(&self, id: &str) -> bool {
+        let mut cl = self.cluster.lock();
+        let Some(s) = cl.reg.servers.get_mut(id) else {
+            return false;
+        };
+        s.presence_lost = None;
+        s.presence = true;
+        true
+    }
+
+    /// The connection of `id`'s presence poll closed: probe it now.
+    pub(crate) fn presence_lost(&self, id: &str) {
+        if let Some(s) = self.cluster.lock().reg.servers.get_mut(id) {
+            tracing::debug!(cs = %id, "presence connection closed; probing");
+            s.presence_lost = Some(Instant::now());
+            s.presence = false;
+        }
+        self.prober_wake.notify_one();
+    }
+}
+
 fn declare_dead(master: &Master, id: &str) {
-    let late = master.cfg.heartbeat_interval + PERIOD;
     let mut cl = master.cluster.lock();
     let Some(s) = cl.reg.servers.get_mut(id) else {
         return;
     };
     // It may have heartbeated while we probed.
-    if s.last_heartbeat.elapsed() <= late {
+    if suspect(master, s).is_none() {
         return;
     }
     if let Some(t) = Instant::now().checked_sub(master.cfg.dead_timeout) {

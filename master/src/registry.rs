@@ -27,6 +27,11 @@ pub struct Server {
     /// When maintenance mode was switched on.
     pub maintenance_since: Option<Instant>,
     pub decommission: bool,
+    /// When its presence poll's connection closed (see `heartbeat::PRESENCE`): a
+    /// server that has not heartbeated since is probed at once.
+    pub presence_lost: Option<Instant>,
+    /// Its presence poll is open.
+    pub presence: bool,
 }
 
 impl Server {
@@ -124,6 +129,7 @@ impl Registry {
                 capacity_bytes: s.capacity_bytes,
                 copies_in_flight: s.copies_in_flight,
                 last_heartbeat_ms_ago: s.last_heartbeat.elapsed().as_millis() as u64,
+                presence: s.presence,
             })
             .collect()
     }

@@ -64,6 +64,10 @@ pub struct Master {
     pub changes: crate::changes::ChangeFeed,
     /// Wakes the re-replication worker early: a copy ended, so a slot is free.
     pub rereplication_wake: tokio::sync::Notify,
+    /// Wakes the failure prober early: a chunkserver's presence poll was dropped.
+    pub prober_wake: tokio::sync::Notify,
+    /// Flips to true when the master starts shutting down (ends presence polls).
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Master {
@@ -105,6 +109,8 @@ impl Master {
             files: AtomicU64::new(files),
             changes: Default::default(),
             rereplication_wake: tokio::sync::Notify::new(),
+            prober_wake: tokio::sync::Notify::new(),
+            stopping: tokio::sync::watch::channel(false).0,
             cfg,
         };
         if m.db.get::<InodeRec>(&db::inode_key(ROOT_INO))?.is_none() {

@@ -44,6 +44,9 @@ pub struct ChunkserverStatus {
     pub capacity_bytes: u64,
     pub copies_in_flight: u32,
     pub last_heartbeat_ms_ago: u64,
+    /// Its presence poll is open, so a crash of its process is noticed at once.
+    #[serde(default)]
+    pub presence: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

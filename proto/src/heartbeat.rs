@@ -7,6 +7,22 @@ use serde::{Deserialize, Serialize};
 
 pub const REGISTER: &str = "/rpc/v1/cs/register";
 pub const HEARTBEAT: &str = "/rpc/v1/cs/heartbeat";
+/// A long poll each chunkserver keeps open (`PresenceReq`, answered `{}` after at most
+/// `PRESENCE_HOLD`, then asked again at once). When the chunkserver's process dies its
+/// kernel closes the connection, and the master probes the server at once instead of
+/// waiting for a missed heartbeat (as MooseFS notices a dropped connection).
+pub const PRESENCE: &str = "/rpc/v1/cs/presence";
+/// Longest the master holds a presence poll.
+pub const PRESENCE_HOLD_MS: u64 = 60_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PresenceReq {
+    pub id: CsId,
+}
+
+/// The answer to a presence poll that was held to its end: ask again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PresenceResp {}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkReport {

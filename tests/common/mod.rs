@@ -52,6 +52,11 @@ impl Builder {
         self.dead_timeout = d;
         self
     }
+    /// Heartbeat interval (default 300 ms).
+    pub fn heartbeat(mut self, d: Duration) -> Self {
+        self.heartbeat = d;
+        self
+    }
     pub fn secret(mut self, s: &str) -> Self {
         self.secret = s.into();
         self

@@ -7,7 +7,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ferrofs_proto::heartbeat::{self, HeartbeatReq, HeartbeatResp, RegisterReq, RegisterResp};
+use ferrofs_proto::heartbeat::{
+    self, HeartbeatReq, HeartbeatResp, PresenceReq, PresenceResp, RegisterReq, RegisterResp,
+};
 use ferrofs_proto::namespace::*;
 use ferrofs_proto::{ApiError, ErrorCode};
 use std::sync::Arc;
@@ -38,6 +40,7 @@ pub fn routes() -> Router<Arc<Master>> {
         .route(REMOVEXATTR, post(removexattr))
         .route(heartbeat::REGISTER, post(register))
         .route(heartbeat::HEARTBEAT, post(beat))
+        .route(heartbeat::PRESENCE, post(presence))
         .route(ferrofs_proto::chunk::HEALTH, get(health))
 }
 
@@ -237,4 +240,47 @@ async fn beat(
 ) -> HttpResult<HeartbeatResp> {
     check_secret(&m, &headers)?;
     Ok(Json(m.heartbeat(r)))
+}
+
+/// Marks the server's presence lost when dropped before the poll was answered: hyper
+/// drops a handler's future when its connection closes, as a killed process's does.
+struct PresenceGuard {
+    m: Arc<Master>,
+    id: String,
+    answered: bool,
+}
+
+impl Drop for PresenceGuard {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.m.presence_lost(&self.id);
+        }
+    }
+}
+
+async fn presence(
+    State(m): S,
+    headers: HeaderMap,
+    ApiJson(r): ApiJson<PresenceReq>,
+) -> HttpResult<PresenceResp> {
+    check_secret(&m, &headers)?;
+    if !m.presence_found(&r.id) {
+        return Err(HttpError(ApiError::new(
+            ErrorCode::NotFound,
+            format!("chunkserver {} has not registered", r.id),
+        )));
+    }
+    let mut stopping = m.stopping.subscribe();
+    let mut guard = PresenceGuard {
+        m: m.clone(),
+        id: r.id,
+        answered: false,
+    };
+    let hold = std::time::Duration::from_millis(heartbeat::PRESENCE_HOLD_MS);
+    tokio::select! {
+        _ = tokio::time::sleep(hold) => {}
+        _ = stopping.wait_for(|s| *s) => {}
+    }
+    guard.answered = true;
+    Ok(Json(PresenceResp {}))
 }
