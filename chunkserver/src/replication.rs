@@ -1,6 +1,7 @@
 //! Whole-replica copies between chunkservers, ordered by the master: sending a local
-//! replica (CRC-verified as it is read, SHA-256 declared up front) and receiving one into
-//! a temp file that only replaces the old replica once its length and SHA-256 match.
+//! replica (CRC-verified as it is read; its SHA-256 declared up front if known, else its
+//! block CRC32Cs sent after the bytes) and receiving one into a temp file that only
+//! replaces the old replica once its length and checksums match.
 
 use crate::checksum::{CrcBuilder, ShaBuilder};
 use crate::error::{ChunkserverError as E, IoContext, Result};
@@ -29,13 +30,24 @@ const RECEIVE_PIECE: usize = 4 << 20;
 /// Length of the SHA-256 trailer of a replica body sent with `sha_trailer`.
 const SHA_LEN: usize = 32;
 
+/// Length of the trailer of a replica body of `length` bytes.
+fn trailer_len(p: &ReplicaParams) -> usize {
+    if p.sha_trailer {
+        SHA_LEN
+    } else if p.crc_trailer {
+        4 * p.length.div_ceil(ferrofs_proto::BLOCK_SIZE) as usize
+    } else {
+        0
+    }
+}
+
 /// Copy the local replica of `id` at `version` to `target`.
 ///
 /// The bytes are read (CRC-verified) by a producer task a few pieces ahead of the
-/// network. If the replica's SHA-256 is already known it is declared up front;
-/// otherwise the producer hashes what it sends and appends the digest to the body, so
-/// the chunk is read once rather than once to hash and once to send. Either way the
-/// target checks the bytes against the SHA-256 before the replica counts.
+/// network. If the replica's SHA-256 is already known it is declared up front and the
+/// target checks the bytes against it; otherwise the producer appends the CRC32Cs of
+/// the blocks it sent (`crc_trailer`), the target checks its own against them and
+/// computes the SHA-256 itself, so each byte is hashed once per copy, not twice.
 pub async fn copy_to(
     node: Arc<Node>,
     id: ChunkId,
@@ -72,7 +84,8 @@ pub async fn copy_to(
         version,
         length,
         sha256: known_sha.map(hex::encode).unwrap_or_default(),
-        sha_trailer: known_sha.is_none(),
+        sha_trailer: false,
+        crc_trailer: known_sha.is_none(),
     };
     // Allow for slow links: the request timeout plus a second per MiB.
     let limit = node.config.request_timeout + Duration::from_secs(length >> 20);
@@ -100,9 +113,9 @@ pub async fn copy_to(
     Ok(length)
 }
 
-/// Read a replica piece by piece into `tx` (hashing it unless `known_sha`), then the
-/// SHA-256 trailer. A read error, or a change of the chunk while it was read, ends the
-/// stream with an error, so the target never installs a torn copy.
+/// Read a replica piece by piece into `tx`, then (unless `known_sha`) the CRC32C trailer.
+/// A read error, or a change of the chunk while it was read, ends the stream with an
+/// error, so the target never installs a torn copy.
 async fn produce(
     node: Arc<Node>,
     c: Arc<crate::store::Chunk>,
@@ -112,7 +125,7 @@ async fn produce(
     known_sha: Option<[u8; 32]>,
     tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
 ) {
-    let mut sha = known_sha.is_none().then(ShaBuilder::default);
+    let mut crcs = known_sha.is_none().then(CrcBuilder::default);
     let mut at = 0u64;
     while at < length {
         let n = (length - at).min(PIECE);
@@ -120,15 +133,15 @@ async fn produce(
         let read = node
             .blocking(move |s| {
                 let piece = s.read(&c2, version, at, n)?;
-                if let Some(h) = sha.as_mut() {
+                if let Some(h) = crcs.as_mut() {
                     h.update(&piece);
                 }
-                Ok((piece, sha))
+                Ok((piece, crcs))
             })
             .await;
         let piece = match read {
             Ok((p, h)) if !p.is_empty() => {
-                sha = h;
+                crcs = h;
                 p
             }
             Ok(_) => {
@@ -147,17 +160,21 @@ async fn produce(
             return; // the request was dropped
         }
     }
-    let Some(sha) = sha else {
-        return; // declared up front
+    let Some(crcs) = crcs else {
+        return; // SHA-256 declared up front
     };
-    let digest = sha.finish();
-    // The digest stands for the replica only if no write landed while it was read.
+    // The CRCs stand for the replica only if no write landed while it was read.
     let c2 = c.clone();
-    let cached = node
-        .blocking(move |s| s.cache_sha(&c2, version, generation, digest))
+    let unchanged = node
+        .blocking(move |s| s.unchanged_since(&c2, version, generation))
         .await;
-    let last = match cached {
-        Ok(true) => Ok(Bytes::copy_from_slice(&digest)),
+    let last = match unchanged {
+        Ok(true) => Ok(Bytes::from(
+            crcs.finish()
+                .iter()
+                .flat_map(|c| c.to_le_bytes())
+                .collect::<Vec<u8>>(),
+        )),
         Ok(false) => Err(std::io::Error::other("chunk changed while copying")),
         Err(e) => Err(std::io::Error::other(e)),
     };
@@ -236,7 +253,12 @@ pub async fn receive(
     p: ReplicaParams,
     body: Body,
 ) -> Result<ChunkReport> {
-    let want_sha: Option<[u8; 32]> = if p.sha_trailer {
+    if p.sha_trailer && p.crc_trailer {
+        return Err(E::BadRequest(
+            "sha_trailer and crc_trailer exclude each other".into(),
+        ));
+    }
+    let want_sha: Option<[u8; 32]> = if p.sha_trailer || p.crc_trailer {
         None
     } else {
         let sha = hex::decode(&p.sha256)
@@ -289,8 +311,8 @@ async fn receive_into(
 ) -> Result<ChunkReport> {
     let mut frames = body.into_data_stream();
     let mut buf = Vec::with_capacity(RECEIVE_PIECE);
-    let mut trailer = Vec::with_capacity(SHA_LEN);
-    let trailer_len = if want_sha.is_none() { SHA_LEN } else { 0 };
+    let trailer_len = trailer_len(p);
+    let mut trailer = Vec::with_capacity(trailer_len.min(64 << 10));
     let mut total = 0u64;
     // At most one write in flight: the next piece is received while it runs.
     let mut writing: Option<Appending> = None;
@@ -338,25 +360,36 @@ async fn receive_into(
             p.length + trailer_len as u64
         )));
     }
-    let want_sha = match want_sha {
-        Some(s) => s,
-        None => trailer
-            .as_slice()
-            .try_into()
-            .expect("trailer length checked above"),
-    };
     let Incoming {
         path, crcs, sha, ..
     } = inc;
     let sha = sha.finish();
-    if sha != want_sha {
-        return Err(E::BadRequest(format!(
-            "replica SHA-256 {} does not match {}",
-            hex::encode(sha),
-            hex::encode(want_sha)
-        )));
-    }
     let crcs = crcs.finish();
+    if p.crc_trailer {
+        let sent = trailer
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+        if let Some(block) = sent.zip(&crcs).position(|(s, c)| s != *c) {
+            return Err(E::BadRequest(format!(
+                "replica block {block}: CRC32C does not match the sender's"
+            )));
+        }
+    } else {
+        let want_sha = match want_sha {
+            Some(s) => s,
+            None => trailer
+                .as_slice()
+                .try_into()
+                .expect("trailer length checked above"),
+        };
+        if sha != want_sha {
+            return Err(E::BadRequest(format!(
+                "replica SHA-256 {} does not match {}",
+                hex::encode(sha),
+                hex::encode(want_sha)
+            )));
+        }
+    }
     // Keep local writers out while the replica is swapped in.
     let existing = node.store.get(id).ok();
     let _op = match &existing {

@@ -476,6 +476,13 @@ impl Store {
         Ok((sha, length))
     }
 
+    /// Whether the replica is still at `version` with the bytes of `generation`.
+    pub fn unchanged_since(&self, c: &Chunk, version: Version, generation: u64) -> Result<bool> {
+        let st = c.st.read();
+        c.check(&st, version)?;
+        Ok(st.generation == generation)
+    }
+
     /// Store a SHA-256 computed over generation `generation`; false if the chunk changed.
     pub fn cache_sha(
         &self,

@@ -385,9 +385,9 @@ async fn chain_write_read_corrupt_replicate() {
     .await;
 }
 
-/// A replica sent with its SHA-256 as a body trailer is installed only if the bytes
-/// match the trailer and the body has exactly `length` bytes plus the trailer; one with
-/// the SHA-256 declared up front still works.
+/// A replica sent with its SHA-256 (or its block CRC32Cs) as a body trailer is installed
+/// only if the bytes match the trailer and the body has exactly `length` bytes plus the
+/// trailer; one with the SHA-256 declared up front still works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_sha_trailer_is_verified() {
     use sha2::{Digest, Sha256};
@@ -420,6 +420,7 @@ async fn replica_sha_trailer_is_verified() {
         length,
         sha256: String::new(),
         sha_trailer: true,
+        crc_trailer: false,
     };
     let with = |tail: &[u8]| [&data[..], tail].concat();
 
@@ -456,9 +457,50 @@ async fn replica_sha_trailer_is_verified() {
         length: data.len() as u64,
         sha256: hex::encode(sha),
         sha_trailer: false,
+        crc_trailer: false,
     };
     let r = send(2, declared, data.clone()).await.unwrap();
     assert_eq!(r.status(), 200);
     let r = read(&http, &cs, 2, 1, 1 << 30).await;
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &data[..]);
+
+    // The CRC32C trailer: one per 64 KiB block (23 here, the last one short).
+    let crcs: Vec<u8> = data
+        .chunks(64 << 10)
+        .flat_map(|b| crc32c::crc32c(b).to_le_bytes())
+        .collect();
+    assert_eq!(crcs.len(), 4 * 23);
+    let crc_trailer = api::ReplicaParams {
+        version: 1,
+        length: data.len() as u64,
+        sha256: String::new(),
+        sha_trailer: false,
+        crc_trailer: true,
+    };
+    let mut wrong = crcs.clone();
+    wrong[4 * 22] ^= 1; // the last, short block
+    let r = send(3, crc_trailer.clone(), with(&wrong)).await.unwrap();
+    api_err(r, 400, ErrorCode::BadRequest).await;
+    let r = send(3, crc_trailer.clone(), with(&crcs[..crcs.len() - 4]))
+        .await
+        .unwrap();
+    api_err(r, 400, ErrorCode::BadRequest).await;
+    let mut flipped = data.clone();
+    flipped[70_000] ^= 0x40;
+    let r = send(3, crc_trailer.clone(), [&flipped[..], &crcs].concat())
+        .await
+        .unwrap();
+    api_err(r, 400, ErrorCode::BadRequest).await;
+    let r = read(&http, &cs, 3, 1, 1 << 30).await;
+    api_err(r, 404, ErrorCode::NotFound).await;
+    let both = api::ReplicaParams {
+        sha_trailer: true,
+        ..crc_trailer.clone()
+    };
+    let r = send(3, both, with(&crcs)).await.unwrap();
+    api_err(r, 400, ErrorCode::BadRequest).await;
+    let r = send(3, crc_trailer, with(&crcs)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = read(&http, &cs, 3, 1, 1 << 30).await;
     assert_eq!(r.bytes().await.unwrap().as_ref(), &data[..]);
 }

@@ -145,4 +145,11 @@ pub struct ReplicaParams {
     /// receiver checks the bytes against it all the same.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sha_trailer: bool,
+    /// The body is the `length` bytes followed by the CRC32C of each 64 KiB block (4
+    /// bytes little-endian each; the last block may be short), which the sender computes
+    /// from the bytes it read and verified against its own checksums. The receiver checks
+    /// the CRC32Cs it computes anyway against them, and hashes the SHA-256 it keeps:
+    /// the bytes are hashed once per copy instead of twice (as with `sha_trailer`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub crc_trailer: bool,
 }
