@@ -27,7 +27,7 @@ struct Proc {
     child: Child,
     /// Exited and not started again yet.
     down: bool,
-    /// When the process failed by itself (exit code) and was started again.
+    /// When the process failed by itself (not SIGKILL) and was started again.
     restarts: Vec<Instant>,
 }
 
@@ -239,7 +239,6 @@ pub async fn run(a: UpArgs) -> Result<()> {
 
 /// Watch the children until Ctrl-C or SIGTERM (see the module doc).
 async fn supervise(procs: &mut [Proc], mounted: Option<&Path>) {
-    use std::os::unix::process::ExitStatusExt;
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
@@ -271,36 +270,8 @@ async fn supervise(procs: &mut [Proc], mounted: Option<&Path>) {
                     let Ok(Some(status)) = p.child.try_wait() else { continue };
                     p.down = true;
                     if i == 0 {
-                        if status.success() {
-                            // A clean exit is a deliberate stop (SIGTERM to the master, or
-                            // a Ctrl-C that reached it before this process saw it).
-                            eprintln!("master exited cleanly; stopping the cluster");
+                        if !master_exited(p, status) {
                             return;
-                        }
-                        // kill -9 (the demo, an OOM kill) is always worth a restart; a
-                        // crash of its own (an error exit, SIGSEGV, SIGABRT) may repeat.
-                        let failed = status.signal() != Some(libc::SIGKILL);
-                        if failed && p.restarts_last_minute() >= MASTER_RESTARTS {
-                            eprintln!(
-                                "master exited ({}) {MASTER_RESTARTS} times within a minute; \
-                                 stopping the cluster (see {})",
-                                how(status),
-                                p.log.display()
-                            );
-                            return;
-                        }
-                        if failed {
-                            p.restarts.push(Instant::now());
-                        }
-                        match p.restart() {
-                            Ok(()) => eprintln!(
-                                "master exited ({}); started it again on the same port and data",
-                                how(status)
-                            ),
-                            Err(e) => {
-                                eprintln!("master exited and could not be started again: {e:#}");
-                                return;
-                            }
                         }
                     } else {
                         eprintln!(
@@ -313,6 +284,44 @@ async fn supervise(procs: &mut [Proc], mounted: Option<&Path>) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Start the exited master again; false if the cluster should stop instead.
+fn master_exited(p: &mut Proc, status: std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    if status.success() {
+        // A clean exit is a deliberate stop (SIGTERM to the master, or a Ctrl-C that
+        // reached it before this process saw it).
+        eprintln!("master exited cleanly; stopping the cluster");
+        return false;
+    }
+    // kill -9 (the demo, an OOM kill) is always worth a restart; a crash of its own (an
+    // error exit, SIGSEGV, SIGABRT) may repeat.
+    if status.signal() != Some(libc::SIGKILL) {
+        if p.restarts_last_minute() >= MASTER_RESTARTS {
+            eprintln!(
+                "master exited ({}) {MASTER_RESTARTS} times within a minute; stopping the \
+                 cluster (see {})",
+                how(status),
+                p.log.display()
+            );
+            return false;
+        }
+        p.restarts.push(Instant::now());
+    }
+    match p.restart() {
+        Ok(()) => {
+            eprintln!(
+                "master exited ({}); started it again on the same port and data",
+                how(status)
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!("master exited and could not be started again: {e:#}");
+            false
         }
     }
 }

@@ -83,14 +83,18 @@ fn remove(p: &Path, name: &str) -> Result<(), i32> {
     res(unsafe { libc::removexattr(path(p).as_ptr(), c(name).as_ptr()) } as isize).map(drop)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn xattrs_round_trip_and_errors() {
-    let _serial = SERIAL.lock().await;
-    let mut cl = TestCluster::builder()
+async fn cluster() -> TestCluster {
+    TestCluster::builder()
         .chunkservers(1)
         .replication(1)
         .start()
-        .await;
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xattrs_round_trip_and_errors() {
+    let _serial = SERIAL.lock().await;
+    let mut cl = cluster().await;
     let m1 = cl.mount_with(&["--xattr"]).await;
     let m2 = cl.mount_with(&["--xattr"]).await;
     let f = m1.join("f");
@@ -200,11 +204,7 @@ async fn xattrs_round_trip_and_errors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn default_mount_refuses_xattrs() {
     let _serial = SERIAL.lock().await;
-    let mut cl = TestCluster::builder()
-        .chunkservers(1)
-        .replication(1)
-        .start()
-        .await;
+    let mut cl = cluster().await;
     let on = cl.mount_with(&["--xattr"]).await;
     let off = cl.mount().await;
     fs::write(on.join("f"), b"x").unwrap();

@@ -325,10 +325,11 @@ impl Core {
     /// (as write(2) does on local file systems). The kernel does this itself for
     /// page-cache writes, but not for FOPEN_DIRECT_IO handles (O_APPEND here).
     pub fn kill_privs_on_direct_write(&self, fh: u64, uid: u32) -> R<()> {
-        if uid == 0 || !self.file(fh)?.append {
+        let f = self.file(fh)?;
+        if uid == 0 || !f.append {
             return Ok(());
         }
-        let ino = self.file(fh)?.state.ino;
+        let ino = f.state.ino;
         let mode = u32::from(self.getattr(ino)?.perm);
         let mut kill = mode & libc::S_ISUID;
         if mode & libc::S_ISGID != 0 && mode & libc::S_IXGRP != 0 {

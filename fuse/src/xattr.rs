@@ -18,18 +18,17 @@ fn stored(name: &str) -> bool {
     name.starts_with("user.") || name.starts_with("trusted.")
 }
 
-fn enodata() -> Errno {
-    Errno::from_i32(libc::ENODATA)
+/// `name` if the master may hold it; anything else is never set (ENODATA).
+fn stored_name(name: &OsStr) -> R<&str> {
+    match name_str(name) {
+        Ok(name) if stored(name) => Ok(name),
+        _ => Err(Errno::from_i32(libc::ENODATA)),
+    }
 }
 
 impl Core {
     pub fn getxattr(&self, ino: Ino, name: &OsStr) -> R<Vec<u8>> {
-        let Ok(name) = name_str(name) else {
-            return Err(enodata());
-        };
-        if !stored(name) {
-            return Err(enodata());
-        }
+        let name = stored_name(name)?;
         self.call_here("getxattr", |c| async move { c.getxattr(ino, name).await })
     }
 
@@ -67,12 +66,7 @@ impl Core {
     }
 
     pub fn removexattr(&self, ino: Ino, name: &OsStr) -> R<()> {
-        let Ok(name) = name_str(name) else {
-            return Err(enodata());
-        };
-        if !stored(name) {
-            return Err(enodata());
-        }
+        let name = stored_name(name)?;
         let r = self.call_here(
             "removexattr",
             |c| async move { c.removexattr(ino, name).await },

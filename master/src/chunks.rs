@@ -162,8 +162,7 @@ mod tests {
             maintenance: false,
             maintenance_since: None,
             decommission: false,
-            presence_lost: None,
-            presence: false,
+            presence: Default::default(),
         }
     }
 

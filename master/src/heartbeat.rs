@@ -33,8 +33,7 @@ impl Master {
                 maintenance: false,
                 maintenance_since: None,
                 decommission: false,
-                presence_lost: None,
-                presence: false,
+                presence: Default::default(),
             };
             if let Some(p) = prev {
                 // A re-registration (restart) keeps operator-set modes.

@@ -10,6 +10,7 @@
 //! proves nothing and changes nothing; a server that comes back simply heartbeats again
 //! and is alive.
 
+use crate::registry::{Presence, Server};
 use crate::state::Master;
 use ferrofs_proto::CsId;
 use std::collections::HashMap;
@@ -61,10 +62,10 @@ pub async fn run(master: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver
 
 /// Whether a server (not in maintenance, not yet dead) should be probed, and whether
 /// because its presence connection closed.
-fn suspect(master: &Master, s: &crate::registry::Server) -> Option<bool> {
+fn suspect(master: &Master, s: &Server) -> Option<bool> {
     let late = master.cfg.heartbeat_interval + PERIOD;
     let age = s.last_heartbeat.elapsed();
-    let lost = s.presence_lost.is_some_and(|t| s.last_heartbeat < t);
+    let lost = matches!(s.presence, Presence::Lost(t) if s.last_heartbeat < t);
     (!s.maintenance && age < master.cfg.dead_timeout && (age > late || lost)).then_some(lost)
 }
 
@@ -86,8 +87,7 @@ impl Master {
         let Some(s) = cl.reg.servers.get_mut(id) else {
             return false;
         };
-        s.presence_lost = None;
-        s.presence = true;
+        s.presence = Presence::Open;
         true
     }
 
@@ -95,8 +95,7 @@ impl Master {
     pub(crate) fn presence_lost(&self, id: &str) {
         if let Some(s) = self.cluster.lock().reg.servers.get_mut(id) {
             tracing::debug!(cs = %id, "presence connection closed; probing");
-            s.presence_lost = Some(Instant::now());
-            s.presence = false;
+            s.presence = Presence::Lost(Instant::now());
         }
         self.prober_wake.notify_one();
     }

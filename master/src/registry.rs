@@ -27,11 +27,20 @@ pub struct Server {
     /// When maintenance mode was switched on.
     pub maintenance_since: Option<Instant>,
     pub decommission: bool,
-    /// When its presence poll's connection closed (see `heartbeat::PRESENCE`): a
-    /// server that has not heartbeated since is probed at once.
-    pub presence_lost: Option<Instant>,
-    /// Its presence poll is open.
-    pub presence: bool,
+    /// Its presence poll (see `heartbeat::PRESENCE`).
+    pub presence: Presence,
+}
+
+/// The state of a chunkserver's presence poll.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Presence {
+    /// None has arrived since it registered.
+    #[default]
+    Never,
+    Open,
+    /// Its connection closed at this moment: a server that has not heartbeated since is
+    /// probed at once.
+    Lost(Instant),
 }
 
 impl Server {
@@ -129,7 +138,7 @@ impl Registry {
                 capacity_bytes: s.capacity_bytes,
                 copies_in_flight: s.copies_in_flight,
                 last_heartbeat_ms_ago: s.last_heartbeat.elapsed().as_millis() as u64,
-                presence: s.presence,
+                presence: s.presence == Presence::Open,
             })
             .collect()
     }
