@@ -4,7 +4,7 @@
 
 DIR ?= ./ferrofs-data
 MNT ?= ./mnt
-CHUNKSERVERS ?= 3
+CHUNKSERVERS ?= 4
 
 .PHONY: setup deps build up test lint bench
 

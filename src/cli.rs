@@ -16,7 +16,7 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct MasterUrl {
-    /// Master URL.
+    /// The master group: one URL, or several comma-separated (the leader is found).
     #[arg(
         long,
         env = "FERROFS_MASTER",
@@ -177,13 +177,26 @@ pub struct MasterArgs {
     /// Write the bound address to this file once listening.
     #[arg(long)]
     pub addr_file: Option<PathBuf>,
+    /// This master's id in its group (default 1).
+    #[arg(long)]
+    pub id: Option<u64>,
+    /// Every member of the group, `1=HOST:PORT,2=HOST:PORT,3=HOST:PORT` (the same on
+    /// every member); omitted: a group of one.
+    #[arg(long)]
+    pub peers: Option<String>,
+    /// `HOST:PORT` the others reach this master at, if not the listen address.
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Election timeout (min; max is twice this), e.g. 800ms.
+    #[arg(long, value_parser = parse_duration)]
+    pub election_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Args, Debug)]
 pub struct ChunkserverArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Master URL.
+    /// The master group: one URL, or every member's, comma-separated.
     #[arg(long, env = "FERROFS_MASTER")]
     pub master: Option<String>,
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -205,11 +218,15 @@ pub struct UpArgs {
     #[arg(long, default_value = "./ferrofs-data")]
     pub dir: PathBuf,
     /// Number of chunkservers.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 4)]
     pub chunkservers: usize,
-    /// Master port (0 picks a free one).
+    /// Master port (0 picks a free one); with several masters, the first's (the others
+    /// take the next ports).
     #[arg(long, default_value_t = 9000)]
     pub port: u16,
+    /// Masters in the group (1, 3 or 5).
+    #[arg(long, default_value_t = 1)]
+    pub masters: usize,
     #[arg(long, value_parser = parse_size)]
     pub chunk_size: Option<u64>,
     #[arg(long)]

@@ -8,7 +8,10 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 pub fn client(master: &str) -> Result<Client> {
-    Ok(Client::new(ClientConfig::new(master))?)
+    let cfg = ClientConfig::new(master)
+        .with_env()
+        .map_err(anyhow::Error::msg)?;
+    Ok(Client::new(cfg)?)
 }
 
 fn bar(total: u64) -> Option<(indicatif::ProgressBar, Progress)> {

@@ -47,7 +47,9 @@ pub async fn run(a: MountArgs) -> Result<()> {
             anyhow::bail!("{} is already mounted", mnt.display());
         }
     }
-    let mut cfg = ferrofs_client::ClientConfig::new(&a.m.master);
+    let mut cfg = ferrofs_client::ClientConfig::new(&a.m.master)
+        .with_env()
+        .map_err(anyhow::Error::msg)?;
     cfg.block_cache_bytes = a.block_cache;
     let client = ferrofs_client::Client::new(cfg)?;
     // Fail early and clearly if the master is not there.

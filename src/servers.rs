@@ -69,6 +69,18 @@ pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
     if let Some(v) = a.admin_token {
         cfg.admin_token = v;
     }
+    if let Some(v) = a.id {
+        cfg.id = v;
+    }
+    if let Some(v) = a.peers {
+        cfg.peers = v;
+    }
+    if let Some(v) = a.advertise {
+        cfg.advertise = v;
+    }
+    if let Some(v) = a.election_timeout {
+        cfg.election_timeout = v;
+    }
     cfg.validate()
         .map_err(|e| anyhow::anyhow!("invalid master config: {e}"))?;
     let l = bind(&a.listen, a.addr_file.as_deref()).await?;
@@ -79,11 +91,19 @@ pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
 pub async fn chunkserver(a: ChunkserverArgs) -> anyhow::Result<()> {
     let mut cfg: ChunkserverConfig = load(a.config.as_deref(), "chunkserver")?;
     if let Some(m) = a.master {
-        cfg.master = if m.starts_with("http") {
-            m
-        } else {
-            format!("http://{m}")
-        };
+        cfg.master = m
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(|m| {
+                if m.starts_with("http") {
+                    m.to_string()
+                } else {
+                    format!("http://{m}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",");
     }
     if let Some(d) = a.data {
         cfg.data_dir = d;

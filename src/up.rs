@@ -1,5 +1,6 @@
-//! `ferrofs up`: a local cluster (master + N chunkservers, optionally a FUSE mount) as
-//! child processes on loopback, stopped cleanly on Ctrl-C / SIGTERM.
+//! `ferrofs up`: a local cluster (a master group of 1, 3 or 5, N chunkservers,
+//! optionally a FUSE mount) as child processes on loopback, stopped cleanly on Ctrl-C /
+//! SIGTERM.
 //!
 //! It also supervises them, as a service manager would: a master killed by SIGKILL is
 //! started again at once on the same port and data (the mount and chunkservers wait for
@@ -122,37 +123,118 @@ async fn stop(p: &mut Proc) {
     }
 }
 
+/// Ports for `n` masters: `first` and the ones after it when free, else any free ones.
+/// A restarted `up` finds the same ports in its data directory's `masters` file.
+fn master_ports(dir: &Path, first: u16, n: usize) -> Result<Vec<u16>> {
+    let file = dir.join("masters");
+    if let Ok(s) = std::fs::read_to_string(&file) {
+        let ports: Vec<u16> = s.split(',').filter_map(|p| p.trim().parse().ok()).collect();
+        if ports.len() == n {
+            return Ok(ports);
+        }
+        bail!(
+            "{} was a group of {} masters; start it with --masters {} (or a new --dir)",
+            dir.display(),
+            ports.len(),
+            ports.len()
+        );
+    }
+    let mut ports: Vec<u16> = vec![];
+    for i in 0..n {
+        let want = if first == 0 { 0 } else { first + i as u16 };
+        let mut p = free_port(want)?;
+        while ports.contains(&p) {
+            p = free_port(0)?;
+        }
+        ports.push(p);
+    }
+    let list: Vec<String> = ports.iter().map(|p| p.to_string()).collect();
+    std::fs::write(&file, list.join(","))?;
+    Ok(ports)
+}
+
 pub async fn run(a: UpArgs) -> Result<()> {
+    if !matches!(a.masters, 1 | 3 | 5) {
+        bail!("--masters must be 1, 3 or 5 (a group needs a majority)");
+    }
     std::fs::create_dir_all(&a.dir).with_context(|| format!("{}", a.dir.display()))?;
     let dir = a.dir.canonicalize()?;
-    let port = free_port(a.port)?;
-    let url = format!("http://127.0.0.1:{port}");
+    let ports = master_ports(&dir, a.port, a.masters)?;
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let url = urls.join(",");
     let mut procs: Vec<Proc> = vec![];
     let replication = a.replication.unwrap_or(3.min(a.chunkservers.max(1) as u8));
-    let mut margs = vec![
-        "master".to_string(),
-        "--listen".into(),
-        format!("127.0.0.1:{port}"),
-        "--data".into(),
-        dir.join("master").display().to_string(),
-        "--replication".into(),
-        replication.to_string(),
-    ];
-    if let Some(d) = &a.dead_timeout {
-        margs.extend(["--dead-timeout".into(), d.clone()]);
+    let peers: Vec<String> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{}=127.0.0.1:{p}", i + 1))
+        .collect();
+    for (i, port) in ports.iter().enumerate() {
+        let id = i + 1;
+        let mut margs = vec![
+            "master".to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--data".into(),
+            if a.masters == 1 {
+                dir.join("master").display().to_string()
+            } else {
+                dir.join(format!("master{id}")).display().to_string()
+            },
+            "--replication".into(),
+            replication.to_string(),
+        ];
+        if a.masters > 1 {
+            margs.extend([
+                "--id".into(),
+                id.to_string(),
+                "--peers".into(),
+                peers.join(","),
+            ]);
+        }
+        if let Some(d) = &a.dead_timeout {
+            margs.extend(["--dead-timeout".into(), d.clone()]);
+        }
+        if let Some(cs) = a.chunk_size {
+            margs.extend(["--chunk-size".into(), cs.to_string()]);
+        }
+        let (name, log) = if a.masters == 1 {
+            ("master".to_string(), dir.join("master.log"))
+        } else {
+            (format!("master {id}"), dir.join(format!("master{id}.log")))
+        };
+        procs.push(spawn(&name, &margs, &log)?);
     }
-    if let Some(cs) = a.chunk_size {
-        margs.extend(["--chunk-size".into(), cs.to_string()]);
-    }
-    procs.push(spawn("master", &margs, &dir.join("master.log"))?);
     let http = reqwest::Client::new();
-    wait_for("the master", Duration::from_secs(60), async || {
-        http.get(format!("{url}/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
+    wait_for("a master leader", Duration::from_secs(60), async || {
+        for u in &urls {
+            if let Ok(r) = http
+                .get(format!("{u}{}", ferrofs_proto::raft::MASTERS))
+                .send()
+                .await
+                && let Ok(m) = r.json::<ferrofs_proto::raft::MastersResp>().await
+                && m.leader.is_some()
+            {
+                return true;
+            }
+        }
+        false
     })
     .await?;
+    let leader_url = async || -> String {
+        for u in &urls {
+            if let Ok(r) = http.get(format!("{u}/health")).send().await
+                && let Ok(v) = r.json::<serde_json::Value>().await
+                && v["leader"].as_bool() == Some(true)
+            {
+                return u.clone();
+            }
+        }
+        urls[0].clone()
+    };
     for i in 0..a.chunkservers {
         let cport = free_port(0)?;
         let args = vec![
@@ -175,7 +257,8 @@ pub async fn run(a: UpArgs) -> Result<()> {
         "chunkservers to register",
         Duration::from_secs(60),
         async || {
-            let Ok(r) = http.get(format!("{url}/api/v1/status")).send().await else {
+            let leader = leader_url().await;
+            let Ok(r) = http.get(format!("{leader}/api/v1/status")).send().await else {
                 return false;
             };
             let Ok(s) = r.json::<ferrofs_proto::admin::Status>().await else {
@@ -208,12 +291,21 @@ pub async fn run(a: UpArgs) -> Result<()> {
         mounted = Some(mnt);
     }
     println!(
-        "ferrofs is up: {} chunkservers, replication {replication}",
+        "ferrofs is up: {} master{}, {} chunkservers, replication {replication}",
+        a.masters,
+        if a.masters == 1 { "" } else { "s" },
         a.chunkservers
     );
-    println!("  master:    {url}");
-    println!("  dashboard: {url}/");
-    println!("  admin API: {url}/api/v1/status");
+    if a.masters == 1 {
+        println!("  master:    {url}");
+    } else {
+        for (i, u) in urls.iter().enumerate() {
+            println!("  master {}:  {u}", i + 1);
+        }
+    }
+    let first = &urls[0];
+    println!("  dashboard: {first}/");
+    println!("  admin API: {first}/api/v1/status");
     if let Some(m) = &mounted {
         println!("  mounted:   {}", m.display());
     }
@@ -224,7 +316,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
         std::process::id()
     );
 
-    supervise(&mut procs, mounted.as_deref()).await;
+    supervise(&mut procs, a.masters, mounted.as_deref()).await;
     println!("stopping...");
     // Unmount first, then chunkservers, the master last.
     for p in procs.iter_mut().rev() {
@@ -238,7 +330,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
 }
 
 /// Watch the children until Ctrl-C or SIGTERM (see the module doc).
-async fn supervise(procs: &mut [Proc], mounted: Option<&Path>) {
+async fn supervise(procs: &mut [Proc], masters: usize, mounted: Option<&Path>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
@@ -269,7 +361,7 @@ async fn supervise(procs: &mut [Proc], mounted: Option<&Path>) {
                     }
                     let Ok(Some(status)) = p.child.try_wait() else { continue };
                     p.down = true;
-                    if i == 0 {
+                    if i < masters {
                         if !master_exited(p, status) {
                             return;
                         }
@@ -294,7 +386,7 @@ fn master_exited(p: &mut Proc, status: std::process::ExitStatus) -> bool {
     if status.success() {
         // A clean exit is a deliberate stop (SIGTERM to the master, or a Ctrl-C that
         // reached it before this process saw it).
-        eprintln!("master exited cleanly; stopping the cluster");
+        eprintln!("{} exited cleanly; stopping the cluster", p.name);
         return false;
     }
     // kill -9 (the demo, an OOM kill) is always worth a restart; a crash of its own (an

@@ -231,14 +231,11 @@ async fn chunkserver_rejects_bad_input() {
     let attr = c.resolve("/f").await.unwrap();
     let locs: ferrofs_proto::namespace::ChunksResp = c
         .master
-        .call(
-            ferrofs_proto::namespace::CHUNKS,
-            &ferrofs_proto::namespace::ChunksReq {
-                ino: attr.ino,
-                first_index: 0,
-                count: 1,
-            },
-        )
+        .rpc::<ferrofs_proto::rpc::Chunks>(&ferrofs_proto::namespace::ChunksReq {
+            ino: attr.ino,
+            first_index: 0,
+            count: 1,
+        })
         .await
         .unwrap();
     let token = locs.chunks[0].token.clone();

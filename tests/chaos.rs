@@ -349,14 +349,11 @@ async fn describe_replicas(c: &ferrofs_client::Client, path: &str, hash: &str, s
     let Ok(a) = c.resolve(path).await else { return };
     let Ok(locs) = c
         .master
-        .call::<_, ferrofs_proto::namespace::ChunksResp>(
-            ferrofs_proto::namespace::CHUNKS,
-            &ferrofs_proto::namespace::ChunksReq {
-                ino: a.ino,
-                first_index: 0,
-                count: 64,
-            },
-        )
+        .rpc::<ferrofs_proto::rpc::Chunks>(&ferrofs_proto::namespace::ChunksReq {
+            ino: a.ino,
+            first_index: 0,
+            count: 64,
+        })
         .await
     else {
         return;

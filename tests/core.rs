@@ -202,11 +202,15 @@ async fn cli_commands() {
     let out = std::process::Command::new(BIN)
         .args(["ls", "/", "--master", "http://127.0.0.1:1"])
         .env("FERROFS_MASTER", "http://127.0.0.1:1")
+        .env("FERROFS_MASTER_TIMEOUT", "1s")
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("master unreachable"), "{err}");
+    assert!(
+        err.contains("no master quorum (reached: http://127.0.0.1:1 unreachable"),
+        "{err}"
+    );
 }
 
 /// Kill -9 one chunkserver: every file still reads back bit-exact. Kill -9 and restart

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use common::*;
 use ferrofs_proto::admin::FileHealth;
 use ferrofs_proto::chunk::read_path;
-use ferrofs_proto::namespace::{CHUNKS, ChunksReq, ChunksResp};
+use ferrofs_proto::namespace::{ChunksReq, ChunksResp};
 use ferrofs_proto::token::{self, Access};
 use ferrofs_proto::{ErrorCode, Version};
 use std::collections::{BTreeMap, BTreeSet};
@@ -542,14 +542,11 @@ async fn hung_chunkserver_is_bypassed() {
     let ino = c.resolve("/h/a").await.unwrap().ino;
     let locs: ChunksResp = c
         .master
-        .call(
-            CHUNKS,
-            &ChunksReq {
-                ino,
-                first_index: 0,
-                count: 1,
-            },
-        )
+        .rpc::<ferrofs_proto::rpc::Chunks>(&ChunksReq {
+            ino,
+            first_index: 0,
+            count: 1,
+        })
         .await
         .unwrap();
     let l0 = &locs.chunks[0];
@@ -638,14 +635,11 @@ async fn chunkserver_rejects_bad_tokens() {
     let ino = c.resolve("/t/f").await.unwrap().ino;
     let locs: ChunksResp = c
         .master
-        .call(
-            CHUNKS,
-            &ChunksReq {
-                ino,
-                first_index: 0,
-                count: 1,
-            },
-        )
+        .rpc::<ferrofs_proto::rpc::Chunks>(&ChunksReq {
+            ino,
+            first_index: 0,
+            count: 1,
+        })
         .await
         .unwrap();
     let ch = locs.chunks[0].clone();

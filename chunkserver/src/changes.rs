@@ -1,5 +1,7 @@
-//! Replica changes not yet reported to the master (added, removed, corrupt), kept
-//! across failed heartbeats, with a `Notify` that wakes the heartbeat loop early.
+//! Replica changes not yet reported to the masters (added, removed, corrupt), kept
+//! across failed heartbeats, with a `Notify` that wakes the heartbeat loop early. Every
+//! master of the group gets heartbeats (standbys keep a warm replica map), so each has
+//! a log of its own; `ChangeFan` records every change into all of them.
 
 use ferrofs_proto::ChunkId;
 use ferrofs_proto::heartbeat::ChunkReport;
@@ -68,6 +70,41 @@ impl ChangeLog {
                 d.corrupt.insert(id);
             }
         }
+    }
+}
+
+/// Every change goes to each subscriber's log (one per master).
+#[derive(Default)]
+pub struct ChangeFan {
+    logs: Mutex<Vec<std::sync::Arc<ChangeLog>>>,
+}
+
+impl ChangeFan {
+    /// A new log that sees every change from now on.
+    pub fn subscribe(&self) -> std::sync::Arc<ChangeLog> {
+        let log = std::sync::Arc::new(ChangeLog::default());
+        self.logs.lock().push(log.clone());
+        log
+    }
+
+    fn each(&self, f: impl Fn(&ChangeLog)) {
+        for l in self.logs.lock().iter() {
+            f(l);
+        }
+    }
+
+    pub fn added(&self, r: ChunkReport) {
+        self.each(|l| l.added(r.clone()));
+    }
+    pub fn removed(&self, id: ChunkId) {
+        self.each(|l| l.removed(id));
+    }
+    pub fn corrupt(&self, id: ChunkId) {
+        self.each(|l| l.corrupt(id));
+    }
+    /// Wake every heartbeat loop (something they report changed).
+    pub fn notify_all(&self) {
+        self.each(|l| l.notify.notify_one());
     }
 }
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 pub struct ChunkserverConfig {
     /// Directory holding `cs_id` and `chunks/`. Default `./data/chunkserver`.
     pub data_dir: PathBuf,
-    /// Master base URL. Default `http://127.0.0.1:9000`.
+    /// The master group: a base URL, or every member's, comma-separated (heartbeats go to
+    /// each, so standby masters keep a warm replica map). Default `http://127.0.0.1:9000`.
     pub master: String,
     /// `host:port` registered with the master for clients and peers to reach this
     /// chunkserver. Default: the listener's local address.
@@ -113,17 +114,25 @@ impl ChunkserverConfig {
         Ok(())
     }
 
+    /// The master group's members (`master` may list several, comma-separated).
+    pub fn masters(&self) -> Vec<String> {
+        self.master
+            .split(',')
+            .map(|m| m.trim().trim_end_matches('/').to_string())
+            .filter(|m| !m.is_empty())
+            .collect()
+    }
+
     /// Check the values make sense, with a message naming the field.
     pub fn validate(&self) -> Result<(), ChunkserverError> {
         let bad = |m: String| Err(ChunkserverError::Config(m));
         if self.data_dir.as_os_str().is_empty() {
             return bad("data_dir must not be empty".into());
         }
-        if !(self.master.starts_with("http://") || self.master.starts_with("https://")) {
-            return bad(format!(
-                "master must be an http:// URL, got {:?}",
-                self.master
-            ));
+        for m in self.masters() {
+            if !(m.starts_with("http://") || m.starts_with("https://")) {
+                return bad(format!("master must be an http:// URL, got {m:?}"));
+            }
         }
         if let Some(a) = &self.advertise_addr
             && (a.is_empty() || a.contains('/') || !a.contains(':'))

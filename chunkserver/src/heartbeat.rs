@@ -1,8 +1,12 @@
-//! Control plane towards the master: register with a full chunk report (retrying with
-//! backoff), then heartbeat every interval with capacity and the changes since the last
-//! one, and execute the commands the replies carry (delete, replicate). Changes wake the
-//! loop early, coalesced to at most ~10 heartbeats a second.
+//! Control plane towards the master group: one link per master. Each registers with a
+//! full chunk report (retrying with backoff), then heartbeats every interval with
+//! capacity and the changes since the last one, and executes the commands the replies
+//! carry (delete, replicate). Only the leader sends commands; a reply's term fences
+//! them: commands from a term older than one already heard from are dropped (a deposed
+//! leader that has not noticed yet). Changes wake the loop early, coalesced to at most
+//! ~10 heartbeats a second.
 
+use crate::changes::ChangeLog;
 use crate::error::{ChunkserverError as E, Result};
 use crate::node::Node;
 use crate::replication;
@@ -24,12 +28,19 @@ use tracing::{debug, info, warn};
 /// Minimum spacing of heartbeats woken early by local changes.
 const MIN_SPACING: Duration = Duration::from_millis(100);
 
+/// One master of the group, and the changes not yet reported to it.
+pub struct Link {
+    pub master: String,
+    pub log: Arc<ChangeLog>,
+}
+
 async fn call<Req: Serialize, Resp: DeserializeOwned>(
     node: &Node,
+    master: &str,
     path: &str,
     req: &Req,
 ) -> Result<Resp> {
-    let url = format!("{}{path}", node.config.master.trim_end_matches('/'));
+    let url = format!("{master}{path}");
     let resp = node
         .http
         .post(&url)
@@ -50,13 +61,17 @@ async fn call<Req: Serialize, Resp: DeserializeOwned>(
 }
 
 /// Register until it works; None if shutdown came first.
-async fn register(node: &Arc<Node>, shutdown: &mut watch::Receiver<bool>) -> Option<()> {
+async fn register(
+    node: &Arc<Node>,
+    link: &Link,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<()> {
     let mut backoff = Duration::from_millis(100);
     let mut attempt = 0u32;
     loop {
         attempt += 1;
         // Everything pending is covered by the full report.
-        let pending = node.store.changes.take();
+        let pending = link.log.take();
         let req = RegisterReq {
             id: node.id.clone(),
             addr: node.addr.clone(),
@@ -64,7 +79,7 @@ async fn register(node: &Arc<Node>, shutdown: &mut watch::Receiver<bool>) -> Opt
             used_bytes: node.store.used_bytes(),
             chunks: node.store.report(),
         };
-        match call::<_, RegisterResp>(node, REGISTER, &req).await {
+        match call::<_, RegisterResp>(node, &link.master, REGISTER, &req).await {
             Ok(resp) => {
                 if resp.chunk_size > 0 {
                     node.chunk_size.store(resp.chunk_size, Ordering::Relaxed);
@@ -73,14 +88,16 @@ async fn register(node: &Arc<Node>, shutdown: &mut watch::Receiver<bool>) -> Opt
                     node.heartbeat_interval_ms
                         .store(resp.heartbeat_interval_ms, Ordering::Relaxed);
                 }
-                info!(id = %node.id, addr = %node.addr, chunks = req.chunks.len(),
-                    chunk_size = resp.chunk_size, heartbeat_ms = resp.heartbeat_interval_ms,
-                    "registered with master");
+                info!(id = %node.id, addr = %node.addr, master = %link.master,
+                    chunks = req.chunks.len(), chunk_size = resp.chunk_size,
+                    heartbeat_ms = resp.heartbeat_interval_ms, "registered with master");
                 return Some(());
             }
             Err(e) => {
-                node.store.changes.restore(pending);
-                warn!(attempt, master = %node.config.master, error = %e, "register failed; retrying");
+                link.log.restore(pending);
+                if attempt == 1 || attempt.is_multiple_of(10) {
+                    warn!(attempt, master = %link.master, error = %e, "register failed; retrying");
+                }
             }
         }
         tokio::select! {
@@ -91,8 +108,8 @@ async fn register(node: &Arc<Node>, shutdown: &mut watch::Receiver<bool>) -> Opt
     }
 }
 
-async fn heartbeat(node: &Arc<Node>) -> Result<HeartbeatResp> {
-    let delta = node.store.changes.take();
+async fn heartbeat(node: &Arc<Node>, link: &Link) -> Result<HeartbeatResp> {
+    let delta = link.log.take();
     let req = HeartbeatReq {
         id: node.id.clone(),
         addr: node.addr.clone(),
@@ -104,9 +121,9 @@ async fn heartbeat(node: &Arc<Node>) -> Result<HeartbeatResp> {
         copies_in_flight: node.copies_in_flight.load(Ordering::Relaxed),
         io_bytes: node.io_bytes.load(Ordering::Relaxed),
     };
-    let r = call::<_, HeartbeatResp>(node, HEARTBEAT, &req).await;
+    let r = call::<_, HeartbeatResp>(node, &link.master, HEARTBEAT, &req).await;
     if r.is_err() {
-        node.store.changes.restore(delta);
+        link.log.restore(delta);
     }
     r
 }
@@ -147,10 +164,10 @@ fn execute(node: &Arc<Node>, cmd: Command) {
     }
 }
 
-/// The heartbeat worker: runs until `shutdown` flips.
-pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+/// The heartbeat worker of one master: runs until `shutdown` flips.
+pub async fn run(node: Arc<Node>, link: Link, mut shutdown: watch::Receiver<bool>) {
     loop {
-        if register(&node, &mut shutdown).await.is_none() {
+        if register(&node, &link, &mut shutdown).await.is_none() {
             return;
         }
         let mut last = Instant::now();
@@ -160,20 +177,27 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
                 Duration::from_millis(node.heartbeat_interval_ms.load(Ordering::Relaxed).max(10));
             tokio::select! {
                 _ = sleep_until(last + interval) => {}
-                _ = node.store.changes.notify.notified() => {
+                _ = link.log.notify.notified() => {
                     sleep_until(last + MIN_SPACING).await;
                 }
                 _ = shutdown.changed() => return,
             }
             last = Instant::now();
-            match heartbeat(&node).await {
+            match heartbeat(&node, &link).await {
                 Ok(resp) => {
                     if failures > 0 {
-                        info!(failures, "heartbeats to master recovered");
+                        info!(failures, master = %link.master, "heartbeats to master recovered");
                     }
                     failures = 0;
-                    for cmd in resp.commands {
-                        execute(&node, cmd);
+                    let newest = node.master_term.fetch_max(resp.term, Ordering::AcqRel);
+                    if resp.term < newest && !resp.commands.is_empty() {
+                        warn!(master = %link.master, term = resp.term, newest,
+                            commands = resp.commands.len(),
+                            "ignoring commands of a deposed leader");
+                    } else {
+                        for cmd in resp.commands {
+                            execute(&node, cmd);
+                        }
                     }
                     if resp.reregister {
                         info!("master asked to re-register");
@@ -184,7 +208,7 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
                     failures += 1;
                     // Log the first failure and then every 10th, not every second.
                     if failures == 1 || failures.is_multiple_of(10) {
-                        warn!(failures, error = %e, "heartbeat failed");
+                        warn!(failures, master = %link.master, error = %e, "heartbeat failed");
                     }
                 }
             }
@@ -192,10 +216,10 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Keeps a presence poll open to the master until `shutdown` (see `PRESENCE`): if this
+/// Keeps a presence poll open to a master until `shutdown` (see `PRESENCE`): if this
 /// process dies, the master sees the connection close and probes it at once.
-pub async fn presence(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
-    let url = format!("{}{PRESENCE}", node.config.master.trim_end_matches('/'));
+pub async fn presence(node: Arc<Node>, master: String, mut shutdown: watch::Receiver<bool>) {
+    let url = format!("{master}{PRESENCE}");
     let req = PresenceReq {
         id: node.id.clone(),
     };

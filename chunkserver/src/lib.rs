@@ -73,20 +73,25 @@ pub async fn run(
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let workers = [
-        (
+    let mut workers = vec![];
+    for master in node.config.masters() {
+        let link = heartbeat::Link {
+            master: master.clone(),
+            log: node.store.changes.subscribe(),
+        };
+        workers.push((
             "heartbeat",
-            tokio::spawn(heartbeat::run(node.clone(), stop_rx.clone())),
-        ),
-        (
+            tokio::spawn(heartbeat::run(node.clone(), link, stop_rx.clone())),
+        ));
+        workers.push((
             "presence",
-            tokio::spawn(heartbeat::presence(node.clone(), stop_rx.clone())),
-        ),
-        (
-            "scrubber",
-            tokio::spawn(scrubber::run(node.clone(), stop_rx)),
-        ),
-    ];
+            tokio::spawn(heartbeat::presence(node.clone(), master, stop_rx.clone())),
+        ));
+    }
+    workers.push((
+        "scrubber",
+        tokio::spawn(scrubber::run(node.clone(), stop_rx)),
+    ));
     info!("serving HTTP");
     let served = axum::serve(listener, server::router(node.clone()))
         .with_graceful_shutdown(async move {

@@ -31,6 +31,9 @@ pub struct Node {
     pub copying: Mutex<HashSet<(ChunkId, String)>>,
     pub io_bytes: AtomicU64,
     pub scrub_status: Mutex<String>,
+    /// Highest master term heard in a heartbeat reply (commands of older terms are
+    /// ignored).
+    pub master_term: AtomicU64,
 }
 
 impl Node {
@@ -58,6 +61,7 @@ impl Node {
             copies_in_flight: AtomicU32::new(0),
             copying: Mutex::new(HashSet::new()),
             io_bytes: AtomicU64::new(0),
+            master_term: AtomicU64::new(0),
             scrub_status: Mutex::new("not started".into()),
             config,
         })

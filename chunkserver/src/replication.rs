@@ -205,7 +205,7 @@ pub fn spawn_copy(node: Arc<Node>, id: ChunkId, version: Version, target: Replic
             Err(e) => warn!(%chunk, version, target = %target.addr, target_id = %target.id,
                 error = %e, "replica copy failed"),
         }
-        node.store.changes.notify.notify_one();
+        node.store.changes.notify_all();
     });
 }
 

@@ -123,7 +123,7 @@ async fn health(State(node): Node_) -> Response {
 
 async fn heartbeat_now(State(node): Node_, headers: HeaderMap) -> Result<Response> {
     node.check_secret(&headers)?;
-    node.store.changes.notify.notify_one();
+    node.store.changes.notify_all();
     Ok(json(serde_json::json!({})))
 }
 

@@ -7,7 +7,7 @@
 //! and verifies blocks and exclusively while one batch of data and its CRCs change, so a
 //! reader never sees the two disagree.
 
-use crate::changes::ChangeLog;
+use crate::changes::ChangeFan;
 use crate::checksum::{self, CrcBuilder, CrcSource, ShaBuilder};
 use crate::error::{ChunkserverError as E, IoContext, Result};
 use crate::meta::{self, Header};
@@ -87,7 +87,7 @@ impl Chunk {
 pub struct Store {
     dir: PathBuf,
     chunks: RwLock<HashMap<ChunkId, Arc<Chunk>>>,
-    pub changes: ChangeLog,
+    pub changes: ChangeFan,
     /// Directory entries created and not yet fsynced: `create` only bumps `dir_created`;
     /// the next `sync` fsyncs the directory once for all of them (`dir_synced` is the
     /// value of `dir_created` the last directory fsync covered). A new, empty replica
@@ -122,7 +122,7 @@ impl Store {
         Ok(Store {
             dir,
             chunks: RwLock::new(chunks),
-            changes: ChangeLog::default(),
+            changes: ChangeFan::default(),
             dir_created: AtomicU64::new(0),
             dir_synced: AtomicU64::new(0),
         })

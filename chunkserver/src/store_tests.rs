@@ -77,6 +77,7 @@ fn write_read_extend_truncate() {
 fn bump_delete_and_reopen() {
     let t = tempfile::tempdir().unwrap();
     let s = open(t.path());
+    let log = s.changes.subscribe();
     s.create(7, 1).unwrap();
     let c = s.get(7).unwrap();
     s.write(&c, 1, 0, &pattern(3 * BLOCK + 1, 9)).unwrap();
@@ -88,7 +89,7 @@ fn bump_delete_and_reopen() {
     assert!(!s.delete(8, Some(0)).unwrap());
     assert!(s.delete(8, Some(1)).unwrap());
     assert!(s.get(8).is_err());
-    let d = s.changes.take();
+    let d = log.take();
     assert!(d.removed.contains(&8) && d.added.get(&7).unwrap().version == 2);
     let (sha, _) = s.sha256(&c, 2).unwrap();
     drop((s, c));
@@ -132,6 +133,7 @@ fn bump_delete_and_reopen() {
 fn corruption_is_detected_and_quarantined() {
     let t = tempfile::tempdir().unwrap();
     let s = open(t.path());
+    let log = s.changes.subscribe();
     s.create(3, 1).unwrap();
     let c = s.get(3).unwrap();
     s.write(&c, 1, 0, &pattern(2 * BLOCK, 5)).unwrap();
@@ -149,7 +151,7 @@ fn corruption_is_detected_and_quarantined() {
     s.quarantine(3, 1).unwrap();
     assert!(s.get(3).is_err());
     assert!(matches!(s.read(&c, 1, 0, 1), Err(E::NotFound(3))));
-    assert!(s.changes.take().corrupt.contains(&3));
+    assert!(log.take().corrupt.contains(&3));
     let mut q = p.into_os_string();
     q.push(".corrupt");
     assert!(Path::new(&q).exists());

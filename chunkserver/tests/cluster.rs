@@ -51,6 +51,7 @@ async fn heartbeat(State(m): State<M>, Json(r): Json<HeartbeatReq>) -> Json<Hear
     Json(HeartbeatResp {
         reregister: false,
         commands,
+        term: 1,
     })
 }
 

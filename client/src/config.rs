@@ -4,7 +4,8 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Master base URL, e.g. `http://127.0.0.1:9000`.
+    /// The master group: one base URL or several, comma-separated
+    /// (`http://10.0.0.1:9000,http://10.0.0.2:9000`); the client finds the leader.
     pub master: String,
     /// Timeout of one request to the master or a chunkserver. Default 30s.
     pub request_timeout: Duration,
@@ -12,8 +13,8 @@ pub struct ClientConfig {
     /// bytes) for this long and tries the next one, so a hung chunkserver costs a
     /// bounded delay rather than the whole request timeout. Default 5s.
     pub read_stall_timeout: Duration,
-    /// How long to keep retrying a master that cannot be reached (e.g. restarting).
-    /// Default 20s.
+    /// How long a call keeps retrying while no master leads (an election, a restart);
+    /// after this it fails with `no master quorum (reached: ...)`. Default 30s.
     pub master_retry: Duration,
     /// Attempts at a chunk write, rebuilding the pipeline between them. Default 5.
     pub write_attempts: u32,
@@ -30,22 +31,29 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     pub fn new(master: impl Into<String>) -> Self {
-        let mut master = master.into();
-        if !master.starts_with("http://") && !master.starts_with("https://") {
-            master = format!("http://{master}");
-        }
-        while master.ends_with('/') {
-            master.pop();
-        }
         ClientConfig {
-            master,
+            master: crate::master::parse_masters(&master.into()).join(","),
             request_timeout: Duration::from_secs(30),
             read_stall_timeout: Duration::from_secs(5),
-            master_retry: Duration::from_secs(20),
+            master_retry: Duration::from_secs(30),
             write_attempts: 5,
             write_piece: 4 << 20,
             write_concurrency: 4,
             block_cache_bytes: 256 << 20,
         }
+    }
+}
+
+/// Environment variable overriding `master_retry` (e.g. `5s`), for tools and scripts.
+pub const MASTER_TIMEOUT_ENV: &str = "FERROFS_MASTER_TIMEOUT";
+
+impl ClientConfig {
+    /// Apply the environment's overrides (`FERROFS_MASTER_TIMEOUT`).
+    pub fn with_env(mut self) -> std::result::Result<Self, String> {
+        if let Ok(v) = std::env::var(MASTER_TIMEOUT_ENV) {
+            self.master_retry = ferrofs_proto::units::parse_duration(&v)
+                .map_err(|e| format!("{MASTER_TIMEOUT_ENV}: {e}"))?;
+        }
+        Ok(self)
     }
 }

@@ -8,6 +8,7 @@ use crate::blockcache::BlockKey;
 use crate::error::{ClientError, Result};
 use bytes::{Bytes, BytesMut};
 use ferrofs_proto::namespace::*;
+use ferrofs_proto::rpc;
 use ferrofs_proto::{BLOCK_SIZE, CsId, ErrorCode, Ino};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -73,14 +74,11 @@ impl Client {
         let count = (end - first).clamp(64, 4096) as u32;
         let resp: ChunksResp = self
             .master
-            .call(
-                CHUNKS,
-                &ChunksReq {
-                    ino,
-                    first_index: first,
-                    count,
-                },
-            )
+            .rpc::<rpc::Chunks>(&ChunksReq {
+                ino,
+                first_index: first,
+                count,
+            })
             .await?;
         let fetched_end = first + u64::from(count);
         let mut locs = self.inner.locs.lock();
@@ -114,7 +112,7 @@ impl Client {
         if let Some(cs) = cs {
             return Ok(cs);
         }
-        let s: StatfsResp = self.master.call(STATFS, &()).await?;
+        let s: StatfsResp = self.master.rpc::<rpc::Statfs>(&Empty {}).await?;
         *self.inner.chunk_size.lock() = Some(s.chunk_size);
         Ok(s.chunk_size)
     }
@@ -282,14 +280,12 @@ impl Client {
         }
         let lease: WriteLease = self
             .master
-            .call(
-                LEASE,
-                &LeaseReq {
-                    ino,
-                    index,
-                    exclude: exclude.to_vec(),
-                },
-            )
+            .rpc::<rpc::Lease>(&LeaseReq {
+                ino,
+                index,
+                exclude: exclude.to_vec(),
+                holder: self.master.id(),
+            })
             .await?;
         let until =
             Instant::now() + Duration::from_millis(lease.lease_ms).saturating_sub(LEASE_MARGIN);
@@ -335,7 +331,15 @@ impl Client {
         for attempt in 0..attempts {
             let lease = self.lease(ino, index, &exclude).await?;
             match op(lease.clone()).await {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    self.inner
+                        .written
+                        .lock()
+                        .entry(ino)
+                        .or_default()
+                        .insert(index, lease.chunk_id);
+                    return Ok(());
+                }
                 Err(pe) => {
                     self.drop_lease(ino, index, lease.version);
                     last = pe.error.to_string();
@@ -428,10 +432,9 @@ impl Client {
         Ok(())
     }
 
-    /// Record a new size (grow only) and mtime; with `sync` the master's disk has it.
-    /// A durable commit ends this file's write leases at the master (its chunks may be
-    /// copied again), so the cached ones are dropped too: the next write must take a
-    /// new lease (and version) instead of writing under one the master has ended.
+    /// Record a new size (grow only) and mtime, and check that the chunks written
+    /// since the last commit are still the file's (`ChunkLost` otherwise); with `sync`
+    /// the master group has it on disk (a majority). This client keeps its leases.
     pub async fn commit(
         &self,
         ino: Ino,
@@ -439,20 +442,59 @@ impl Client {
         mtime: Option<Timespec>,
         sync: bool,
     ) -> Result<Attr> {
-        if sync {
-            self.inner.leases.lock().retain(|(i, _), _| *i != ino);
+        self.commit_req(ino, size, mtime, sync, false).await
+    }
+
+    /// `commit`, as the writer closes the file: its holds on the file's leases end, so
+    /// the chunks may be copied at once, and its cached leases are dropped (a later
+    /// write asks for a lease again).
+    pub async fn close(
+        &self,
+        ino: Ino,
+        size: u64,
+        mtime: Option<Timespec>,
+        sync: bool,
+    ) -> Result<Attr> {
+        self.inner.leases.lock().retain(|(i, _), _| *i != ino);
+        self.commit_req(ino, size, mtime, sync, true).await
+    }
+
+    async fn commit_req(
+        &self,
+        ino: Ino,
+        size: u64,
+        mtime: Option<Timespec>,
+        sync: bool,
+        close: bool,
+    ) -> Result<Attr> {
+        let written = self.inner.written.lock().remove(&ino).unwrap_or_default();
+        let chunks = written
+            .iter()
+            .map(|(index, chunk_id)| ChunkRef {
+                index: *index,
+                chunk_id: *chunk_id,
+            })
+            .collect();
+        let r = self
+            .master
+            .rpc::<rpc::Commit>(&CommitReq {
+                ino,
+                size,
+                mtime,
+                sync,
+                chunks,
+                close,
+            })
+            .await;
+        if r.is_err() && !r.as_ref().is_err_and(|e| e.is(ErrorCode::ChunkLost)) {
+            // Not decided: the next commit checks these chunks again.
+            let mut w = self.inner.written.lock();
+            let e = w.entry(ino).or_default();
+            for (i, c) in written {
+                e.entry(i).or_insert(c);
+            }
         }
-        self.master
-            .call(
-                COMMIT,
-                &CommitReq {
-                    ino,
-                    size,
-                    mtime,
-                    sync,
-                },
-            )
-            .await
+        r
     }
 
     /// Set the size of a file: the partial last chunk is trimmed on its replicas first,

@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub cfg: ClientConfig,
     pub locs: Mutex<HashMap<Ino, file::LocCache>>,
     pub leases: Mutex<HashMap<(Ino, u64), file::CachedLease>>,
+    /// Chunks written since the last commit of each file (index -> chunk id).
+    pub written: Mutex<HashMap<Ino, std::collections::BTreeMap<u64, ferrofs_proto::ChunkId>>>,
     pub chunk_size: Mutex<Option<u64>>,
     /// Replicas (by address) that recently failed a read: tried last for a while.
     pub suspects: Mutex<HashMap<String, std::time::Instant>>,
@@ -58,6 +60,7 @@ impl Client {
             inner: Arc::new(Inner {
                 locs: Mutex::new(HashMap::new()),
                 leases: Mutex::new(HashMap::new()),
+                written: Mutex::new(HashMap::new()),
                 chunk_size: Mutex::new(None),
                 suspects: Mutex::new(HashMap::new()),
                 blocks: Mutex::new(blockcache::BlockCache::new(cfg.block_cache_bytes)),

@@ -1,28 +1,71 @@
-//! Calls to the master: JSON in, JSON out, retried while the master is unreachable.
+//! Calls to the master group: JSON in, JSON out, to whichever member leads. A call
+//! follows `NotLeader` answers to the leader they name, tries the other members when
+//! one cannot be reached, and keeps retrying through an election; it fails only when no
+//! member has led for `master_retry` (then with `no master quorum (reached: ...)`).
+//! Mutations carry this client's id and a sequence number, the same on every retry, so
+//! the master's retry cache applies a retried create or rename once.
 
 use crate::config::ClientConfig;
 use crate::error::{ClientError, Result};
+use ferrofs_proto::rpc::{CLIENT_HEADER, Rpc, SEQ_HEADER};
 use ferrofs_proto::{ApiError, ErrorCode};
+use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Normalize one master address to a base URL.
+fn base_url(s: &str) -> String {
+    let mut s = s.trim().to_string();
+    if !s.starts_with("http://") && !s.starts_with("https://") {
+        s = format!("http://{s}");
+    }
+    while s.ends_with('/') {
+        s.pop();
+    }
+    s
+}
+
+/// Parse `URL[,URL...]` into base URLs (at least one).
+pub fn parse_masters(list: &str) -> Vec<String> {
+    let v: Vec<String> = list
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(base_url)
+        .collect();
+    if v.is_empty() {
+        vec![base_url("127.0.0.1:9000")]
+    } else {
+        v
+    }
+}
 
 #[derive(Clone)]
 pub struct MasterClient {
     http: reqwest::Client,
-    base: String,
+    masters: Arc<Mutex<Vec<String>>>,
+    /// The member believed to lead (a base URL).
+    leader: Arc<Mutex<String>>,
     retry_for: Duration,
     /// Sent as `ORIGIN_HEADER` when non-zero (see `with_origin`).
     origin: u64,
+    id: u64,
+    seq: Arc<AtomicU64>,
 }
 
 impl MasterClient {
     pub fn new(cfg: &ClientConfig, http: reqwest::Client) -> Self {
+        let masters = parse_masters(&cfg.master);
         MasterClient {
             http,
-            base: cfg.master.clone(),
+            leader: Arc::new(Mutex::new(masters[0].clone())),
+            masters: Arc::new(Mutex::new(masters)),
             retry_for: cfg.master_retry,
             origin: 0,
+            id: rand::random::<u64>().max(1),
+            seq: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -32,7 +75,7 @@ impl MasterClient {
         self
     }
 
-    /// The same master, over another connection pool.
+    /// The same masters, over another connection pool.
     pub fn with_http(&self, http: reqwest::Client) -> Self {
         MasterClient {
             http,
@@ -40,40 +83,143 @@ impl MasterClient {
         }
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
+    /// This client's id (lease holder, retry-cache key).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
-    /// POST `req` as JSON to `path`; retries connection failures (and safe-mode or
-    /// no-chunkserver refusals, which pass) until `retry_for` has elapsed.
-    pub async fn call<Q: Serialize, R: DeserializeOwned>(&self, path: &str, req: &Q) -> Result<R> {
+    /// Base URL of the member this client believes leads.
+    pub fn base(&self) -> String {
+        self.leader.lock().clone()
+    }
+
+    pub fn masters(&self) -> Vec<String> {
+        self.masters.lock().clone()
+    }
+
+    fn follow(&self, leader: &str) {
+        let l = base_url(leader);
+        let mut ms = self.masters.lock();
+        if !ms.contains(&l) {
+            ms.push(l.clone());
+        }
+        *self.leader.lock() = l;
+    }
+
+    /// Move on to the next member after `from`.
+    fn rotate(&self, from: &str) {
+        let ms = self.masters.lock();
+        let i = ms.iter().position(|m| m == from).unwrap_or(0);
+        *self.leader.lock() = ms[(i + 1) % ms.len()].clone();
+    }
+
+    /// Call `R` on the leader, following and retrying as the module doc says.
+    pub async fn rpc<R: Rpc>(&self, req: &R::Req) -> Result<R::Resp> {
+        let seq = if R::MUTATES {
+            self.seq.fetch_add(1, Ordering::AcqRel) + 1
+        } else {
+            0
+        };
         let start = Instant::now();
-        let mut delay = Duration::from_millis(50);
+        let mut delay = Duration::from_millis(20);
+        let mut seen: Vec<(String, String)> = vec![];
         loop {
-            let res = self.call_once(path, req).await;
-            let retry = match &res {
-                Err(ClientError::MasterUnreachable { .. }) => true,
-                Err(ClientError::Api(e)) => {
-                    matches!(e.code, ErrorCode::SafeMode | ErrorCode::NoChunkservers)
+            let base = self.base();
+            let res = self
+                .post_to::<R::Req, R::Resp>(&base, R::PATH, req, seq)
+                .await;
+            let (again, rotate) = match &res {
+                Ok(_) => return res,
+                Err(ClientError::MasterUnreachable { msg, .. }) => {
+                    note(&mut seen, &base, format!("unreachable ({msg})"));
+                    (true, true)
                 }
-                _ => false,
+                Err(ClientError::Api(e)) if e.code == ErrorCode::NotLeader => {
+                    note(&mut seen, &base, "not the leader".into());
+                    match &e.leader {
+                        Some(l) if base_url(l) != base => {
+                            self.follow(l);
+                            continue; // straight to the named leader
+                        }
+                        _ => (true, true),
+                    }
+                }
+                Err(ClientError::Api(e)) if e.code == ErrorCode::NoQuorum => {
+                    note(&mut seen, &base, format!("no quorum ({})", e.message));
+                    (true, true)
+                }
+                Err(ClientError::Api(e)) => (
+                    matches!(e.code, ErrorCode::SafeMode | ErrorCode::NoChunkservers),
+                    false,
+                ),
+                Err(_) => (false, false),
             };
-            if !retry || start.elapsed() + delay > self.retry_for {
+            if !again {
                 return res;
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(1));
+            if start.elapsed() + delay > self.retry_for {
+                if let Err(ClientError::Api(e)) = &res
+                    && matches!(e.code, ErrorCode::SafeMode | ErrorCode::NoChunkservers)
+                {
+                    return res;
+                }
+                return Err(ClientError::Api(ApiError::new(
+                    ErrorCode::NoQuorum,
+                    format!(
+                        "no master quorum (reached: {}) after {:?}",
+                        seen.iter()
+                            .map(|(m, what)| format!("{m} {what}"))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        start.elapsed()
+                    ),
+                )));
+            }
+            if rotate {
+                self.rotate(&base);
+            }
+            // Try every member quickly once; then back off between rounds.
+            let round = self.masters.lock().len();
+            if seen.len() >= round {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(500));
+            }
         }
     }
 
-    /// One POST, no retries.
-    pub async fn call_once<Q: Serialize, R: DeserializeOwned>(
+    /// One attempt of `R` at the member believed to lead (no retries; a `NotLeader`
+    /// answer still moves the client to the leader for the next call).
+    pub async fn rpc_once<R: Rpc>(&self, req: &R::Req) -> Result<R::Resp> {
+        let base = self.base();
+        let res = self
+            .post_to::<R::Req, R::Resp>(&base, R::PATH, req, 0)
+            .await;
+        match &res {
+            Err(ClientError::Api(e)) if e.code == ErrorCode::NotLeader => match &e.leader {
+                Some(l) => self.follow(l),
+                None => self.rotate(&base),
+            },
+            Err(ClientError::MasterUnreachable { .. }) => self.rotate(&base),
+            _ => {}
+        }
+        res
+    }
+
+    async fn post_to<Q: Serialize, R: DeserializeOwned>(
         &self,
+        base: &str,
         path: &str,
         req: &Q,
+        seq: u64,
     ) -> Result<R> {
-        let url = format!("{}{}", self.base, path);
-        let mut rb = self.http.post(&url).json(req);
+        let mut rb = self
+            .http
+            .post(format!("{base}{path}"))
+            .json(req)
+            .header(CLIENT_HEADER, self.id);
+        if seq != 0 {
+            rb = rb.header(SEQ_HEADER, seq);
+        }
         if self.origin != 0 {
             rb = rb.header(ferrofs_proto::namespace::ORIGIN_HEADER, self.origin);
         }
@@ -81,45 +227,85 @@ impl MasterClient {
             .send()
             .await
             .map_err(|e| ClientError::MasterUnreachable {
-                url: self.base.clone(),
+                url: base.to_string(),
                 msg: root_cause(&e),
             })?;
-        decode(resp, &self.base).await
+        decode(resp, base).await
     }
 
-    /// GET a JSON document (admin API).
+    /// GET a JSON document (admin API) from the leader.
     pub async fn get<R: DeserializeOwned>(&self, path_and_query: &str) -> Result<R> {
+        self.admin(|base| self.http.get(format!("{base}{path_and_query}")))
+            .await
+    }
+
+    /// GET from one member, whichever it is (e.g. the membership view).
+    pub async fn get_from<R: DeserializeOwned>(&self, base: &str, path: &str) -> Result<R> {
         let resp = self
             .http
-            .get(format!("{}{}", self.base, path_and_query))
+            .get(format!("{}{path}", base_url(base)))
             .send()
             .await
             .map_err(|e| ClientError::MasterUnreachable {
-                url: self.base.clone(),
+                url: base.to_string(),
                 msg: root_cause(&e),
             })?;
-        decode(resp, &self.base).await
+        decode(resp, base).await
     }
 
-    /// POST JSON with an optional admin bearer token (admin API).
+    /// POST JSON with an optional admin bearer token (admin API), at the leader.
     pub async fn admin_post<Q: Serialize, R: DeserializeOwned>(
         &self,
         path: &str,
         req: &Q,
         token: Option<&str>,
     ) -> Result<R> {
-        let mut rb = self.http.post(format!("{}{}", self.base, path)).json(req);
-        if let Some(t) = token {
-            rb = rb.bearer_auth(t);
+        self.admin(|base| {
+            let mut rb = self.http.post(format!("{base}{path}")).json(req);
+            if let Some(t) = token {
+                rb = rb.bearer_auth(t);
+            }
+            rb
+        })
+        .await
+    }
+
+    /// Send an admin request to the leader, following `NotLeader` and trying every
+    /// member once before giving up.
+    async fn admin<R: DeserializeOwned>(
+        &self,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<R> {
+        let start = Instant::now();
+        loop {
+            let base = self.base();
+            let res = match build(&base).send().await {
+                Ok(resp) => decode(resp, &base).await,
+                Err(e) => Err(ClientError::MasterUnreachable {
+                    url: base.clone(),
+                    msg: root_cause(&e),
+                }),
+            };
+            match &res {
+                Err(ClientError::Api(e)) if e.code == ErrorCode::NotLeader => match &e.leader {
+                    Some(l) if base_url(l) != base => self.follow(l),
+                    _ => self.rotate(&base),
+                },
+                Err(ClientError::MasterUnreachable { .. }) => self.rotate(&base),
+                _ => return res,
+            }
+            if start.elapsed() > self.retry_for {
+                return res;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| ClientError::MasterUnreachable {
-                url: self.base.clone(),
-                msg: root_cause(&e),
-            })?;
-        decode(resp, &self.base).await
+    }
+}
+
+fn note(seen: &mut Vec<(String, String)>, base: &str, what: String) {
+    match seen.iter_mut().find(|(m, _)| m == base) {
+        Some(e) => e.1 = what,
+        None => seen.push((base.to_string(), what)),
     }
 }
 

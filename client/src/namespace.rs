@@ -3,42 +3,37 @@
 use crate::Client;
 use crate::error::{ClientError, Result};
 use ferrofs_proto::namespace::*;
+use ferrofs_proto::rpc;
 use ferrofs_proto::{ApiError, ErrorCode, Ino, ROOT_INO};
 
 impl Client {
     pub async fn lookup(&self, parent: Ino, name: &str) -> Result<Attr> {
         self.master
-            .call(
-                LOOKUP,
-                &LookupReq {
-                    parent,
-                    name: name.to_string(),
-                },
-            )
+            .rpc::<rpc::Lookup>(&LookupReq {
+                parent,
+                name: name.to_string(),
+            })
             .await
     }
 
     pub async fn getattr(&self, ino: Ino) -> Result<Attr> {
-        self.master.call(GETATTR, &GetattrReq { ino }).await
+        self.master.rpc::<rpc::Getattr>(&GetattrReq { ino }).await
     }
 
     pub async fn resolve(&self, path: &str) -> Result<Attr> {
         self.master
-            .call(
-                RESOLVE,
-                &ResolveReq {
-                    path: path.to_string(),
-                },
-            )
+            .rpc::<rpc::Resolve>(&ResolveReq {
+                path: path.to_string(),
+            })
             .await
     }
 
     pub async fn setattr(&self, req: SetattrReq) -> Result<Attr> {
-        self.master.call(SETATTR, &req).await
+        self.master.rpc::<rpc::Setattr>(&req).await
     }
 
     pub async fn create(&self, req: CreateReq) -> Result<CreateResp> {
-        self.master.call(CREATE, &req).await
+        self.master.rpc::<rpc::Create>(&req).await
     }
 
     pub async fn unlink(
@@ -49,32 +44,26 @@ impl Client {
         keep_open: bool,
     ) -> Result<UnlinkResp> {
         self.master
-            .call(
-                UNLINK,
-                &UnlinkReq {
-                    parent,
-                    name: name.to_string(),
-                    dir,
-                    keep_open,
-                },
-            )
+            .rpc::<rpc::Unlink>(&UnlinkReq {
+                parent,
+                name: name.to_string(),
+                dir,
+                keep_open,
+            })
             .await
     }
 
     pub async fn rename(&self, req: RenameReq) -> Result<RenameResp> {
-        self.master.call(RENAME, &req).await
+        self.master.rpc::<rpc::Rename>(&req).await
     }
 
     pub async fn link(&self, ino: Ino, new_parent: Ino, new_name: &str) -> Result<Attr> {
         self.master
-            .call(
-                LINK,
-                &LinkReq {
-                    ino,
-                    new_parent,
-                    new_name: new_name.to_string(),
-                },
-            )
+            .rpc::<rpc::Link>(&LinkReq {
+                ino,
+                new_parent,
+                new_name: new_name.to_string(),
+            })
             .await
     }
 
@@ -85,7 +74,7 @@ impl Client {
         limit: u32,
     ) -> Result<ReaddirResp> {
         self.master
-            .call(READDIR, &ReaddirReq { ino, after, limit })
+            .rpc::<rpc::Readdir>(&ReaddirReq { ino, after, limit })
             .await
     }
 
@@ -104,7 +93,10 @@ impl Client {
     }
 
     pub async fn readlink(&self, ino: Ino) -> Result<String> {
-        let r: ReadlinkResp = self.master.call(READLINK, &GetattrReq { ino }).await?;
+        let r: ReadlinkResp = self
+            .master
+            .rpc::<rpc::Readlink>(&GetattrReq { ino })
+            .await?;
         Ok(r.target)
     }
 
@@ -114,12 +106,15 @@ impl Client {
             ino,
             name: name.to_string(),
         };
-        let r: XattrValue = self.master.call(GETXATTR, &req).await?;
+        let r: XattrValue = self.master.rpc::<rpc::Getxattr>(&req).await?;
         Ok(r.value)
     }
 
     pub async fn listxattr(&self, ino: Ino) -> Result<Vec<String>> {
-        let r: XattrList = self.master.call(LISTXATTR, &GetattrReq { ino }).await?;
+        let r: XattrList = self
+            .master
+            .rpc::<rpc::Listxattr>(&GetattrReq { ino })
+            .await?;
         Ok(r.names)
     }
 
@@ -136,7 +131,7 @@ impl Client {
             value,
             mode,
         };
-        self.master.call(SETXATTR, &req).await
+        self.master.rpc::<rpc::Setxattr>(&req).await
     }
 
     pub async fn removexattr(&self, ino: Ino, name: &str) -> Result<Attr> {
@@ -144,16 +139,16 @@ impl Client {
             ino,
             name: name.to_string(),
         };
-        self.master.call(REMOVEXATTR, &req).await
+        self.master.rpc::<rpc::Removexattr>(&req).await
     }
 
     pub async fn release(&self, ino: Ino) -> Result<()> {
-        let _: serde_json::Value = self.master.call(RELEASE, &ReleaseReq { ino }).await?;
+        self.master.rpc::<rpc::Release>(&ReleaseReq { ino }).await?;
         Ok(())
     }
 
     pub async fn statfs(&self) -> Result<StatfsResp> {
-        self.master.call(STATFS, &()).await
+        self.master.rpc::<rpc::Statfs>(&Empty {}).await
     }
 
     /// Resolve the parent directory of `path` and return it with the last name.

@@ -95,7 +95,7 @@ impl Client {
         }
         let touched: Vec<u64> = touched.into_iter().collect();
         self.sync_chunks(ino, &touched).await?;
-        self.commit(ino, offset, Some(Timespec::now()), true).await
+        self.close(ino, offset, Some(Timespec::now()), true).await
     }
 
     pub async fn put_bytes(&self, path: &str, data: Bytes) -> Result<Attr> {

@@ -162,22 +162,31 @@ impl Core {
     }
 
     /// Record the size and mtime of local writes at the master (caller holds `st.io`).
-    fn commit(&self, st: &InodeState, sync: bool) -> R<()> {
+    /// With `close` (the mount's last handle of the file goes), this mount's holds on
+    /// the file's write leases end too.
+    fn commit(&self, st: &InodeState, sync: bool, close: bool) -> R<()> {
         let (size, mtime) = {
             let m = st.meta.lock();
-            if !m.uncommitted {
+            if !m.uncommitted && !(close && m.wrote) {
                 return Ok(());
             }
             (m.size, m.mtime)
         };
         let ino = st.ino;
         let a = self.call_here("commit", |c| async move {
-            c.commit(ino, size, mtime, sync).await
+            if close {
+                c.close(ino, size, mtime, sync).await
+            } else {
+                c.commit(ino, size, mtime, sync).await
+            }
         });
         self.md.invalidate(&[ino], &[]);
         let a = a?;
         let mut m = st.meta.lock();
         m.uncommitted = false;
+        if close {
+            m.wrote = false;
+        }
         m.mtime = None;
         m.size = m.size.max(a.size);
         m.master = Some((a.mtime, a.size));
@@ -187,11 +196,11 @@ impl Core {
     /// Make everything written through this mount durable: buffer out, dirty chunks
     /// fsynced on every replica, size and mtime synced at the master. Reports (once)
     /// an earlier write-behind error.
-    fn sync_all(&self, st: &InodeState) -> R<()> {
+    fn sync_all(&self, st: &InodeState, close: bool) -> R<()> {
         let mut buf = st.io.lock();
         {
             let mut m = st.meta.lock();
-            if buf.is_empty() && m.dirty.is_empty() && !m.uncommitted {
+            if buf.is_empty() && m.dirty.is_empty() && !m.uncommitted && !(close && m.wrote) {
                 return m.error.take().map_or(Ok(()), Err);
             }
         }
@@ -225,7 +234,7 @@ impl Core {
             st.meta.lock().dirty.extend(dirty);
             return Err(e);
         }
-        self.commit(st, true)?;
+        self.commit(st, true, close)?;
         earlier.map_or(Ok(()), Err)
     }
 
@@ -314,6 +323,7 @@ impl Core {
             m.dirty
                 .extend(chunks_touched(off, data.len() as u64, self.chunk_size));
             m.generation += 1;
+            m.wrote = true;
         }
         if buf.is_full() {
             self.drain_behind(st, &mut buf)?;
@@ -352,20 +362,22 @@ impl Core {
     /// close(2) of one descriptor: durable before it returns, so errors reach close.
     pub fn flush(&self, fh: u64) -> R<()> {
         let f = self.file(fh)?;
-        self.sync_all(&f.state)
+        self.sync_all(&f.state, false)
     }
 
     pub fn fsync(&self, fh: u64) -> R<()> {
         let f = self.file(fh)?;
-        self.sync_all(&f.state)
+        self.sync_all(&f.state, false)
     }
 
-    /// Last close of a handle.
+    /// Last close of a handle. The mount's last handle of the file also ends this
+    /// mount's holds on its write leases (the chunks may be copied at once).
     pub fn release(&self, fh: u64) -> R<()> {
         let Some(f) = self.handles.remove_file(fh) else {
             return Ok(());
         };
-        let r = self.sync_all(&f.state);
+        let last = f.state.meta.lock().open <= 1;
+        let r = self.sync_all(&f.state, last);
         self.close_state(&f.state);
         r
     }
@@ -387,7 +399,7 @@ impl Core {
         let mut guard = st.as_ref().map(|s| s.io.lock());
         if let (Some(st), Some(buf)) = (&st, guard.as_mut()) {
             self.drain(st, buf)?;
-            self.commit(st, false)?;
+            self.commit(st, false, false)?;
         }
         let mut attr = None;
         // Whatever the outcome, the cached attributes may be wrong now.

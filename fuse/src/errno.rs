@@ -27,9 +27,8 @@ pub fn errno_of(e: &ClientError) -> Errno {
             InvalidArgument | BadRequest => libc::EINVAL,
             PayloadTooLarge | FileTooLarge => libc::EFBIG,
             SafeMode => libc::EROFS,
-            NoChunkservers | ChunkCorrupt | StaleVersion | PipelineFailed | Timeout | Internal => {
-                libc::EIO
-            }
+            NoChunkservers | ChunkCorrupt | StaleVersion | PipelineFailed | Timeout | Internal
+            | NotLeader | NoQuorum | ChunkLost => libc::EIO,
         },
         ClientError::Io(io) => io.raw_os_error().unwrap_or(libc::EIO),
         ClientError::MasterUnreachable { .. }

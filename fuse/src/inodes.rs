@@ -36,6 +36,8 @@ pub struct Meta {
     pub error: Option<Errno>,
     /// (mtime, size) the master last reported for it.
     pub master: Option<(Timespec, u64)>,
+    /// This mount wrote to it since it last ended its lease holds (at the last close).
+    pub wrote: bool,
 }
 
 pub struct InodeState {

@@ -18,7 +18,7 @@
 
 use ferrofs_client::Client;
 use ferrofs_proto::Ino;
-use ferrofs_proto::namespace::{Attr, CHANGES, Change, ChangesReq, ChangesResp};
+use ferrofs_proto::namespace::{Attr, Change, ChangesReq};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -186,7 +186,7 @@ pub async fn follow(cache: Arc<MdCache>, client: Client) {
             wait_ms: POLL_WAIT.as_millis() as u64,
             origin: cache.origin,
         };
-        let poll = client.master.call_once::<_, ChangesResp>(CHANGES, &req);
+        let poll = client.master.rpc_once::<ferrofs_proto::rpc::Changes>(&req);
         match tokio::time::timeout(POLL_WAIT + Duration::from_secs(10), poll).await {
             Ok(Ok(r)) => {
                 if r.reset || r.epoch != epoch {

@@ -3,15 +3,16 @@
 
 use crate::db;
 use crate::error::{Result, err};
+use crate::sm::{self, Op};
 use crate::state::Master;
 use ferrofs_proto::admin::*;
-use ferrofs_proto::namespace::{FileKind, ReaddirReq, SetattrReq};
+use ferrofs_proto::namespace::{FileKind, ReaddirReq};
 use ferrofs_proto::{ErrorCode, Ino};
 
 impl Master {
     pub fn status(&self) -> Status {
         let l = self.liveness();
-        let cl = self.cluster.lock();
+        let cl = self.cluster();
         let chunks = cl.chunks.health(&cl.reg, l);
         let servers = cl.reg.status(l.dead);
         let m = &self.metrics;
@@ -48,14 +49,14 @@ impl Master {
             files: self.file_count(),
             safe_mode: cl.safe_mode,
             default_replication: self.cfg.default_replication,
-            chunk_size: self.cfg.chunk_size,
+            chunk_size: self.chunk_size(),
             workers,
             rereplication: cl.progress.clone(),
         }
     }
 
     pub fn file_info(&self, path: &str) -> Result<FileInfo> {
-        let attr = self.resolve(path)?;
+        let attr = self.resolve_local(path)?;
         let mut chunks = vec![];
         if attr.kind == FileKind::File {
             let prefix = db::file_chunk_prefix(attr.ino);
@@ -65,7 +66,7 @@ impl Master {
                 .map(|kv| kv.map(|(k, v)| (db::be_u64(&k[9..]), db::be_u64(&v))))
                 .collect::<Result<_>>()?;
             let l = self.liveness();
-            let cl = self.cluster.lock();
+            let cl = self.cluster();
             for (index, id) in refs {
                 let (version, replicas, live) = match cl.chunks.chunks.get(&id) {
                     Some(c) => {
@@ -99,7 +100,7 @@ impl Master {
 
     pub fn under_replicated_list(&self) -> Vec<UnderReplicatedChunk> {
         let l = self.liveness();
-        let cl = self.cluster.lock();
+        let cl = self.cluster();
         cl.chunks
             .under_replicated(&cl.reg, l)
             .into_iter()
@@ -119,7 +120,7 @@ impl Master {
 
     /// Walk `path` (a file or a directory tree), calling `f` on each file and directory.
     fn walk(&self, path: &str, f: &mut dyn FnMut(&str, Ino, FileKind) -> Result<()>) -> Result<()> {
-        let attr = self.resolve(path)?;
+        let attr = self.resolve_local(path)?;
         let mut stack = vec![(path.to_string(), attr.ino, attr.kind)];
         while let Some((p, ino, kind)) = stack.pop() {
             f(&p, ino, kind)?;
@@ -128,7 +129,7 @@ impl Master {
             }
             let mut after = None;
             loop {
-                let r = self.readdir(&ReaddirReq {
+                let r = self.readdir_local(&ReaddirReq {
                     ino,
                     after: after.clone(),
                     limit: 1000,
@@ -190,10 +191,11 @@ impl Master {
         })
     }
 
-    pub fn set_replication(&self, req: &SetReplicationReq) -> Result<SetReplicationResp> {
+    pub async fn set_replication(&self, req: &SetReplicationReq) -> Result<SetReplicationResp> {
         if req.replication == 0 || req.replication > 16 {
             return Err(err(ErrorCode::BadRequest, "replication must be 1..=16"));
         }
+        self.read_barrier().await?;
         let mut targets = vec![];
         if req.recursive {
             self.walk(&req.path, &mut |_, ino, _| {
@@ -201,45 +203,52 @@ impl Master {
                 Ok(())
             })?;
         } else {
-            targets.push(self.resolve(&req.path)?.ino);
+            targets.push(self.resolve_local(&req.path)?.ino);
         }
         for ino in &targets {
-            self.setattr(&SetattrReq {
+            // The change feed tells every mount (origin 0 is no mount's own).
+            self.propose_internal(Op::Setattr(sm::Setattr {
                 ino: *ino,
                 replication: Some(req.replication),
                 ..Default::default()
-            })?;
+            }))
+            .await?;
         }
-        // Mounts cache the attribute: tell them all (origin 0 is no mount's own).
-        self.changes.push(0, targets.iter().map(|ino| (*ino, None)));
         tracing::info!(path = %req.path, goal = req.replication, inodes = targets.len(), "replication goal set");
         Ok(SetReplicationResp {
             files_changed: targets.len() as u64,
         })
     }
 
-    pub fn set_maintenance(&self, id: &str, on: bool) -> Result<()> {
-        let mut cl = self.cluster.lock();
-        let s = cl
-            .reg
-            .servers
-            .get_mut(id)
-            .ok_or_else(|| err(ErrorCode::NotFound, format!("no chunkserver {id}")))?;
-        s.maintenance = on;
-        s.maintenance_since = on.then(std::time::Instant::now);
+    fn known_server(&self, id: &str) -> Result<()> {
+        if self.cluster().reg.servers.contains_key(id) {
+            Ok(())
+        } else {
+            Err(err(ErrorCode::NotFound, format!("no chunkserver {id}")))
+        }
+    }
+
+    pub async fn set_maintenance(&self, id: &str, on: bool) -> Result<()> {
+        self.known_server(id)?;
+        self.propose_internal(Op::SetServerMode {
+            cs: id.to_string(),
+            maintenance: Some(on),
+            decommission: None,
+        })
+        .await?;
         tracing::info!(cs = id, on, "maintenance mode");
         Ok(())
     }
 
-    pub fn decommission(&self, id: &str) -> Result<()> {
-        let mut cl = self.cluster.lock();
-        let s = cl
-            .reg
-            .servers
-            .get_mut(id)
-            .ok_or_else(|| err(ErrorCode::NotFound, format!("no chunkserver {id}")))?;
-        s.decommission = true;
-        tracing::info!(cs = id, chunks = s.chunks.len(), "decommissioning");
+    pub async fn decommission(&self, id: &str) -> Result<()> {
+        self.known_server(id)?;
+        self.propose_internal(Op::SetServerMode {
+            cs: id.to_string(),
+            maintenance: None,
+            decommission: Some(true),
+        })
+        .await?;
+        tracing::info!(cs = id, "decommissioning");
         Ok(())
     }
 }

@@ -4,7 +4,8 @@
 //! one on the fullest; the surplus trimmer then deletes it. Runs only when nothing is
 //! below goal, with few moves in flight, so healing always comes first.
 
-use crate::state::{Cluster, CopyJob, Master};
+use crate::state::Master;
+use crate::views::{Cluster, CopyJob};
 use ferrofs_proto::heartbeat::Command;
 use ferrofs_proto::{ChunkId, CsId};
 use std::time::Instant;
@@ -71,12 +72,12 @@ impl Master {
                     .count() as u64;
                 Usage {
                     id: s.id.clone(),
-                    used: s.used_bytes + incoming * self.cfg.chunk_size,
+                    used: s.used_bytes + incoming * self.chunk_size(),
                     capacity: s.capacity_bytes,
                 }
             })
             .collect();
-        let Some((from, to)) = pick_move(&usage, self.cfg.balance_spread, 2 * self.cfg.chunk_size)
+        let Some((from, to)) = pick_move(&usage, self.cfg.balance_spread, 2 * self.chunk_size())
         else {
             return 0;
         };
@@ -90,9 +91,8 @@ impl Master {
                         c.replicas.get(&from) == Some(&c.version)
                             && !c.replicas.contains_key(&to)
                             && !cl.copies.contains_key(id)
-                            && c.lease
-                                .as_ref()
-                                .is_none_or(|le| le.expires <= Instant::now())
+                            && !c.leased()
+                            && c.bumping.is_none()
                             && cl.chunks.counted(c, &cl.reg, l) >= u32::from(c.goal)
                     })
                 })
@@ -112,6 +112,9 @@ impl Master {
                 target,
             },
         );
+        if let Some(c) = cl.chunks.chunks.get_mut(&id) {
+            c.copied = true;
+        }
         cl.copies.entry(id).or_default().push(CopyJob {
             source: from.clone(),
             target: to.clone(),

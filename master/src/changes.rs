@@ -19,7 +19,7 @@ const MAX_PER_POLL: usize = 10_000;
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
 pub struct ChangeFeed {
-    epoch: u64,
+    epoch: std::sync::atomic::AtomicU64,
     log: Mutex<Log>,
     /// Carries `Log::next` to waiting polls.
     tx: tokio::sync::watch::Sender<u64>,
@@ -37,12 +37,8 @@ struct Log {
 impl Default for ChangeFeed {
     fn default() -> Self {
         // Distinct per process start: a reader of a previous master must reset.
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            .max(1);
         ChangeFeed {
-            epoch,
+            epoch: new_epoch().into(),
             log: Mutex::new(Log {
                 next: 1,
                 changes: VecDeque::new(),
@@ -53,7 +49,31 @@ impl Default for ChangeFeed {
     }
 }
 
+/// Distinct per process start and per restart of the feed: a reader of another feed
+/// must reset.
+fn new_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        .max(1)
+}
+
 impl ChangeFeed {
+    fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Start over with a new epoch (the state was replaced by a snapshot): every reader
+    /// resets its cache at its next poll.
+    pub fn restart(&self) {
+        let mut log = self.log.lock();
+        log.changes.clear();
+        self.epoch
+            .store(new_epoch(), std::sync::atomic::Ordering::Release);
+        drop(log);
+        self.tx.send_modify(|_| {});
+    }
+
     /// End every waiting poll now and every later one at once.
     pub fn close(&self) {
         self.closed
@@ -79,9 +99,9 @@ impl ChangeFeed {
     fn take(&self, req: &ChangesReq) -> Option<ChangesResp> {
         let log = self.log.lock();
         let first = log.next - log.changes.len() as u64;
-        if req.epoch != self.epoch || req.since < first || req.since > log.next {
+        if req.epoch != self.epoch() || req.since < first || req.since > log.next {
             return Some(ChangesResp {
-                epoch: self.epoch,
+                epoch: self.epoch(),
                 next: log.next,
                 reset: true,
                 changes: vec![],
@@ -103,7 +123,7 @@ impl ChangeFeed {
             }
         }
         Some(ChangesResp {
-            epoch: self.epoch,
+            epoch: self.epoch(),
             next,
             reset: false,
             changes,
@@ -131,7 +151,7 @@ impl ChangeFeed {
                     .is_err()
             {
                 return ChangesResp {
-                    epoch: self.epoch,
+                    epoch: self.epoch(),
                     next: req.since,
                     reset: false,
                     changes: vec![],
@@ -147,7 +167,7 @@ mod tests {
 
     fn req(f: &ChangeFeed, since: u64) -> ChangesReq {
         ChangesReq {
-            epoch: f.epoch,
+            epoch: f.epoch(),
             since,
             wait_ms: 0,
             origin: 9,
@@ -193,7 +213,7 @@ mod tests {
         let f2 = f.clone();
         let waiter = tokio::spawn(async move {
             f2.poll(&ChangesReq {
-                epoch: f2.epoch,
+                epoch: f2.epoch(),
                 since,
                 wait_ms: 10_000,
                 origin: 0,
@@ -217,7 +237,7 @@ mod tests {
         let f2 = f.clone();
         let waiter = tokio::spawn(async move {
             f2.poll(&ChangesReq {
-                epoch: f2.epoch,
+                epoch: f2.epoch(),
                 since,
                 wait_ms: 30_000,
                 origin: 0,

@@ -3,18 +3,12 @@
 //! health classification re-replication works from.
 
 use crate::registry::Registry;
+use crate::sm::LeaseRec;
 use ferrofs_proto::admin::ChunkHealth;
 use ferrofs_proto::namespace::ReplicaLoc;
 use ferrofs_proto::{ChunkId, CsId, Ino, Version};
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone)]
-pub struct LeaseState {
-    pub version: Version,
-    pub replicas: Vec<ReplicaLoc>,
-    pub expires: Instant,
-}
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct ChunkState {
@@ -22,16 +16,49 @@ pub struct ChunkState {
     pub index: u64,
     pub version: Version,
     pub goal: u8,
-    /// Replica holder -> version it reported.
+    /// Replica holder -> version it reported (soft state).
     pub replicas: BTreeMap<CsId, Version>,
     /// Largest length any replica reported.
     pub length: u64,
-    pub lease: Option<LeaseState>,
+    /// The write lease, as the state machine has it.
+    pub lease: Option<LeaseRec>,
     /// Being created on its first replicas: not yet counted in health.
     pub allocating: bool,
+    /// Leader: the replicas are being moved to this version. Until the grant is
+    /// recorded, a replica reporting any version from the current one up to this one is
+    /// neither stale nor newer (it is mid-bump).
+    pub bumping: Option<Version>,
+    /// A copy of this chunk may have been made, or be under way, since its version last
+    /// changed. The copy holds the current version, so a lease granted without a bump
+    /// would let writes miss it while it still passes for current: the next lease must
+    /// bump. True for every chunk a master loads (it cannot know).
+    pub copied: bool,
 }
 
 impl ChunkState {
+    /// A chunk as the state machine records it, with no replicas known yet.
+    pub fn recorded(ino: Ino, index: u64, version: Version, goal: u8) -> ChunkState {
+        ChunkState {
+            ino,
+            index,
+            version,
+            goal,
+            replicas: BTreeMap::new(),
+            length: 0,
+            lease: None,
+            allocating: false,
+            bumping: None,
+            copied: true,
+        }
+    }
+
+    /// Is a writer possibly writing it now?
+    pub fn leased(&self) -> bool {
+        self.lease
+            .as_ref()
+            .is_some_and(|l| l.live_at(crate::db::now_ms()))
+    }
+
     /// Holders of the current version.
     pub fn current(&self) -> impl Iterator<Item = &CsId> {
         self.replicas
@@ -143,6 +170,7 @@ mod tests {
     use super::*;
     use crate::registry::Server;
     use std::collections::HashSet;
+    use std::time::Instant;
 
     fn server(id: &str, alive: bool) -> Server {
         Server {
@@ -163,20 +191,14 @@ mod tests {
             maintenance_since: None,
             decommission: false,
             presence: Default::default(),
+            full_report: true,
         }
     }
 
     fn chunk(goal: u8, reps: &[(&str, Version)], version: Version) -> ChunkState {
-        ChunkState {
-            ino: 2,
-            index: 0,
-            version,
-            goal,
-            replicas: reps.iter().map(|(s, v)| (s.to_string(), *v)).collect(),
-            length: 0,
-            lease: None,
-            allocating: false,
-        }
+        let mut c = ChunkState::recorded(2, 0, version, goal);
+        c.replicas = reps.iter().map(|(s, v)| (s.to_string(), *v)).collect();
+        c
     }
 
     #[test]

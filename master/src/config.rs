@@ -8,7 +8,17 @@ use std::time::Duration;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MasterConfig {
-    /// Directory holding the RocksDB namespace. Default `./data/master`.
+    /// This member's id in the master group. Default 1.
+    pub id: u64,
+    /// Every member of the group as `ID=HOST:PORT`, comma-separated, the same on every
+    /// member (e.g. `1=10.0.0.1:9000,2=10.0.0.2:9000,3=10.0.0.3:9000`). Starting each
+    /// member of a fresh group with the same list forms the group. Empty: a group of
+    /// one, this master alone. Default empty.
+    pub peers: String,
+    /// `HOST:PORT` other masters, chunkservers and clients reach this master at, when it
+    /// is not the listen address (e.g. listening on 0.0.0.0). Default: the listen address.
+    pub advertise: String,
+    /// Directory holding the RocksDB namespace and Raft log. Default `./data/master`.
     pub data_dir: PathBuf,
     /// Chunk size for new files. Default 64MiB. Tests use 1MiB.
     #[serde(with = "serde_size")]
@@ -67,11 +77,35 @@ pub struct MasterConfig {
     /// Timeout of master -> chunkserver calls. Default 10s.
     #[serde(with = "serde_duration")]
     pub rpc_timeout: Duration,
+    /// How often the leader heartbeats the other masters. Default 100ms.
+    #[serde(with = "serde_duration")]
+    pub raft_heartbeat: Duration,
+    /// A follower that hears nothing from a leader for between this and twice this
+    /// starts an election. Failover after a leader dies takes about this plus a round
+    /// trip. Default 800ms.
+    #[serde(with = "serde_duration")]
+    pub election_timeout: Duration,
+    /// Sync the Raft log to disk before every append is acknowledged. Off: an entry
+    /// counts once it is in the log of a majority (it survives any process being
+    /// killed), and a client's fsync syncs the log on a majority explicitly; only a power
+    /// loss of a majority within `wal_sync_interval` could lose an acknowledged change
+    /// that no fsync covered. Default false.
+    pub sync_log: bool,
+    /// Log entries between two snapshots of the state machine. Default 20000.
+    pub snapshot_every: u64,
+    /// A file unlinked while open is deleted once no client has reported holding it for
+    /// this long (clients report every 5 s); a new leader waits this long before
+    /// deleting any. Default 30s.
+    #[serde(with = "serde_duration")]
+    pub orphan_grace: Duration,
 }
 
 impl Default for MasterConfig {
     fn default() -> Self {
         MasterConfig {
+            id: 1,
+            peers: String::new(),
+            advertise: String::new(),
             data_dir: PathBuf::from("./data/master"),
             chunk_size: ferrofs_proto::DEFAULT_CHUNK_SIZE,
             default_replication: 3,
@@ -89,6 +123,11 @@ impl Default for MasterConfig {
             balance_spread: 0.10,
             token_ttl: Duration::from_secs(600),
             rpc_timeout: Duration::from_secs(10),
+            raft_heartbeat: Duration::from_millis(100),
+            election_timeout: Duration::from_millis(800),
+            sync_log: false,
+            snapshot_every: 20_000,
+            orphan_grace: Duration::from_secs(30),
         }
     }
 }
@@ -113,6 +152,50 @@ impl MasterConfig {
         if self.max_copies_per_server == 0 {
             return Err("max_copies_per_server must be at least 1".into());
         }
+        if self.id == 0 {
+            return Err("id must be at least 1".into());
+        }
+        let peers = self.peer_map()?;
+        if !peers.is_empty() && !peers.contains_key(&self.id) {
+            return Err(format!("peers does not list this master's id {}", self.id));
+        }
+        if self.election_timeout < self.raft_heartbeat * 3 {
+            return Err("election_timeout must be at least 3 raft_heartbeat".into());
+        }
+        if self.snapshot_every == 0 {
+            return Err("snapshot_every must be at least 1".into());
+        }
         Ok(())
     }
+
+    /// `peers` parsed: id -> `host:port` (empty for a group of one).
+    pub fn peer_map(&self) -> Result<std::collections::BTreeMap<u64, String>, String> {
+        parse_peers(&self.peers)
+    }
+}
+
+/// Parse `ID=HOST:PORT[,ID=HOST:PORT...]`.
+pub fn parse_peers(s: &str) -> Result<std::collections::BTreeMap<u64, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, addr) = part
+            .split_once('=')
+            .ok_or_else(|| format!("peer {part:?} is not ID=HOST:PORT"))?;
+        let id: u64 = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("peer id {id:?} is not a number"))?;
+        let addr = addr.trim().trim_start_matches("http://").to_string();
+        if id == 0
+            || addr
+                .rsplit_once(':')
+                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+        {
+            return Err(format!("peer {part:?} is not ID=HOST:PORT (id >= 1)"));
+        }
+        if out.insert(id, addr).is_some() {
+            return Err(format!("peer id {id} is listed twice"));
+        }
+    }
+    Ok(out)
 }

@@ -7,6 +7,12 @@
 //! - `L chunk` -> lease end (unix ms), so a restarted master knows which chunks may
 //!   still be written by a lease holder
 //! - `X ino name` -> extended attribute value (raw bytes, no format byte)
+//! - `R client seq` -> (unix ms, reply): the retry cache (see `sm::apply`)
+//! - `M cs` -> `ServerModeRec`: operator modes of chunkservers
+//!
+//! These are the state machine's keys, in the default column family. The Raft log and
+//! vote live in the column families `raft_log` and `raft_meta` of the same database, so
+//! one write-ahead log orders them all: a crash never leaves the state ahead of the log.
 //!
 //! Every batch is written to the WAL (not synced) before the call returns, so a killed
 //! master loses nothing; a background thread syncs the WAL at most `wal_sync_interval`
@@ -82,6 +88,33 @@ pub fn xattr_key(ino: u64, name: &str) -> Vec<u8> {
     k.extend_from_slice(name.as_bytes());
     k
 }
+pub const RETRY_PREFIX: u8 = b'R';
+pub fn retry_key(client: u64, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(RETRY_PREFIX);
+    k.extend_from_slice(&client.to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+pub fn server_mode_key(cs: &str) -> Vec<u8> {
+    let mut k = vec![b'M'];
+    k.extend_from_slice(cs.as_bytes());
+    k
+}
+
+/// Counter: the next inode number.
+pub const NEXT_INO: &str = "ino";
+/// Counter: chunk ids below this are reserved (handed out or skipped), never reused.
+pub const NEXT_CHUNK: &str = "chunk";
+/// Counter: number of files and directories.
+pub const FILES: &str = "files";
+/// The cluster's chunk size, fixed by the first `Format` command.
+pub const CHUNK_SIZE: &str = "chunk_size";
+/// Default replication goal given at format time (the root directory's goal).
+pub const DEFAULT_REPLICATION: &str = "replication";
+/// Layout version of the stored state (2: Raft state machine).
+pub const LAYOUT: &str = "layout";
+
 pub fn counter_key(name: &str) -> Vec<u8> {
     let mut k = vec![b'S'];
     k.extend_from_slice(name.as_bytes());
@@ -121,6 +154,20 @@ pub fn be_u64(b: &[u8]) -> u64 {
     u64::from_be_bytes(a)
 }
 
+/// Column family of the Raft log: index (big-endian) -> postcard `Entry`.
+pub const CF_LOG: &str = "raft_log";
+/// Column family of Raft's own records (vote, committed, last purged, snapshot meta).
+pub const CF_META: &str = "raft_meta";
+
+/// Exit status of a master whose log could not be synced (EX_IOERR).
+pub const EXIT_SYNC_FAILED: i32 = 74;
+
+/// Fault hook: the Nth WAL sync from now fails (tests of the fsyncgate rule).
+pub const FAULT_SYNC_FAIL: &str = "FERROFS_FAULT_WAL_SYNC_FAIL";
+
+/// The master's RocksDB: the state machine (default column family) and the Raft log and
+/// meta, with group commit of the write-ahead log. Cheap to clone.
+#[derive(Clone)]
 pub struct Db {
     db: Arc<DB>,
     written: Arc<AtomicU64>,
@@ -136,6 +183,7 @@ impl Db {
         std::fs::create_dir_all(dir)?;
         let mut opts = Options::default();
         opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
         opts.set_keep_log_file_num(4);
         opts.set_max_total_wal_size(256 << 20);
         opts.increase_parallelism(2);
@@ -148,7 +196,18 @@ impl Db {
         bopts.set_bloom_filter(10.0, false);
         bopts.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
         opts.set_block_based_table_factory(&bopts);
-        let db = Arc::new(DB::open(&opts, dir.join("namespace.rocksdb"))?);
+        let mut log_opts = Options::default();
+        log_opts.set_write_buffer_size(16 << 20);
+        let cfs = vec![
+            rocksdb::ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, opts.clone()),
+            rocksdb::ColumnFamilyDescriptor::new(CF_LOG, log_opts),
+            rocksdb::ColumnFamilyDescriptor::new(CF_META, Options::default()),
+        ];
+        let db = Arc::new(DB::open_cf_descriptors(
+            &opts,
+            dir.join("namespace.rocksdb"),
+            cfs,
+        )?);
         let (tx, rx) = watch::channel(0u64);
         let dirty = Arc::new(tokio::sync::Notify::new());
         let written = Arc::new(AtomicU64::new(0));
@@ -156,6 +215,9 @@ impl Db {
         let urgent = Arc::new(tokio::sync::Notify::new());
         let urgent2 = urgent.clone();
         let interval = sync_interval.max(Duration::from_micros(100));
+        let mut fail_in: Option<u64> = std::env::var(FAULT_SYNC_FAIL)
+            .ok()
+            .and_then(|v| v.parse().ok());
         // The syncer runs on its own OS thread: flush_wal(true) is a blocking fsync.
         // It wakes on the first unsynced write, waits up to `interval` so that writes
         // arriving meanwhile share the sync (group commit), then syncs once.
@@ -191,9 +253,29 @@ impl Db {
                         }
                         // The Db was dropped: stop, releasing RocksDB.
                         let Some(db) = db2.upgrade() else { return };
-                        if let Err(e) = db.flush_wal(true) {
-                            tracing::error!(error = %e, "WAL sync failed");
-                            continue;
+                        let faulted = match fail_in.as_mut() {
+                            Some(n) if *n <= 1 => true,
+                            Some(n) => {
+                                *n -= 1;
+                                false
+                            }
+                            None => false,
+                        };
+                        let res = if faulted {
+                            Err(format!("fault injected by {FAULT_SYNC_FAIL}"))
+                        } else {
+                            db.flush_wal(true).map_err(|e| e.to_string())
+                        };
+                        if let Err(e) = res {
+                            // A failed fsync may have dropped the dirty pages it was
+                            // meant to write (the PostgreSQL "fsyncgate" lesson): a later
+                            // sync that succeeds proves nothing about them. Nothing that
+                            // waited may be told it is durable, and no write may go on:
+                            // stop. The group (or the supervisor) carries on without us,
+                            // and a restart recovers from what really is on disk.
+                            tracing::error!(error = %e, "WAL sync failed: stopping the master");
+                            eprintln!("ferrofs master: WAL sync failed ({e}); stopping");
+                            std::process::exit(EXIT_SYNC_FAILED);
                         }
                         tx.send_replace(goal);
                     }
@@ -214,6 +296,12 @@ impl Db {
 
     pub fn raw(&self) -> &DB {
         &self.db
+    }
+
+    pub fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("column families are created at open")
     }
 
     pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
@@ -239,6 +327,8 @@ impl Db {
     }
 
     /// Write a batch to the WAL (unsynced) and return its sequence for `wait_durable`.
+    /// Once it returns the batch survives a killed process (it is in the kernel); a
+    /// power loss can take it until the next sync.
     pub fn write(&self, batch: WriteBatch) -> Result<u64> {
         let mut wo = WriteOptions::default();
         wo.set_sync(false);
@@ -251,6 +341,11 @@ impl Db {
     /// Sequence of the newest write so far.
     pub fn last_seq(&self) -> u64 {
         self.written.load(Ordering::Acquire)
+    }
+
+    /// Wait until everything written so far is synced to disk.
+    pub async fn sync_all(&self) {
+        self.wait_durable(self.last_seq()).await
     }
 
     /// Wait until the WAL sync covering write `seq` has happened.
@@ -323,5 +418,34 @@ impl Drop for Db {
     fn drop(&mut self) {
         // Wake the syncer so it notices the database is gone and exits.
         self.urgent.notify_one();
+    }
+}
+
+/// The state machine reads the default column family through this.
+impl crate::sm::View for Db {
+    fn get(&self, key: &[u8]) -> crate::sm::ViewResult<Option<Vec<u8>>> {
+        self.db
+            .get(key)
+            .map_err(|e| crate::sm::StorageFailure(e.to_string()))
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> crate::sm::ViewResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = vec![];
+        for kv in self
+            .db
+            .iterator(IteratorMode::From(start, Direction::Forward))
+        {
+            let (k, v) = kv.map_err(|e| crate::sm::StorageFailure(e.to_string()))?;
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push((k.into_vec(), v.into_vec()));
+        }
+        Ok(out)
     }
 }

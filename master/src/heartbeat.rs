@@ -3,22 +3,23 @@
 //! are deleted; a version newer than the master's is adopted (the master crashed between
 //! bumping the replicas and persisting, GFS §4.5). Replies carry the queued commands.
 
-use crate::db::{self, encode};
-use crate::records::ChunkRec;
 use crate::registry::Server;
-use crate::state::{Cluster, Master};
+use crate::sm::Op;
+use crate::state::Master;
+use crate::views::{Cluster, EarlyReport};
 use ferrofs_proto::heartbeat::*;
-use ferrofs_proto::{ChunkId, CsId};
+use ferrofs_proto::{ChunkId, CsId, Version};
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 impl Master {
-    pub fn register(&self, req: RegisterReq) -> RegisterResp {
+    pub fn register(self: &Arc<Self>, req: RegisterReq) -> RegisterResp {
         let mut adopt = vec![];
         self.never_reuse(req.chunks.iter().map(|r| r.chunk_id));
+        let leader = self.is_leader();
         {
-            let mut cl = self.cluster.lock();
+            let mut cl = self.cluster();
             let prev = cl.reg.servers.remove(&req.id);
             let mut server = Server {
                 id: req.id.clone(),
@@ -34,12 +35,12 @@ impl Master {
                 maintenance_since: None,
                 decommission: false,
                 presence: Default::default(),
+                full_report: true,
             };
+            if let Some(m) = cl.modes.get(&req.id).cloned() {
+                server.apply_mode(&m);
+            }
             if let Some(p) = prev {
-                // A re-registration (restart) keeps operator-set modes.
-                server.maintenance = p.maintenance;
-                server.maintenance_since = p.maintenance_since;
-                server.decommission = p.decommission;
                 // Its presence poll may have come in first.
                 server.presence = p.presence;
                 for id in &p.chunks {
@@ -50,33 +51,44 @@ impl Master {
             }
             cl.reg.servers.insert(req.id.clone(), server);
             for r in &req.chunks {
-                if let Some(a) = reconcile(&mut cl, &req.id, r) {
+                if let Some(a) = reconcile(&mut cl, &req.id, r, leader) {
                     adopt.push(a);
                 }
             }
             let alive = cl.reg.servers.len();
             tracing::info!(cs = %req.id, addr = %req.addr, chunks = req.chunks.len(), servers = alive, "chunkserver registered");
         }
-        self.persist_adopted(&adopt);
+        self.adopt(adopt);
         RegisterResp {
             heartbeat_interval_ms: self.cfg.heartbeat_interval.as_millis() as u64,
-            chunk_size: self.cfg.chunk_size,
+            chunk_size: self.views.format().chunk_size,
         }
     }
 
-    pub fn heartbeat(&self, req: HeartbeatReq) -> HeartbeatResp {
+    pub fn heartbeat(self: &Arc<Self>, req: HeartbeatReq) -> HeartbeatResp {
         let mut adopt = vec![];
         self.never_reuse(req.added.iter().map(|r| r.chunk_id));
+        let leader = self.is_leader();
         let copies_ended;
         let commands = {
-            let mut cl = self.cluster.lock();
+            let mut cl = self.cluster();
             let copies_before: usize = cl.copies.values().map(Vec::len).sum();
             let Some(s) = cl.reg.servers.get_mut(&req.id) else {
                 return HeartbeatResp {
                     reregister: true,
                     commands: vec![],
+                    term: 0,
                 };
             };
+            // A new leader takes no decision on a server's replicas before it has the
+            // server's full report: ask for one.
+            if leader && !s.full_report {
+                return HeartbeatResp {
+                    reregister: true,
+                    commands: vec![],
+                    term: 0,
+                };
+            }
             let prev_beat = std::mem::replace(&mut s.last_heartbeat, Instant::now());
             s.addr = req.addr.clone();
             s.capacity_bytes = req.capacity_bytes;
@@ -90,23 +102,18 @@ impl Master {
             }
             for id in req.removed.iter().chain(req.corrupt.iter()) {
                 if let Some(c) = cl.chunks.chunks.get_mut(id) {
+                    // A writer under a lease naming it finds out at its next write and
+                    // asks for a lease without it (a bump): the lease itself lasts, so
+                    // nothing copies the chunk while it may be written.
                     c.replicas.remove(&req.id);
-                    // A lease naming a replica that is gone would only send the next
-                    // write into a failure; end it so the next lease bumps the version
-                    // without that replica and re-replication may start.
-                    if c.lease
-                        .as_ref()
-                        .is_some_and(|l| l.replicas.iter().any(|r| r.id == req.id))
-                    {
-                        c.lease = None;
-                    }
                 }
+                cl.early.remove(id);
             }
             if !req.corrupt.is_empty() {
                 tracing::warn!(cs = %req.id, chunks = ?req.corrupt, "chunkserver reported corrupt replicas");
             }
             for r in &req.added {
-                if let Some(a) = reconcile(&mut cl, &req.id, r) {
+                if let Some(a) = reconcile(&mut cl, &req.id, r, leader) {
                     adopt.push(a);
                 }
             }
@@ -114,13 +121,15 @@ impl Master {
                 forget_ended_copies(&mut cl, &req.id, prev_beat);
             }
             copies_ended = cl.copies.values().map(Vec::len).sum::<usize>() < copies_before;
-            cl.reg
+            let queued = cl
+                .reg
                 .servers
                 .get_mut(&req.id)
                 .map(|s| std::mem::take(&mut s.commands))
-                .unwrap_or_default()
+                .unwrap_or_default();
+            if leader { queued } else { vec![] }
         };
-        self.persist_adopted(&adopt);
+        self.adopt(adopt);
         if copies_ended {
             // Hand the freed copy slots out now rather than at the next tick.
             self.rereplication_wake.notify_one();
@@ -128,6 +137,7 @@ impl Master {
         HeartbeatResp {
             reregister: false,
             commands,
+            term: self.raft.metrics().borrow().current_term,
         }
     }
 
@@ -136,29 +146,27 @@ impl Master {
     /// would make the crash's orphan replica look like a replica of the new chunk.
     fn never_reuse(&self, ids: impl Iterator<Item = ChunkId>) {
         if let Some(max) = ids.max() {
-            let next = max.saturating_add(1);
-            let before = self.next_chunk.fetch_max(next, Ordering::AcqRel);
-            if before < next {
-                tracing::warn!(
-                    before,
-                    after = next,
-                    "chunk id counter moved past ids reported by a chunkserver"
-                );
-            }
+            self.next_chunk_floor(max.saturating_add(1));
         }
     }
 
-    fn persist_adopted(&self, adopt: &[(u64, ChunkRec)]) {
+    /// Record versions newer than the master's that replicas reported (leader only;
+    /// followers learn them from the log).
+    fn adopt(self: &Arc<Self>, adopt: Vec<(ChunkId, Version)>) {
         if adopt.is_empty() {
             return;
         }
-        let mut b = rocksdb::WriteBatch::default();
-        for (id, rec) in adopt {
-            b.put(db::chunk_key(*id), encode(rec));
-        }
-        if let Err(e) = self.db.write(b) {
-            tracing::error!(error = %e, "could not persist adopted chunk versions");
-        }
+        let m = self.clone();
+        tokio::spawn(async move {
+            for (chunk, version) in adopt {
+                if let Err(e) = m
+                    .propose_internal(Op::AdoptVersion { chunk, version })
+                    .await
+                {
+                    tracing::warn!(chunk, version, error = %e, "could not record an adopted version");
+                }
+            }
+        });
     }
 }
 
@@ -182,47 +190,61 @@ fn forget_ended_copies(cl: &mut Cluster, source: &str, prev_beat: Instant) {
     }
 }
 
-/// Apply one reported replica to the cluster view. Returns a chunk record to persist
-/// when the report carries a newer version than the master's.
-fn reconcile(cl: &mut Cluster, cs: &CsId, r: &ChunkReport) -> Option<(u64, ChunkRec)> {
+/// Apply one reported replica to the cluster view. Returns a version to adopt when the
+/// report carries a newer version than the master's (leader only). Only a leader
+/// queues deletes; a follower keeps reports of chunks it does not know yet.
+fn reconcile(
+    cl: &mut Cluster,
+    cs: &CsId,
+    r: &ChunkReport,
+    leader: bool,
+) -> Option<(ChunkId, Version)> {
     let Some(c) = cl.chunks.chunks.get_mut(&r.chunk_id) else {
-        // Not in the namespace: a deleted file's chunk or an orphan of a failed create.
-        cl.reg.push_command(
-            cs,
-            Command::Delete {
-                chunk_id: r.chunk_id,
-                max_version: Some(r.version),
-            },
-        );
+        if leader {
+            // Not in the namespace: a deleted file's chunk or an orphan of a failed
+            // create.
+            cl.reg.push_command(
+                cs,
+                Command::Delete {
+                    chunk_id: r.chunk_id,
+                    max_version: Some(r.version),
+                },
+            );
+        } else {
+            cl.remember_early(
+                r.chunk_id,
+                EarlyReport {
+                    cs: cs.clone(),
+                    version: r.version,
+                    length: r.length,
+                },
+            );
+        }
         return None;
     };
-    if r.version < c.version {
-        tracing::info!(chunk = r.chunk_id, cs = %cs, have = r.version, current = c.version, "deleting stale replica");
+    // Mid-bump, a replica at the old version or the new one is neither stale nor newer.
+    let bumping = c.bumping.is_some_and(|from| r.version >= from);
+    if r.version < c.version && !bumping {
         c.replicas.remove(cs);
-        cl.reg.push_command(
-            cs,
-            Command::Delete {
-                chunk_id: r.chunk_id,
-                max_version: Some(r.version),
-            },
-        );
         if let Some(s) = cl.reg.servers.get_mut(cs) {
             s.chunks.remove(&r.chunk_id);
+        }
+        if leader {
+            tracing::info!(chunk = r.chunk_id, cs = %cs, have = r.version, current = c.version, "deleting stale replica");
+            cl.reg.push_command(
+                cs,
+                Command::Delete {
+                    chunk_id: r.chunk_id,
+                    max_version: Some(r.version),
+                },
+            );
         }
         return None;
     }
     let mut adopted = None;
-    if r.version > c.version {
+    if r.version > c.version && !bumping && leader {
         tracing::warn!(chunk = r.chunk_id, cs = %cs, reported = r.version, known = c.version, "adopting newer chunk version");
-        c.version = r.version;
-        adopted = Some((
-            r.chunk_id,
-            ChunkRec {
-                ino: c.ino,
-                index: c.index,
-                version: r.version,
-            },
-        ));
+        adopted = Some((r.chunk_id, r.version));
     }
     c.replicas.insert(cs.clone(), r.version);
     c.length = c.length.max(r.length);

@@ -1,12 +1,19 @@
-//! Write leases and chunk versions, as in GFS: before granting a lease on an existing
-//! chunk the master bumps its version on every reachable up-to-date replica, then
-//! persists the new version; a replica that missed the bump is stale forever.
+//! Write leases and chunk versions, as in GFS. The leader decides and talks to the
+//! chunkservers, then records the outcome as a state-machine command. A lease has
+//! holders (the clients writing under it); it lasts while any holder's time has not
+//! passed and ends when the last one closes the file. While it lasts the chunk is never
+//! copied or trimmed. Holders keep the lease (and the version) across fsyncs and
+//! closes-and-reopens: a new lease keeps the chunk's version when every replica that
+//! passes for current is in it and alive and none was copied since the version last
+//! moved; otherwise the leader first bumps the version on the replicas it keeps, so the
+//! ones left out become stale. While a bump is in flight a replica reporting the old
+//! version is neither deleted nor taken as newer.
 //! New chunks are created empty on the chosen replicas before they enter the file map.
 
-use crate::chunks::{ChunkState, LeaseState};
-use crate::db::{self, encode};
+use crate::chunks::ChunkState;
+use crate::db;
 use crate::error::{Result, err, not_found};
-use crate::records::ChunkRec;
+use crate::sm::{self, LeaseRec, Op, Reply};
 use crate::state::Master;
 use ferrofs_proto::chunk::{BumpVersionReq, CreateChunkReq, bump_path, create_path};
 use ferrofs_proto::namespace::{
@@ -15,13 +22,29 @@ use ferrofs_proto::namespace::{
 use ferrofs_proto::token::{self, Access};
 use ferrofs_proto::{ChunkId, ErrorCode, Version};
 use futures::future::join_all;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+
+/// Chunk ids reserved per `ReserveChunkIds` command.
+const CHUNK_ID_BLOCK: u64 = 1024;
+
+/// How a lease on an existing chunk is granted.
+enum Plan {
+    /// At the chunk's version, with these replicas.
+    Keep {
+        version: Version,
+        replicas: Vec<String>,
+    },
+    /// After moving these holders past version `from`.
+    Bump {
+        from: Version,
+        holders: Vec<ReplicaLoc>,
+    },
+}
 
 impl Master {
     /// Locations of the chunks of a file in `[first_index, first_index + count)`.
-    pub fn chunk_locations(&self, req: &ChunksReq) -> Result<ChunksResp> {
+    pub async fn chunk_locations(&self, req: &ChunksReq) -> Result<ChunksResp> {
+        self.read_barrier().await?;
         let rec = self.inode(req.ino)?;
         if rec.kind != FileKind::File {
             return Err(err(ErrorCode::IsADirectory, "not a regular file"));
@@ -42,7 +65,7 @@ impl Master {
         }
         let secret = self.cfg.secret.as_bytes();
         let ttl = self.cfg.token_ttl.as_millis() as u64;
-        let cl = self.cluster.lock();
+        let cl = self.cluster();
         let chunks = found
             .into_iter()
             .map(|(index, id)| {
@@ -71,7 +94,7 @@ impl Master {
             ));
         }
         Ok(ChunksResp {
-            chunk_size: self.cfg.chunk_size,
+            chunk_size: self.chunk_size(),
             size: rec.size,
             chunks,
         })
@@ -79,6 +102,9 @@ impl Master {
 
     /// Grant a write lease on chunk `index` of a file, allocating the chunk if needed.
     pub async fn lease(self: &Arc<Self>, req: &LeaseReq) -> Result<WriteLease> {
+        if !self.is_leader() {
+            self.read_barrier().await?; // answers NotLeader with the leader's address
+        }
         let rec = self.inode(req.ino)?;
         if rec.kind != FileKind::File {
             return Err(err(ErrorCode::IsADirectory, "not a regular file"));
@@ -86,7 +112,7 @@ impl Master {
         // A chunk is written to hold at least its first byte.
         crate::namespace::check_size(
             req.index
-                .saturating_mul(self.cfg.chunk_size)
+                .saturating_mul(self.chunk_size())
                 .saturating_add(1),
         )?;
         if rec.nlink == 0 && self.db.get_raw(&db::orphan_key(req.ino))?.is_none() {
@@ -124,42 +150,67 @@ impl Master {
         res
     }
 
-    /// Wall-clock end of a lease granted now, persisted with the grant: after a restart
-    /// the master must assume the holder may still write until then (GFS §3.1).
-    fn lease_end_ms(&self) -> u64 {
+    /// Wall-clock end of a hold granted now.
+    fn hold_until_ms(&self) -> u64 {
         db::now_ms() + self.cfg.lease_duration.as_millis() as u64
     }
 
-    /// A lease reply valid for `remaining` (a reused lease keeps its original end).
-    fn make_lease(
-        &self,
-        id: ChunkId,
-        version: Version,
-        replicas: Vec<ReplicaLoc>,
-        remaining: std::time::Duration,
-    ) -> WriteLease {
+    /// The lease reply for `rec`, as `holder` sees it.
+    fn make_lease(&self, id: ChunkId, rec: &LeaseRec, holder: u64) -> WriteLease {
         let ttl = (self.cfg.lease_duration + self.cfg.token_ttl).as_millis() as u64;
+        let until = rec
+            .holders
+            .iter()
+            .find(|h| h.client == holder)
+            .map_or(0, |h| h.until_ms);
+        let replicas = {
+            let cl = self.cluster();
+            rec.replicas
+                .iter()
+                .filter_map(|r| cl.reg.servers.get(r).map(|s| s.loc()))
+                .collect()
+        };
         WriteLease {
             chunk_id: id,
-            version,
+            version: rec.version,
             replicas,
             token: token::issue(self.cfg.secret.as_bytes(), id, Access::Write, ttl),
-            chunk_size: self.cfg.chunk_size,
-            lease_ms: remaining.as_millis() as u64,
+            chunk_size: self.chunk_size(),
+            lease_ms: until.saturating_sub(db::now_ms()),
         }
     }
 
+    /// A chunk id nobody ever had: from a block reserved through the log (a new leader
+    /// reserves a block of its own, so ids a deposed leader held are skipped, never
+    /// reused).
+    async fn alloc_chunk_id(&self) -> Result<ChunkId> {
+        let mut b = self.ids.lock().await;
+        let floor = self.id_floor.load(std::sync::atomic::Ordering::Acquire);
+        if b.next < floor {
+            b.next = floor;
+        }
+        if b.next >= b.upto {
+            let stored = self
+                .db
+                .get_raw(&db::counter_key(db::NEXT_CHUNK))?
+                .map_or(1, |v| db::be_u64(&v));
+            let base = stored.max(floor).max(1);
+            let upto = base + CHUNK_ID_BLOCK;
+            self.propose_internal(Op::ReserveChunkIds { upto }).await?;
+            b.next = base;
+            b.upto = upto;
+        }
+        let id = b.next;
+        b.next += 1;
+        Ok(id)
+    }
+
     async fn allocate(&self, req: &LeaseReq, goal: u8) -> Result<WriteLease> {
-        // Durable before any chunkserver holds the chunk: a crash between the creates
-        // below and the batch recording the chunk must not hand the same id out again
-        // (an orphan replica would pass for the new chunk, or its garbage delete would
-        // remove the new chunk's data). Ids are reserved in blocks, so this rarely syncs.
-        let id = self.alloc_chunk_id_durable().await?;
+        let id = self.alloc_chunk_id().await?;
+        let chunk_size = self.chunk_size();
         let targets: Vec<ReplicaLoc> = {
-            let mut cl = self.cluster.lock();
-            let cands = cl
-                .reg
-                .candidates(self.cfg.dead_timeout, self.cfg.chunk_size);
+            let mut cl = self.cluster();
+            let cands = cl.reg.candidates(self.cfg.dead_timeout, chunk_size);
             if cands.is_empty() {
                 let any = cl
                     .reg
@@ -175,13 +226,8 @@ impl Master {
                     err(ErrorCode::NoChunkservers, "no chunkservers available")
                 });
             }
-            let chosen = crate::placement::choose(
-                &cands,
-                goal as usize,
-                &req.exclude,
-                self.cfg.chunk_size,
-                id,
-            );
+            let chosen =
+                crate::placement::choose(&cands, goal as usize, &req.exclude, chunk_size, id);
             if chosen.is_empty() {
                 // Live servers exist but none (outside `exclude`) has room for a chunk.
                 return Err(err(
@@ -191,19 +237,10 @@ impl Master {
             }
             // Enter the chunk before any server holds it, so a report of it is not
             // mistaken for garbage.
-            cl.chunks.chunks.insert(
-                id,
-                ChunkState {
-                    ino: req.ino,
-                    index: req.index,
-                    version: 1,
-                    goal,
-                    replicas: BTreeMap::new(),
-                    length: 0,
-                    lease: None,
-                    allocating: true,
-                },
-            );
+            let mut st = ChunkState::recorded(req.ino, req.index, 1, goal);
+            st.allocating = true;
+            st.copied = false;
+            cl.chunks.chunks.insert(id, st);
             chosen
                 .iter()
                 .filter_map(|c| {
@@ -235,7 +272,7 @@ impl Master {
                     tracing::warn!(chunk = id, cs = %t.id, error = %e, "chunk create failed");
                     if e.code == Some(ErrorCode::NoSpace) {
                         // Treat it as full until its next heartbeat says otherwise.
-                        if let Some(s) = self.cluster.lock().reg.servers.get_mut(&t.id) {
+                        if let Some(s) = self.cluster().reg.servers.get_mut(&t.id) {
                             s.used_bytes = s.capacity_bytes;
                         }
                     }
@@ -244,7 +281,7 @@ impl Master {
             })
             .collect();
         if ok.is_empty() {
-            self.cluster.lock().chunks.chunks.remove(&id);
+            self.cluster().chunks.chunks.remove(&id);
             // Servers refusing for lack of space is a full cluster, not a missing one.
             if results_all_no_space {
                 return Err(err(
@@ -265,7 +302,7 @@ impl Master {
             match self.bump_until_all_answer(id, ok, 1).await {
                 Some((o, v)) => (ok, version) = (o, v),
                 None => {
-                    self.cluster.lock().chunks.chunks.remove(&id);
+                    self.cluster().chunks.chunks.remove(&id);
                     return Err(err(
                         ErrorCode::NoChunkservers,
                         "could not create the chunk on any chunkserver",
@@ -273,36 +310,26 @@ impl Master {
                 }
             }
         }
-        let mut b = rocksdb::WriteBatch::default();
-        b.put(db::file_chunk_key(req.ino, req.index), id.to_be_bytes());
-        b.put(
-            db::chunk_key(id),
-            encode(&ChunkRec {
-                ino: req.ino,
-                index: req.index,
-                version,
-            }),
-        );
-        b.put(db::lease_key(id), self.lease_end_ms().to_be_bytes());
-        if let Err(e) = self.db.write(b) {
-            self.cluster.lock().chunks.chunks.remove(&id);
-            return Err(e);
-        }
-        {
-            let mut cl = self.cluster.lock();
-            if let Some(c) = cl.chunks.chunks.get_mut(&id) {
-                c.allocating = false;
-                c.version = c.version.max(version);
-                for t in &ok {
-                    c.replicas.insert(t.id.clone(), version);
-                }
-                c.lease = Some(LeaseState {
-                    version,
-                    replicas: ok.clone(),
-                    expires: Instant::now() + self.cfg.lease_duration,
-                });
+        let op = Op::AllocChunk(sm::AllocChunk {
+            ino: req.ino,
+            index: req.index,
+            chunk: id,
+            version,
+            replicas: ok.iter().map(|r| r.id.clone()).collect(),
+            holder: req.holder,
+            until_ms: self.hold_until_ms(),
+        });
+        let rec = match self.propose_internal(op).await {
+            Ok((Reply::Lease(rec), _)) => rec,
+            Ok((r, _)) => {
+                return Err(err(ErrorCode::Internal, format!("unexpected reply {r:?}")));
             }
-        }
+            Err(e) => {
+                // The file went away (or leadership did): the new replicas are garbage.
+                self.forget_allocation(id, &ok);
+                return Err(e);
+            }
+        };
         self.metrics.chunks_allocated.inc();
         tracing::debug!(
             chunk = id,
@@ -311,92 +338,163 @@ impl Master {
             replicas = ok.len(),
             "allocated chunk"
         );
-        Ok(self.make_lease(id, version, ok, self.cfg.lease_duration))
+        Ok(self.make_lease(id, &rec, req.holder))
+    }
+
+    fn forget_allocation(&self, id: ChunkId, replicas: &[ReplicaLoc]) {
+        let mut cl = self.cluster();
+        if cl.chunks.chunks.get(&id).is_some_and(|c| c.allocating) {
+            cl.chunks.chunks.remove(&id);
+        }
+        for r in replicas {
+            cl.reg.push_command(
+                &r.id,
+                ferrofs_proto::heartbeat::Command::Delete {
+                    chunk_id: id,
+                    max_version: None,
+                },
+            );
+        }
     }
 
     async fn renew(&self, id: ChunkId, req: &LeaseReq) -> Result<WriteLease> {
-        let (version, holders) = {
-            let cl = self.cluster.lock();
+        let now_ms = db::now_ms();
+        let plan = {
+            let cl = self.cluster();
             let c = cl.chunks.chunks.get(&id).ok_or_else(|| {
                 err(
                     ErrorCode::Internal,
                     format!("chunk {id} missing from table"),
                 )
             })?;
-            // Reuse a live lease unless the client reports a failed replica.
-            if let Some(l) = &c.lease
-                && !l.replicas.is_empty()
+            let live = c
+                .lease
+                .as_ref()
+                .filter(|l| l.live_at(now_ms) && l.version == c.version);
+            let alive = |r: &String| cl.reg.is_alive(r, self.cfg.dead_timeout);
+            if let Some(l) = live
                 && req.exclude.is_empty()
-                && l.expires > Instant::now()
-                && l.version == c.version
+                && !l.replicas.is_empty()
+                && l.replicas.iter().all(alive)
             {
-                return Ok(self.make_lease(
-                    id,
-                    l.version,
-                    l.replicas.clone(),
-                    l.expires - Instant::now(),
-                ));
+                let mine = l.holders.iter().find(|h| h.client == req.holder);
+                let half = self.cfg.lease_duration.as_millis() as u64 / 2;
+                if mine.is_some_and(|h| h.until_ms > now_ms + half) {
+                    // Held, with time to spare: nothing to record.
+                    return Ok(self.make_lease(id, l, req.holder));
+                }
+                // Join or extend the live lease at its version.
+                Plan::Keep {
+                    version: c.version,
+                    replicas: l.replicas.clone(),
+                }
+            } else {
+                let current: Vec<String> = c.current().cloned().collect();
+                let holders: Vec<String> = current
+                    .iter()
+                    .filter(|r| alive(r) && !req.exclude.contains(r))
+                    .cloned()
+                    .collect();
+                if holders.is_empty() {
+                    return Err(err(
+                        ErrorCode::NoChunkservers,
+                        format!("no live replica of chunk {id} at version {}", c.version),
+                    ));
+                }
+                // Without a bump, every replica that passes for current must be in the
+                // new lease: none left out, dead, copied meanwhile, or mid-bump.
+                let whole = holders.len() == current.len()
+                    && live.is_none()
+                    && !c.copied
+                    && c.bumping.is_none()
+                    && !cl.copies.contains_key(&id);
+                if whole {
+                    Plan::Keep {
+                        version: c.version,
+                        replicas: holders,
+                    }
+                } else {
+                    let locs = holders
+                        .iter()
+                        .filter_map(|r| cl.reg.servers.get(r).map(|s| s.loc()))
+                        .collect();
+                    Plan::Bump {
+                        from: c.version,
+                        holders: locs,
+                    }
+                }
             }
-            let holders: Vec<ReplicaLoc> = cl
-                .chunks
-                .readable(c, &cl.reg, self.cfg.dead_timeout)
-                .into_iter()
-                .filter(|r| !req.exclude.contains(&r.id))
-                .collect();
-            (c.version, holders)
         };
-        if holders.is_empty() {
-            return Err(err(
-                ErrorCode::NoChunkservers,
-                format!("no live replica of chunk {id} at version {version}"),
-            ));
+        let (from, version, replicas) = match plan {
+            Plan::Keep { version, replicas } => (version, version, replicas),
+            Plan::Bump { from, holders } => {
+                if let Some(c) = self.cluster().chunks.chunks.get_mut(&id) {
+                    c.bumping = Some(from);
+                }
+                let bumped = self.bump_until_all_answer(id, holders, from).await;
+                let Some((ok, new)) = bumped else {
+                    self.end_bump(id);
+                    return Err(err(
+                        ErrorCode::NoChunkservers,
+                        format!("no replica of chunk {id} accepted the new version"),
+                    ));
+                };
+                (from, new, ok.into_iter().map(|r| r.id).collect())
+            }
+        };
+        let op = Op::GrantLease(sm::GrantLease {
+            ino: req.ino,
+            index: req.index,
+            chunk: id,
+            from,
+            version,
+            replicas,
+            holder: req.holder,
+            until_ms: self.hold_until_ms(),
+        });
+        let res = self.propose_internal(op).await;
+        self.end_bump(id);
+        let rec = match res? {
+            (Reply::Lease(rec), _) => rec,
+            (r, _) => return Err(err(ErrorCode::Internal, format!("unexpected reply {r:?}"))),
+        };
+        if version != from {
+            self.delete_stale(id, version);
         }
-        let Some((ok, new)) = self.bump_until_all_answer(id, holders, version).await else {
-            return Err(err(
-                ErrorCode::NoChunkservers,
-                format!("no replica of chunk {id} accepted the new version"),
-            ));
-        };
-        // Replicas moved first; a crash here leaves them ahead, and a replica reporting a
-        // higher version than the master's is taken as current (GFS rule).
-        let mut b = rocksdb::WriteBatch::default();
-        b.put(
-            db::chunk_key(id),
-            encode(&ChunkRec {
-                ino: req.ino,
-                index: req.index,
-                version: new,
-            }),
+        tracing::debug!(
+            chunk = id,
+            version,
+            replicas = rec.replicas.len(),
+            "lease granted"
         );
-        b.put(db::lease_key(id), self.lease_end_ms().to_be_bytes());
-        self.db.write(b)?;
-        let mut cl = self.cluster.lock();
-        let mut stale: Vec<(String, Version)> = vec![];
-        if let Some(c) = cl.chunks.chunks.get_mut(&id) {
-            c.version = c.version.max(new);
-            for h in &ok {
-                c.replicas.insert(h.id.clone(), new);
-            }
-            // Holders that missed the bump (down, hung, excluded) are stale now. One that
-            // is not restarted never reports the chunk again, so order the delete now; it
-            // waits in the command queue while the holder is unreachable.
-            stale = c
-                .replicas
-                .iter()
-                .filter(|(_, v)| **v < new)
-                .map(|(cs, v)| (cs.clone(), *v))
-                .collect();
-            for (cs, _) in &stale {
-                c.replicas.remove(cs);
-            }
-            c.lease = Some(LeaseState {
-                version: new,
-                replicas: ok.clone(),
-                expires: Instant::now() + self.cfg.lease_duration,
-            });
+        Ok(self.make_lease(id, &rec, req.holder))
+    }
+
+    fn end_bump(&self, id: ChunkId) {
+        if let Some(c) = self.cluster().chunks.chunks.get_mut(&id) {
+            c.bumping = None;
+        }
+    }
+
+    /// Holders that missed a bump to `version` (down, hung, excluded) are stale now.
+    /// One that is not restarted never reports the chunk again, so order the delete now;
+    /// it waits in the command queue while the holder is unreachable.
+    fn delete_stale(&self, id: ChunkId, version: Version) {
+        let mut cl = self.cluster();
+        let Some(c) = cl.chunks.chunks.get_mut(&id) else {
+            return;
+        };
+        let stale: Vec<(String, Version)> = c
+            .replicas
+            .iter()
+            .filter(|(_, v)| **v < version)
+            .map(|(cs, v)| (cs.clone(), *v))
+            .collect();
+        for (cs, _) in &stale {
+            c.replicas.remove(cs);
         }
         for (cs, v) in stale {
-            tracing::info!(chunk = id, cs = %cs, have = v, current = new, "deleting replica that missed the version bump");
+            tracing::info!(chunk = id, cs = %cs, have = v, current = version, "deleting replica that missed the version bump");
             if let Some(s) = cl.reg.servers.get_mut(&cs) {
                 s.chunks.remove(&id);
             }
@@ -408,14 +506,6 @@ impl Master {
                 },
             );
         }
-        drop(cl);
-        tracing::debug!(
-            chunk = id,
-            version = new,
-            replicas = ok.len(),
-            "lease granted"
-        );
-        Ok(self.make_lease(id, new, ok, self.cfg.lease_duration))
     }
 
     /// Move the replicas on `holders` from version `from` to a new version on which

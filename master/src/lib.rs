@@ -1,6 +1,8 @@
-//! The ferrofs master: the namespace and file -> chunk map in RocksDB, chunkserver
-//! liveness, replica placement, write leases and chunk versions, re-replication, and the
-//! admin API with its dashboard.
+//! The ferrofs master: one member of the master group. The namespace and file -> chunk
+//! map are a replicated state machine (`sm`) on an openraft log (`raft`), in RocksDB;
+//! beside it each member keeps chunkserver liveness and replica locations (soft state,
+//! from heartbeats to every member). The leader places replicas, grants write leases
+//! and bumps chunk versions, re-replicates, and serves the admin API and dashboard.
 
 pub mod admin;
 pub mod balancer;
@@ -8,18 +10,24 @@ pub mod changes;
 pub mod chunks;
 pub mod config;
 pub mod db;
+mod durable;
 pub mod error;
 pub mod heartbeat;
 mod http;
+mod leader;
 pub mod lease;
+pub mod members;
 pub mod metrics;
+mod migrate;
 pub mod namespace;
 pub mod placement;
 pub mod prober;
-pub mod records;
+pub mod raft;
 pub mod registry;
 pub mod rereplication;
+pub mod sm;
 pub mod state;
+pub mod views;
 pub mod xattr;
 
 pub use config::MasterConfig;
@@ -36,28 +44,46 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), MasterError> {
     cfg.validate().map_err(MasterError::Config)?;
-    let addr = listener.local_addr()?;
-    tracing::info!(data = %cfg.data_dir.display(), "opening namespace");
-    let master = Master::open(cfg)?;
+    let local = listener.local_addr()?;
+    let addr = if cfg.advertise.is_empty() {
+        local.to_string()
+    } else {
+        cfg.advertise.clone()
+    };
+    tracing::info!(id = cfg.id, %addr, data = %cfg.data_dir.display(), "opening the namespace and log");
+    let master = Master::open(cfg, addr.clone()).await?;
     tracing::info!(files = master.file_count(), "namespace open");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tracing::info!("starting re-replication worker");
-    let worker = tokio::spawn(rereplication::run(master.clone(), stop_rx.clone()));
-    let prober = tokio::spawn(prober::run(master.clone(), stop_rx));
-    tracing::info!(%addr, "master listening");
     let app = http::router(master.clone());
     let feed = master.clone();
-    let res = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Long polls (the change feed, presence) would hold the shutdown for their wait.
-            feed.changes.close();
-            feed.stopping.send_replace(true);
-        })
-        .await;
+    tracing::info!(%local, "master listening");
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Long polls (the change feed, presence) would hold the shutdown for
+                // their wait.
+                feed.views.changes.close();
+                feed.stopping.send_replace(true);
+            })
+            .await
+    });
+    tracing::info!("starting workers: leadership, re-replication, failure prober");
+    let workers = [
+        tokio::spawn(leader::run(master.clone(), stop_rx.clone())),
+        tokio::spawn(rereplication::run(master.clone(), stop_rx.clone())),
+        tokio::spawn(prober::run(master.clone(), stop_rx)),
+    ];
+    let res = server
+        .await
+        .map_err(|e| MasterError::Config(format!("server task: {e}")))?;
     let _ = stop_tx.send(true);
-    let _ = worker.await;
-    let _ = prober.await;
+    for w in workers {
+        let _ = w.await;
+    }
+    if let Err(e) = master.raft.shutdown().await {
+        tracing::warn!(error = %e, "raft shutdown");
+    }
     tracing::info!("master stopped");
     res.map_err(MasterError::from)
 }

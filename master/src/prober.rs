@@ -71,7 +71,7 @@ fn suspect(master: &Master, s: &Server) -> Option<bool> {
 
 /// The suspects: (id, address, presence lost).
 fn suspects(master: &Master) -> Vec<(CsId, String, bool)> {
-    let cl = master.cluster.lock();
+    let cl = master.cluster();
     cl.reg
         .servers
         .values()
@@ -83,7 +83,7 @@ impl Master {
     /// A presence poll from `id` arrived: its process is up. False if `id` has not
     /// registered yet.
     pub(crate) fn presence_found(&self, id: &str) -> bool {
-        let mut cl = self.cluster.lock();
+        let mut cl = self.cluster();
         let Some(s) = cl.reg.servers.get_mut(id) else {
             return false;
         };
@@ -93,7 +93,7 @@ impl Master {
 
     /// The connection of `id`'s presence poll closed: probe it now.
     pub(crate) fn presence_lost(&self, id: &str) {
-        if let Some(s) = self.cluster.lock().reg.servers.get_mut(id) {
+        if let Some(s) = self.cluster().reg.servers.get_mut(id) {
             tracing::debug!(cs = %id, "presence connection closed; probing");
             s.presence = Presence::Lost(Instant::now());
         }
@@ -102,7 +102,7 @@ impl Master {
 }
 
 fn declare_dead(master: &Master, id: &str) {
-    let mut cl = master.cluster.lock();
+    let mut cl = master.cluster();
     let Some(s) = cl.reg.servers.get_mut(id) else {
         return;
     };

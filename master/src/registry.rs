@@ -2,6 +2,7 @@
 //! commands queued for their next heartbeat reply. Liveness is soft state, as in GFS.
 
 use crate::placement::Candidate;
+use crate::sm::ServerModeRec;
 use ferrofs_proto::admin::{ChunkserverStatus, CsState};
 use ferrofs_proto::heartbeat::Command;
 use ferrofs_proto::namespace::ReplicaLoc;
@@ -29,6 +30,9 @@ pub struct Server {
     pub decommission: bool,
     /// Its presence poll (see `heartbeat::PRESENCE`).
     pub presence: Presence,
+    /// This member has its full chunk report since it last became leader: only then
+    /// does it decide about the server's replicas (deletes, copies, trims).
+    pub full_report: bool,
 }
 
 /// The state of a chunkserver's presence poll.
@@ -44,6 +48,18 @@ pub enum Presence {
 }
 
 impl Server {
+    /// Take the operator modes the state machine records for it.
+    pub fn apply_mode(&mut self, m: &ServerModeRec) {
+        self.decommission = m.decommission;
+        self.maintenance = m.maintenance_since_ms.is_some();
+        self.maintenance_since = m.maintenance_since_ms.map(|ms| {
+            let ago = crate::db::now_ms().saturating_sub(ms);
+            Instant::now()
+                .checked_sub(Duration::from_millis(ago))
+                .unwrap_or_else(Instant::now)
+        });
+    }
+
     pub fn loc(&self) -> ReplicaLoc {
         ReplicaLoc {
             id: self.id.clone(),
@@ -58,6 +74,12 @@ pub struct Registry {
 }
 
 impl Registry {
+    pub fn set_mode(&mut self, id: &str, m: &ServerModeRec) {
+        if let Some(s) = self.servers.get_mut(id) {
+            s.apply_mode(m);
+        }
+    }
+
     pub fn is_alive(&self, id: &str, dead_timeout: Duration) -> bool {
         self.servers
             .get(id)

@@ -13,7 +13,8 @@
 //! bytes, and the next lease's version bump would make it stale anyway.
 
 use crate::placement;
-use crate::state::{Cluster, CopyJob, Master};
+use crate::state::Master;
+use crate::views::{Cluster, CopyJob};
 use ferrofs_proto::heartbeat::Command;
 use ferrofs_proto::{ChunkId, CsId};
 use std::collections::HashMap;
@@ -32,6 +33,10 @@ pub async fn run(master: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver
             _ = master.rereplication_wake.notified() => {}
             _ = shutdown.changed() => return,
         }
+        if !master.is_leader() {
+            master.set_worker_status("rereplication", "idle: not the leader");
+            continue;
+        }
         let (status, kick) = master.replication_pass();
         master.set_worker_status("rereplication", status);
         for addr in kick {
@@ -42,7 +47,7 @@ pub async fn run(master: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver
                     .await;
             });
         }
-        let p = master.cluster.lock().progress.clone();
+        let p = master.cluster().progress.clone();
         master
             .metrics
             .rereplication_copies
@@ -60,7 +65,12 @@ impl Master {
     /// that were given commands (to nudge into heartbeating now).
     pub fn replication_pass(&self) -> (String, Vec<String>) {
         let l = self.liveness();
-        let mut cl = self.cluster.lock();
+        let leading_for = self
+            .leader_since
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        let mut cl = self.cluster();
         if cl.safe_mode {
             let reported = cl
                 .chunks
@@ -69,10 +79,17 @@ impl Master {
                 .filter(|c| !c.replicas.is_empty())
                 .count();
             let all = cl.chunks.chunks.len();
-            let waited = self.started.elapsed() >= self.cfg.safe_mode_timeout;
+            // Every server alive has sent this leader its full report.
+            let full = cl
+                .reg
+                .servers
+                .values()
+                .all(|s| s.full_report || !cl.reg.is_alive(&s.id, l.dead));
+            let waited = leading_for >= self.cfg.safe_mode_timeout;
             let settled = !cl.reg.servers.is_empty()
+                && full
                 && reported == all
-                && self.started.elapsed() >= self.cfg.heartbeat_interval * 3;
+                && leading_for >= self.cfg.heartbeat_interval * 3;
             if waited || settled {
                 cl.safe_mode = false;
                 tracing::info!(reported, all, "leaving safe mode");
@@ -105,7 +122,7 @@ impl Master {
         let queued = under.len();
         let mut started = 0;
         let limit = self.cfg.max_copies_per_server;
-        let cands = cl.reg.candidates(l.dead, self.cfg.chunk_size);
+        let cands = cl.reg.candidates(l.dead, self.chunk_size());
         for (id, urgency) in &under {
             if urgency.live == 0 && !has_any_source(&cl, *id, l.dead) {
                 continue; // missing: nothing to copy from
@@ -113,10 +130,7 @@ impl Master {
             let Some(c) = cl.chunks.chunks.get(id) else {
                 continue;
             };
-            if c.lease
-                .as_ref()
-                .is_some_and(|le| le.expires > Instant::now())
-            {
+            if c.leased() {
                 continue;
             }
             let in_flight = cl.copies.get(id).map(|v| v.len() as u32).unwrap_or(0);
@@ -142,7 +156,7 @@ impl Master {
                     .map(|(s, _)| s.clone()),
             );
             let targets =
-                placement::choose(&cands, need as usize, &exclude, self.cfg.chunk_size, *id);
+                placement::choose(&cands, need as usize, &exclude, self.chunk_size(), *id);
             for target in targets {
                 let Some(source) = sources
                     .iter()
@@ -164,6 +178,9 @@ impl Master {
                 );
                 *busy.entry(source.clone()).or_default() += 1;
                 *busy.entry(target.clone()).or_default() += 1;
+                if let Some(c) = cl.chunks.chunks.get_mut(id) {
+                    c.copied = true;
+                }
                 cl.copies.entry(*id).or_default().push(CopyJob {
                     source,
                     target,
@@ -199,11 +216,7 @@ impl Master {
         let l = self.liveness();
         let mut deletes: Vec<(ChunkId, CsId, u64)> = vec![];
         for (id, c) in &cl.chunks.chunks {
-            if cl.copies.contains_key(id)
-                || c.lease
-                    .as_ref()
-                    .is_some_and(|le| le.expires > Instant::now())
-            {
+            if cl.copies.contains_key(id) || c.leased() || c.bumping.is_some() {
                 continue;
             }
             let counted = cl.chunks.counted(c, &cl.reg, l);

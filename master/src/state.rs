@@ -1,269 +1,173 @@
-//! The master's shared state: the RocksDB namespace, the in-memory cluster view (chunk
-//! table + chunkserver registry + copies in flight), counters, and worker statuses.
+//! The master: one member of the master group. It owns the Raft node (whose state
+//! machine holds the namespace), the in-memory views derived from it, and the
+//! leader-only bookkeeping (lease decisions, the chunk id block, which clients hold
+//! unlinked files open). Proposing a command and reading linearizably live here.
 
-use crate::chunks::{ChunkState, ChunkTable, LeaseState, Liveness};
 use crate::config::MasterConfig;
 use crate::db::{self, Db};
-use crate::error::Result;
+use crate::error::{MasterError, Result};
 use crate::metrics::Metrics;
-use crate::records::{ChunkRec, InodeRec};
-use crate::registry::Registry;
-use ferrofs_proto::admin::RereplicationProgress;
-use ferrofs_proto::heartbeat::Command;
-use ferrofs_proto::namespace::{FileKind, Timespec};
-use ferrofs_proto::{ChunkId, CsId, Ino, ROOT_INO};
-use parking_lot::Mutex;
+use crate::raft::log_store::LogStore;
+use crate::raft::network::Network;
+use crate::raft::sm_store::SmStore;
+use crate::raft::snapshot::SnapshotFiles;
+use crate::raft::{LogId, Member, NodeId, Raft};
+use crate::sm::{Command, Ctx, Op, Reply};
+use crate::views::{Cluster, Views};
+use ferrofs_proto::namespace::Timespec;
+use ferrofs_proto::{ApiError, ErrorCode, Ino};
+use openraft::error::{ClientWriteError, RaftError};
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Chunk ids reserved per durable counter write.
-const CHUNK_ID_BLOCK: u64 = 1024;
-
 /// Serializes lease decisions for one chunk slot (file, index).
 pub(crate) type LeaseLock = Arc<tokio::sync::Mutex<()>>;
 
-/// A replica copy the master has commanded and not yet seen complete.
-#[derive(Debug, Clone)]
-pub struct CopyJob {
-    pub source: CsId,
-    pub target: CsId,
-    pub started: Instant,
-}
-
+/// Chunk ids the leader may hand out: `[next, upto)` was reserved through the log.
 #[derive(Debug, Default)]
-pub struct Cluster {
-    pub chunks: ChunkTable,
-    pub reg: Registry,
-    pub copies: HashMap<ChunkId, Vec<CopyJob>>,
-    pub progress: RereplicationProgress,
-    pub safe_mode: bool,
-    /// Balancer hints: when this chunk is over goal, trim the replica on this server.
-    pub prefer_trim: HashMap<ChunkId, CsId>,
+pub(crate) struct IdBlock {
+    pub next: u64,
+    pub upto: u64,
 }
 
 pub struct Master {
     pub cfg: MasterConfig,
+    pub id: NodeId,
+    /// `host:port` this member is reached at.
+    pub addr: String,
     pub db: Db,
-    /// Serializes namespace mutations (check-then-write must be atomic). Reads skip it.
-    pub(crate) ns_lock: Mutex<()>,
-    pub cluster: Mutex<Cluster>,
+    pub raft: Raft,
+    pub(crate) log: LogStore,
+    pub views: Arc<Views>,
     pub http: reqwest::Client,
-    pub(crate) next_ino: AtomicU64,
-    pub(crate) next_chunk: AtomicU64,
-    /// Chunk ids below this are durably reserved (see `alloc_chunk_id_durable`).
-    pub(crate) chunk_reserved: AtomicU64,
-    pub(crate) reserve_lock: tokio::sync::Mutex<()>,
     pub(crate) lease_locks: Mutex<HashMap<(Ino, u64), LeaseLock>>,
+    pub(crate) ids: tokio::sync::Mutex<IdBlock>,
+    /// Chunk ids at or above this were seen on chunkservers (never hand them out).
+    pub(crate) id_floor: AtomicU64,
+    /// Leader: which clients reported holding which inodes open, and when.
+    pub(crate) claims: Mutex<HashMap<Ino, HashMap<u64, Instant>>>,
+    /// When this member last became leader (None: not leader).
+    pub(crate) leader_since: Mutex<Option<Instant>>,
     pub started: Instant,
     pub metrics: Metrics,
     pub workers: Mutex<BTreeMap<String, String>>,
-    pub(crate) files: AtomicU64,
-    /// Namespace changes, for mounts' metadata caches.
-    pub changes: crate::changes::ChangeFeed,
     /// Wakes the re-replication worker early: a copy ended, so a slot is free.
     pub rereplication_wake: tokio::sync::Notify,
     /// Wakes the failure prober early: a chunkserver's presence poll was dropped.
     pub prober_wake: tokio::sync::Notify,
     /// Flips to true when the master starts shutting down (ends presence polls).
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// The state was converted from a single master's (before the group existed): the
+    /// first leadership takes a snapshot so members added later start from it.
+    pub(crate) migrated: bool,
 }
 
 impl Master {
-    /// Open the namespace, create the root on first start, load the chunk table, and
-    /// purge files left open-but-unlinked by a previous run.
-    pub fn open(cfg: MasterConfig) -> Result<Arc<Master>> {
+    /// Open the state and log, start the Raft node, and on a fresh group initialize it
+    /// with `peers` (every member does the same; the first to be elected formats it).
+    pub async fn open(cfg: MasterConfig, addr: String) -> Result<Arc<Master>> {
         let db = Db::open(&cfg.data_dir, cfg.wal_sync_interval)?;
+        let migrated = crate::migrate::run(&db, &cfg).await?;
         let http = reqwest::Client::builder()
             .timeout(cfg.rpc_timeout)
             .pool_max_idle_per_host(32)
+            .tcp_nodelay(true)
             .build()
-            .map_err(|e| crate::error::MasterError::Config(e.to_string()))?;
-        let counter = |name: &str, default: u64| -> Result<u64> {
-            Ok(db
-                .get_raw(&db::counter_key(name))?
-                .map(|v| db::be_u64(&v))
-                .unwrap_or(default))
-        };
-        // The counters are lower bounds; the keys in use are the truth.
-        let next_ino = counter("ino", ROOT_INO + 1)?.max(db.last_key_u64(b'I')? + 1);
-        let next_chunk = counter("chunk", 1)?.max(db.last_key_u64(b'K')? + 1);
-        let files = counter("files", 0)?;
-        let m = Master {
+            .map_err(|e| MasterError::Config(e.to_string()))?;
+        let views = Arc::new(Views::default());
+        views.cluster.lock().safe_mode = true;
+        let files = SnapshotFiles::open(cfg.data_dir.join("snapshots"))?;
+        let log = LogStore::new(db.clone(), cfg.sync_log);
+        let sm = SmStore::open(db.clone(), views.clone(), files)
+            .map_err(|e| MasterError::Config(format!("state machine: {e}")))?;
+        let rcfg = openraft::Config {
+            cluster_name: "ferrofs".into(),
+            heartbeat_interval: cfg.raft_heartbeat.as_millis() as u64,
+            election_timeout_min: cfg.election_timeout.as_millis() as u64,
+            election_timeout_max: 2 * cfg.election_timeout.as_millis() as u64,
+            install_snapshot_timeout: 10_000,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(cfg.snapshot_every),
+            max_in_snapshot_log_to_keep: 1000,
+            max_payload_entries: 1000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| MasterError::Config(format!("raft: {e}")))?;
+        let net = Network::new(http.clone(), cfg.secret.clone());
+        let raft = Raft::new(cfg.id, Arc::new(rcfg), net, log.clone(), sm)
+            .await
+            .map_err(|e| MasterError::Config(format!("raft: {e}")))?;
+        if !raft
+            .is_initialized()
+            .await
+            .map_err(|e| MasterError::Config(e.to_string()))?
+        {
+            let mut members: BTreeMap<NodeId, Member> = cfg
+                .peer_map()
+                .map_err(MasterError::Config)?
+                .into_iter()
+                .map(|(id, addr)| (id, Member { addr }))
+                .collect();
+            if members.is_empty() {
+                members.insert(cfg.id, Member { addr: addr.clone() });
+            }
+            tracing::info!(members = ?members, "initializing a new master group");
+            match raft.initialize(members).await {
+                Ok(()) => {}
+                Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => {}
+                Err(e) => return Err(MasterError::Config(format!("raft initialize: {e}"))),
+            }
+        }
+        let floor = db
+            .get_raw(&db::counter_key(db::NEXT_CHUNK))?
+            .map(|v| db::be_u64(&v));
+        Ok(Arc::new(Master {
+            id: cfg.id,
+            addr,
             db,
+            raft,
+            log,
+            views,
             http,
-            ns_lock: Mutex::new(()),
-            cluster: Mutex::new(Cluster {
-                safe_mode: true,
-                ..Default::default()
-            }),
-            next_ino: AtomicU64::new(next_ino),
-            next_chunk: AtomicU64::new(next_chunk),
-            chunk_reserved: AtomicU64::new(next_chunk),
-            reserve_lock: tokio::sync::Mutex::new(()),
             lease_locks: Mutex::new(HashMap::new()),
+            ids: tokio::sync::Mutex::new(IdBlock::default()),
+            id_floor: AtomicU64::new(floor.unwrap_or(1)),
+            claims: Mutex::new(HashMap::new()),
+            leader_since: Mutex::new(None),
             started: Instant::now(),
             metrics: Metrics::default(),
             workers: Mutex::new(BTreeMap::new()),
-            files: AtomicU64::new(files),
-            changes: Default::default(),
             rereplication_wake: tokio::sync::Notify::new(),
             prober_wake: tokio::sync::Notify::new(),
             stopping: tokio::sync::watch::channel(false).0,
+            migrated,
             cfg,
-        };
-        if m.db.get::<InodeRec>(&db::inode_key(ROOT_INO))?.is_none() {
-            let now = Timespec::now();
-            let root = InodeRec {
-                kind: FileKind::Dir,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                size: 0,
-                atime: now,
-                mtime: now,
-                ctime: now,
-                nlink: 2,
-                rdev: 0,
-                replication: m.cfg.default_replication,
-                parent: ROOT_INO,
-                target: None,
-            };
-            let mut b = rocksdb::WriteBatch::default();
-            b.put(db::inode_key(ROOT_INO), db::encode(&root));
-            let seq = m.db.write(b)?;
-            let _ = seq;
-            tracing::info!("created root directory");
-        }
-        m.load_chunks()?;
-        m.purge_orphans()?;
-        Ok(Arc::new(m))
+        }))
     }
 
-    fn load_chunks(&self) -> Result<()> {
-        let mut goals: HashMap<Ino, u8> = HashMap::new();
-        let mut table = ChunkTable::default();
-        for kv in self.db.scan(b"K") {
-            let (k, v) = kv?;
-            let id = db::be_u64(&k[1..]);
-            let rec: ChunkRec = db::decode(&v)?;
-            let goal = match goals.get(&rec.ino) {
-                Some(g) => *g,
-                None => {
-                    let g = self
-                        .db
-                        .get::<InodeRec>(&db::inode_key(rec.ino))?
-                        .map(|i| i.replication)
-                        .unwrap_or(self.cfg.default_replication);
-                    goals.insert(rec.ino, g);
-                    g
-                }
-            };
-            table.chunks.insert(
-                id,
-                ChunkState {
-                    ino: rec.ino,
-                    index: rec.index,
-                    version: rec.version,
-                    goal,
-                    replicas: BTreeMap::new(),
-                    length: 0,
-                    lease: None,
-                    allocating: false,
-                },
-            );
-        }
-        // Leases granted before the restart may still be in use: their holders can write
-        // at the current version until the lease ends, so no copies of those chunks yet.
-        let now = db::now_ms();
-        let mut leased = 0;
-        for kv in self.db.scan(b"L") {
-            let (k, v) = kv?;
-            let until = db::be_u64(&v);
-            if let Some(c) = table
-                .chunks
-                .get_mut(&db::be_u64(&k[1..]))
-                .filter(|_| until > now)
-            {
-                c.lease = Some(LeaseState {
-                    version: c.version,
-                    replicas: vec![],
-                    expires: Instant::now() + std::time::Duration::from_millis(until - now),
-                });
-                leased += 1;
-            }
-        }
-        tracing::info!(chunks = table.chunks.len(), leased, "loaded chunk table");
-        self.cluster.lock().chunks = table;
-        Ok(())
+    pub fn cluster(&self) -> MutexGuard<'_, Cluster> {
+        self.views.cluster.lock()
     }
 
-    pub fn liveness(&self) -> Liveness {
-        Liveness {
+    pub fn liveness(&self) -> crate::chunks::Liveness {
+        crate::chunks::Liveness {
             dead: self.cfg.dead_timeout,
             window: self.cfg.maintenance_window,
         }
     }
 
-    pub(crate) fn alloc_ino(&self) -> Ino {
-        self.next_ino.fetch_add(1, Ordering::AcqRel)
+    pub fn chunk_size(&self) -> u64 {
+        match self.views.format().chunk_size {
+            0 => self.cfg.chunk_size,
+            cs => cs,
+        }
     }
 
-    /// Allocate a chunk id that can never be handed out again, even after a crash:
-    /// ids come from a block reserved durably in advance (`CHUNK_ID_BLOCK` at a time).
-    pub(crate) async fn alloc_chunk_id_durable(&self) -> Result<ChunkId> {
-        let id = self.next_chunk.fetch_add(1, Ordering::AcqRel);
-        if id < self.chunk_reserved.load(Ordering::Acquire) {
-            return Ok(id);
-        }
-        let _g = self.reserve_lock.lock().await;
-        if id >= self.chunk_reserved.load(Ordering::Acquire) {
-            let upto = self.next_chunk.load(Ordering::Acquire).max(id + 1) + CHUNK_ID_BLOCK;
-            let mut b = rocksdb::WriteBatch::default();
-            b.put(db::counter_key("chunk"), upto.to_be_bytes());
-            let seq = self.db.write(b)?;
-            self.db.wait_durable(seq).await;
-            self.chunk_reserved.fetch_max(upto, Ordering::AcqRel);
-        }
-        Ok(id)
-    }
-
-    /// Persist the inode and file counters in `b`. Only namespace mutations call this,
-    /// under `ns_lock`, so the persisted inode counter never goes backwards.
-    pub(crate) fn put_counters(&self, b: &mut rocksdb::WriteBatch) {
-        b.put(
-            db::counter_key("ino"),
-            self.next_ino.load(Ordering::Acquire).to_be_bytes(),
-        );
-        b.put(
-            db::counter_key("files"),
-            self.files.load(Ordering::Acquire).to_be_bytes(),
-        );
-    }
-
-    /// Forget chunks whose file is gone or truncated, and tell their holders to delete
-    /// them. Holders that are down now delete them when they report them on return.
-    pub(crate) fn drop_chunks(&self, ids: &[ChunkId]) {
-        if ids.is_empty() {
-            return;
-        }
-        let mut cl = self.cluster.lock();
-        for id in ids {
-            if let Some(c) = cl.chunks.chunks.remove(id) {
-                cl.copies.remove(id);
-                for holder in c.replicas.keys() {
-                    cl.reg.push_command(
-                        holder,
-                        Command::Delete {
-                            chunk_id: *id,
-                            max_version: None,
-                        },
-                    );
-                }
-            }
-        }
-        self.metrics.chunks_deleted.inc_by(ids.len() as u64);
+    pub fn is_leader(&self) -> bool {
+        self.views.is_leader()
     }
 
     pub fn set_worker_status(&self, name: &str, status: impl Into<String>) {
@@ -271,6 +175,125 @@ impl Master {
     }
 
     pub fn file_count(&self) -> u64 {
-        self.files.load(Ordering::Acquire)
+        self.views.file_count()
+    }
+
+    /// Base URL of the current leader, as far as this member knows.
+    pub fn leader_url(&self) -> Option<String> {
+        let m = self.raft.metrics().borrow().clone();
+        let id = m.current_leader?;
+        m.membership_config
+            .membership()
+            .get_node(&id)
+            .map(|n| format!("http://{}", n.addr))
+    }
+
+    fn not_leader(&self, leader: Option<String>) -> MasterError {
+        let mut e = ApiError::new(
+            ErrorCode::NotLeader,
+            match &leader {
+                Some(l) => format!("master {} is not the leader; ask {l}", self.id),
+                None => format!("master {} is not the leader; no leader is known", self.id),
+            },
+        );
+        e.leader = leader;
+        MasterError::Api(e)
+    }
+
+    /// Calls only the leader answers (the change feed, statfs, sessions): `NotLeader`
+    /// with the leader's address on any other member.
+    pub async fn leader_or_redirect(&self) -> Result<()> {
+        if self.is_leader() {
+            return Ok(());
+        }
+        Err(self.not_leader(self.leader_url()))
+    }
+
+    /// Propose `op` and wait until it is applied; returns the state machine's reply and
+    /// the entry's log id. Refusals come back as their `ApiError`s.
+    pub async fn propose(&self, ctx: Ctx, op: Op) -> Result<(Reply, LogId)> {
+        let name = op.name();
+        match self.raft.client_write(Command { ctx, op }).await {
+            Ok(r) => {
+                self.metrics
+                    .ns_ops
+                    .get_or_create(&crate::metrics::OpLabel { op: name.into() })
+                    .inc();
+                match r.data {
+                    Ok(reply) => Ok((reply, r.log_id)),
+                    Err(refusal) => Err(MasterError::Api(refusal.into())),
+                }
+            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(self.not_leader(f.leader_node.map(|n| format!("http://{}", n.addr))))
+            }
+            Err(RaftError::APIError(e)) => {
+                Err(MasterError::code(ErrorCode::Internal, e.to_string()))
+            }
+            Err(RaftError::Fatal(e)) => Err(MasterError::code(
+                ErrorCode::Internal,
+                format!("master {} stopped: {e}", self.id),
+            )),
+        }
+    }
+
+    /// Propose a command of the master's own (no retry-cache entry).
+    pub async fn propose_internal(&self, op: Op) -> Result<(Reply, LogId)> {
+        self.propose(Ctx::internal(Timespec::now()), op).await
+    }
+
+    /// Wait until this member may answer a read linearizably: it is the leader (a
+    /// quorum confirmed it after the read arrived) and has applied everything committed
+    /// before. A deposed leader learns it here and answers `NotLeader`.
+    pub async fn read_barrier(&self) -> Result<()> {
+        match self.raft.ensure_linearizable().await {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                Err(self.not_leader(f.leader_node.map(|n| format!("http://{}", n.addr))))
+            }
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::QuorumNotEnough(q))) => {
+                Err(MasterError::code(
+                    ErrorCode::NoQuorum,
+                    format!("master {} cannot reach a quorum: {q}", self.id),
+                ))
+            }
+            Err(RaftError::Fatal(e)) => Err(MasterError::code(
+                ErrorCode::Internal,
+                format!("master {} stopped: {e}", self.id),
+            )),
+        }
+    }
+
+    /// Make everything up to `log_id` durable on a majority of the group: this member
+    /// syncs its log, and enough others confirm they synced theirs through that entry.
+    pub async fn sync_majority(self: &Arc<Self>, log_id: LogId) -> Result<()> {
+        crate::durable::sync_majority(self, log_id).await
+    }
+
+    /// Time of the next command (the leader's clock).
+    pub fn now() -> Timespec {
+        Timespec::now()
+    }
+
+    /// A client's claims on open inodes (from `SessionReq`).
+    pub fn claim(&self, client: u64, open: &[Ino]) {
+        let now = Instant::now();
+        let mut c = self.claims.lock();
+        for ino in open {
+            c.entry(*ino).or_default().insert(client, now);
+        }
+    }
+
+    /// Does any client other than `except` hold `ino` open (reported within the grace)?
+    pub fn claimed(&self, ino: Ino, except: u64) -> bool {
+        let grace = self.cfg.orphan_grace;
+        self.claims
+            .lock()
+            .get(&ino)
+            .is_some_and(|m| m.iter().any(|(c, t)| *c != except && t.elapsed() < grace))
+    }
+
+    pub(crate) fn next_chunk_floor(&self, at_least: u64) {
+        self.id_floor.fetch_max(at_least, Ordering::AcqRel);
     }
 }

@@ -38,6 +38,13 @@ pub enum ErrorCode {
     NoSuchAttribute,
     /// A size or write past `MAX_FILE_SIZE` (EFBIG).
     FileTooLarge,
+    /// This master is not the group's leader; `leader` names the one to ask (if known).
+    NotLeader,
+    /// No quorum of masters could be reached within the client's retry time.
+    NoQuorum,
+    /// A commit names a chunk the file no longer holds: the data written there is lost
+    /// (EIO).
+    ChunkLost,
 }
 
 impl ErrorCode {
@@ -52,7 +59,9 @@ impl ErrorCode {
             AlreadyExists | NotADirectory | IsADirectory | NotEmpty => 409,
             PayloadTooLarge | FileTooLarge => 413,
             ChunkCorrupt => 422,
-            NoSpace | NoChunkservers | SafeMode => 503,
+            NoSpace | NoChunkservers | SafeMode | NoQuorum => 503,
+            NotLeader => 421,
+            ChunkLost => 410,
             PipelineFailed => 502,
             Timeout => 504,
             Internal => 500,
@@ -69,6 +78,9 @@ pub struct ApiError {
     /// For `PipelineFailed`: address of the replica that failed, so the client can drop it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// For `NotLeader`: base URL of the leader, when the answering master knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
 }
 
 impl ApiError {
@@ -77,6 +89,7 @@ impl ApiError {
             code,
             message: message.into(),
             failed: None,
+            leader: None,
         }
     }
     pub fn not_found(what: impl std::fmt::Display) -> Self {

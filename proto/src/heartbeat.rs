@@ -96,4 +96,8 @@ pub struct HeartbeatResp {
     pub reregister: bool,
     #[serde(default)]
     pub commands: Vec<Command>,
+    /// The answering master's Raft term: commands from a term older than one the
+    /// chunkserver already heard are a deposed leader's, and are ignored.
+    #[serde(default)]
+    pub term: u64,
 }

@@ -9,6 +9,8 @@ pub mod heartbeat;
 pub mod ids;
 pub mod namespace;
 pub mod path;
+pub mod raft;
+pub mod rpc;
 pub mod token;
 pub mod units;
 

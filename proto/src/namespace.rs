@@ -28,6 +28,8 @@ pub const GETXATTR: &str = "/rpc/v1/ns/getxattr";
 pub const SETXATTR: &str = "/rpc/v1/ns/setxattr";
 pub const LISTXATTR: &str = "/rpc/v1/ns/listxattr";
 pub const REMOVEXATTR: &str = "/rpc/v1/ns/removexattr";
+/// A client's report of the files it holds open (see `SessionReq`).
+pub const SESSION: &str = "/rpc/v1/ns/session";
 /// Longest extended attribute name, in bytes (Linux's `XATTR_NAME_MAX`).
 pub const XATTR_NAME_MAX: usize = 255;
 /// Largest extended attribute value, in bytes (Linux's `XATTR_SIZE_MAX`).
@@ -278,6 +280,23 @@ pub struct ReleaseReq {
     pub ino: Ino,
 }
 
+/// An empty request or reply body (`{}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// Sent every `SESSION_INTERVAL_MS` by a client that holds files open: the inodes it
+/// holds. A file unlinked while open is kept until no client has reported it for a
+/// while (and a new leader waits that long before deleting any), so a master restart or
+/// a leader change never deletes a file a mount still reads and writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionReq {
+    pub client: u64,
+    pub open: Vec<Ino>,
+}
+
+/// How often a client with open files sends `SessionReq`.
+pub const SESSION_INTERVAL_MS: u64 = 5_000;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatfsResp {
     pub capacity_bytes: u64,
@@ -329,6 +348,10 @@ pub struct LeaseReq {
     /// their copies become stale.
     #[serde(default)]
     pub exclude: Vec<CsId>,
+    /// The asking client's id: its hold on the lease ends when it closes the file
+    /// (`CommitReq::close`), while other writers' holds go on.
+    #[serde(default)]
+    pub holder: u64,
 }
 
 /// Permission to write one chunk: the version to write at and the pipeline order.
@@ -352,9 +375,25 @@ pub struct CommitReq {
     pub size: u64,
     #[serde(default)]
     pub mtime: Option<Timespec>,
-    /// Wait until the namespace change is synced to the master's disk (fsync/close).
+    /// Wait until the namespace change is synced to disk on a majority of the master
+    /// group (fsync, or close with sync-on-close).
     #[serde(default)]
     pub sync: bool,
+    /// The chunks the writes went to: the commit fails (`ChunkLost`) if the file no
+    /// longer holds one of them, rather than answering success over lost data.
+    #[serde(default)]
+    pub chunks: Vec<ChunkRef>,
+    /// The client closed the file: its holds on the file's write leases end, so the
+    /// chunks may be copied at once (another writer's hold goes on).
+    #[serde(default)]
+    pub close: bool,
+}
+
+/// A chunk of a file, by index and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkRef {
+    pub index: u64,
+    pub chunk_id: ChunkId,
 }
 
 /// Ask for the namespace changes after `since` of feed `epoch`. The master answers at

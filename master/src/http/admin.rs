@@ -28,7 +28,7 @@ pub fn routes() -> Router<Arc<Master>> {
         .route(METRICS, get(metrics))
 }
 
-fn check_admin(m: &Master, headers: &HeaderMap) -> Result<(), HttpError> {
+pub(super) fn check_admin(m: &Master, headers: &HeaderMap) -> Result<(), HttpError> {
     if m.cfg.admin_token.is_empty() {
         return Ok(());
     }
@@ -78,7 +78,7 @@ async fn set_replication(
     ApiJson(r): ApiJson<SetReplicationReq>,
 ) -> HttpResult<SetReplicationResp> {
     check_admin(&m, &headers)?;
-    Ok(Json(m.set_replication(&r)?))
+    Ok(Json(m.set_replication(&r).await?))
 }
 
 async fn maintenance(
@@ -88,7 +88,7 @@ async fn maintenance(
     ApiJson(r): ApiJson<MaintenanceReq>,
 ) -> HttpResult<serde_json::Value> {
     check_admin(&m, &headers)?;
-    m.set_maintenance(&id, r.on)?;
+    m.set_maintenance(&id, r.on).await?;
     Ok(Json(serde_json::json!({"id": id, "maintenance": r.on})))
 }
 
@@ -98,7 +98,7 @@ async fn decommission(
     Path(id): Path<String>,
 ) -> HttpResult<serde_json::Value> {
     check_admin(&m, &headers)?;
-    m.decommission(&id)?;
+    m.decommission(&id).await?;
     Ok(Json(serde_json::json!({"id": id, "decommissioning": true})))
 }
 

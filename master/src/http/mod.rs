@@ -3,6 +3,8 @@
 //! malformed input is a 4xx, never a panic.
 
 mod admin;
+mod masters;
+mod raft;
 mod rpc;
 
 use crate::state::Master;
@@ -16,8 +18,8 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Largest JSON body the master accepts.
-pub const MAX_BODY: usize = 4 << 20;
+/// Largest body the master accepts (a Raft snapshot chunk is 3 MiB).
+pub const MAX_BODY: usize = 8 << 20;
 
 /// An error reply: JSON `ApiError` with the status its code maps to.
 pub struct HttpError(pub ApiError);
@@ -120,10 +122,31 @@ async fn observe(State(m): State<Arc<Master>>, req: Request, next: Next) -> Resp
     resp
 }
 
+/// Internal calls (chunkservers, other masters) carry the cluster secret.
+pub(crate) fn check_secret(m: &Master, headers: &axum::http::HeaderMap) -> Result<(), HttpError> {
+    if m.cfg.secret.is_empty() {
+        return Ok(());
+    }
+    let given = headers
+        .get(ferrofs_proto::SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ferrofs_proto::token::constant_time_eq(given.as_bytes(), m.cfg.secret.as_bytes()) {
+        Ok(())
+    } else {
+        Err(HttpError(ApiError::new(
+            ErrorCode::Unauthorized,
+            "internal calls need the cluster secret",
+        )))
+    }
+}
+
 pub fn router(master: Arc<Master>) -> Router {
     Router::new()
         .merge(rpc::routes())
         .merge(admin::routes())
+        .merge(masters::routes())
+        .merge(raft::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             master.clone(),

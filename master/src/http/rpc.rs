@@ -1,7 +1,10 @@
-//! RPC routes: the namespace and file calls clients make, and chunkserver registration
-//! and heartbeats (which need the cluster secret).
+//! RPC routes: the namespace and file calls clients make (each bound to its `Rpc` type
+//! in proto), and chunkserver registration and heartbeats (which need the cluster
+//! secret).
 
-use super::{ApiJson, HttpError, HttpResult};
+use super::{ApiJson, HttpError, HttpResult, check_secret};
+use crate::error::MasterError;
+use crate::sm::Ctx;
 use crate::state::Master;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -11,33 +14,97 @@ use ferrofs_proto::heartbeat::{
     self, HeartbeatReq, HeartbeatResp, PresenceReq, PresenceResp, RegisterReq, RegisterResp,
 };
 use ferrofs_proto::namespace::*;
+use ferrofs_proto::rpc::{self, CLIENT_HEADER, Rpc, SEQ_HEADER};
 use ferrofs_proto::{ApiError, ErrorCode};
+use std::future::Future;
 use std::sync::Arc;
 
 type S = State<Arc<Master>>;
+type M = Arc<Master>;
 
-pub fn routes() -> Router<Arc<Master>> {
-    Router::new()
-        .route(LOOKUP, post(lookup))
-        .route(GETATTR, post(getattr))
-        .route(RESOLVE, post(resolve))
-        .route(SETATTR, post(setattr))
-        .route(CREATE, post(create))
-        .route(UNLINK, post(unlink))
-        .route(RENAME, post(rename))
-        .route(LINK, post(link))
-        .route(READDIR, post(readdir))
-        .route(READLINK, post(readlink))
-        .route(RELEASE, post(release))
-        .route(STATFS, post(statfs).get(statfs))
-        .route(CHUNKS, post(chunks))
-        .route(LEASE, post(lease))
-        .route(COMMIT, post(commit))
-        .route(CHANGES, post(changes))
-        .route(GETXATTR, post(getxattr))
-        .route(SETXATTR, post(setxattr))
-        .route(LISTXATTR, post(listxattr))
-        .route(REMOVEXATTR, post(removexattr))
+/// A u64 header (0 if absent or malformed).
+fn header_u64(h: &HeaderMap, name: &str) -> u64 {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Who asks, for the retry cache and the change feed, and the leader's clock.
+fn ctx<R: Rpc>(h: &HeaderMap) -> Ctx {
+    let client = header_u64(h, CLIENT_HEADER);
+    Ctx {
+        // Only mutations are deduplicated; a seq of 0 is no sequence at all.
+        client: if R::MUTATES && header_u64(h, SEQ_HEADER) != 0 {
+            client
+        } else {
+            0
+        },
+        seq: header_u64(h, SEQ_HEADER),
+        origin: header_u64(h, ORIGIN_HEADER),
+        now: Timespec::now(),
+    }
+}
+
+/// Route `R::PATH` to `f`, which takes and returns exactly `R`'s types.
+fn route<R, F, Fut>(router: Router<M>, f: F) -> Router<M>
+where
+    R: Rpc + 'static,
+    F: Fn(M, Ctx, R::Req) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<R::Resp, MasterError>> + Send + 'static,
+{
+    router.route(
+        R::PATH,
+        post(
+            move |State(m): S, h: HeaderMap, ApiJson(req): ApiJson<R::Req>| async move {
+                f(m, ctx::<R>(&h), req)
+                    .await
+                    .map(Json)
+                    .map_err(HttpError::from)
+            },
+        ),
+    )
+}
+
+pub fn routes() -> Router<M> {
+    let r = Router::new();
+    let r = route::<rpc::Lookup, _, _>(
+        r,
+        |m, _, q| async move { m.lookup(q.parent, &q.name).await },
+    );
+    let r = route::<rpc::Getattr, _, _>(r, |m, _, q| async move { m.getattr(q.ino).await });
+    let r = route::<rpc::Resolve, _, _>(r, |m, _, q| async move { m.resolve(&q.path).await });
+    let r = route::<rpc::Readdir, _, _>(r, |m, _, q| async move { m.readdir(&q).await });
+    let r = route::<rpc::Readlink, _, _>(r, |m, _, q| async move { m.readlink(q.ino).await });
+    let r = route::<rpc::Chunks, _, _>(r, |m, _, q| async move { m.chunk_locations(&q).await });
+    let r = route::<rpc::Lease, _, _>(r, |m, _, q| async move { m.lease(&q).await });
+    let r = route::<rpc::Changes, _, _>(r, |m, _, q| async move {
+        m.leader_or_redirect().await?;
+        Ok(m.views.changes.poll(&q).await)
+    });
+    let r =
+        route::<rpc::Getxattr, _, _>(r, |m, _, q| async move { m.getxattr(q.ino, &q.name).await });
+    let r = route::<rpc::Listxattr, _, _>(r, |m, _, q| async move { m.listxattr(q.ino).await });
+    let r = route::<rpc::Session, _, _>(r, |m, _, q| async move {
+        m.leader_or_redirect().await?;
+        m.claim(q.client, &q.open);
+        Ok(Empty {})
+    });
+    let r = route::<rpc::Setattr, _, _>(r, |m, c, q| async move { m.setattr(c, &q).await });
+    let r = route::<rpc::Create, _, _>(r, |m, c, q| async move { m.create(c, &q).await });
+    let r = route::<rpc::Unlink, _, _>(r, |m, c, q| async move { m.unlink(c, &q).await });
+    let r = route::<rpc::Rename, _, _>(r, |m, c, q| async move { m.rename(c, &q).await });
+    let r = route::<rpc::Link, _, _>(r, |m, c, q| async move { m.link(c, &q).await });
+    let r = route::<rpc::Release, _, _>(r, |m, c, q| async move {
+        m.release(c, q.ino).await?;
+        Ok(Empty {})
+    });
+    let r = route::<rpc::Commit, _, _>(r, |m, c, q| async move { m.commit(c, &q).await });
+    let r = route::<rpc::Setxattr, _, _>(r, |m, c, q| async move { m.setxattr(c, &q).await });
+    let r = route::<rpc::Removexattr, _, _>(r, |m, c, q| async move {
+        m.removexattr(c, q.ino, &q.name).await
+    });
+    r.route(rpc::Statfs::PATH, post(statfs).get(statfs))
         .route(heartbeat::REGISTER, post(register))
         .route(heartbeat::HEARTBEAT, post(beat))
         .route(heartbeat::PRESENCE, post(presence))
@@ -45,180 +112,19 @@ pub fn routes() -> Router<Arc<Master>> {
 }
 
 async fn health(State(m): S) -> Json<serde_json::Value> {
-    Json(
-        serde_json::json!({"status": "ok", "role": "master", "safe_mode": m.cluster.lock().safe_mode}),
-    )
+    Json(serde_json::json!({
+        "status": "ok",
+        "role": "master",
+        "id": m.id,
+        "leader": m.is_leader(),
+        "safe_mode": m.cluster().safe_mode,
+    }))
 }
 
-async fn lookup(State(m): S, ApiJson(r): ApiJson<LookupReq>) -> HttpResult<Attr> {
-    Ok(Json(m.lookup(r.parent, &r.name)?))
-}
-
-async fn getattr(State(m): S, ApiJson(r): ApiJson<GetattrReq>) -> HttpResult<Attr> {
-    Ok(Json(m.getattr(r.ino)?))
-}
-
-async fn resolve(State(m): S, ApiJson(r): ApiJson<ResolveReq>) -> HttpResult<Attr> {
-    Ok(Json(m.resolve(&r.path)?))
-}
-
-/// The caller's `ORIGIN_HEADER` (0 if absent or malformed).
-fn origin(h: &HeaderMap) -> u64 {
-    h.get(ORIGIN_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// An entry of a directory changed (and so did the directory's attributes).
-fn entry(parent: u64, name: &str) -> (u64, Option<String>) {
-    (parent, Some(name.to_string()))
-}
-
-async fn setattr(State(m): S, h: HeaderMap, ApiJson(r): ApiJson<SetattrReq>) -> HttpResult<Attr> {
-    let a = m.setattr(&r)?;
-    m.changes.push(origin(&h), [(r.ino, None)]);
-    Ok(Json(a))
-}
-
-async fn create(
-    State(m): S,
-    h: HeaderMap,
-    ApiJson(r): ApiJson<CreateReq>,
-) -> HttpResult<CreateResp> {
-    let c = m.create(&r)?;
-    if c.created {
-        m.changes
-            .push(origin(&h), [entry(r.parent, &r.name), (r.parent, None)]);
-    }
-    Ok(Json(c))
-}
-
-async fn unlink(
-    State(m): S,
-    h: HeaderMap,
-    ApiJson(r): ApiJson<UnlinkReq>,
-) -> HttpResult<UnlinkResp> {
-    let u = m.unlink(&r)?;
-    m.changes.push(
-        origin(&h),
-        [entry(r.parent, &r.name), (r.parent, None), (u.ino, None)],
-    );
-    Ok(Json(u))
-}
-
-async fn rename(
-    State(m): S,
-    h: HeaderMap,
-    ApiJson(r): ApiJson<RenameReq>,
-) -> HttpResult<RenameResp> {
-    // The moved inode(s) are only known by name: look them up before (their ctime and,
-    // for a directory, `..` change).
-    let moved = [
-        m.lookup(r.parent, &r.name).ok().map(|a| a.ino),
-        m.lookup(r.new_parent, &r.new_name).ok().map(|a| a.ino),
-    ];
-    let resp = m.rename(&r)?;
-    let mut changed = vec![
-        entry(r.parent, &r.name),
-        entry(r.new_parent, &r.new_name),
-        (r.parent, None),
-        (r.new_parent, None),
-    ];
-    changed.extend(moved.into_iter().flatten().map(|i| (i, None)));
-    m.changes.push(origin(&h), changed);
-    Ok(Json(resp))
-}
-
-async fn link(State(m): S, h: HeaderMap, ApiJson(r): ApiJson<LinkReq>) -> HttpResult<Attr> {
-    let a = m.link(&r)?;
-    m.changes.push(
-        origin(&h),
-        [
-            entry(r.new_parent, &r.new_name),
-            (r.new_parent, None),
-            (r.ino, None),
-        ],
-    );
-    Ok(Json(a))
-}
-
-async fn readdir(State(m): S, ApiJson(r): ApiJson<ReaddirReq>) -> HttpResult<ReaddirResp> {
-    Ok(Json(m.readdir(&r)?))
-}
-
-async fn readlink(State(m): S, ApiJson(r): ApiJson<GetattrReq>) -> HttpResult<ReadlinkResp> {
-    Ok(Json(m.readlink(r.ino)?))
-}
-
-async fn release(
-    State(m): S,
-    h: HeaderMap,
-    ApiJson(r): ApiJson<ReleaseReq>,
-) -> HttpResult<serde_json::Value> {
-    m.release(r.ino)?;
-    m.changes.push(origin(&h), [(r.ino, None)]);
-    Ok(Json(serde_json::json!({})))
-}
-
+/// Statfs takes no body (some clients send `{}`, some nothing).
 async fn statfs(State(m): S) -> HttpResult<StatfsResp> {
-    Ok(Json(m.statfs()))
-}
-
-async fn chunks(State(m): S, ApiJson(r): ApiJson<ChunksReq>) -> HttpResult<ChunksResp> {
-    Ok(Json(m.chunk_locations(&r)?))
-}
-
-async fn lease(State(m): S, ApiJson(r): ApiJson<LeaseReq>) -> HttpResult<WriteLease> {
-    Ok(Json(m.lease(&r).await?))
-}
-
-async fn commit(State(m): S, h: HeaderMap, ApiJson(r): ApiJson<CommitReq>) -> HttpResult<Attr> {
-    let a = m.commit(&r).await?;
-    m.changes.push(origin(&h), [(r.ino, None)]);
-    Ok(Json(a))
-}
-
-async fn changes(State(m): S, ApiJson(r): ApiJson<ChangesReq>) -> HttpResult<ChangesResp> {
-    Ok(Json(m.changes.poll(&r).await))
-}
-
-async fn getxattr(State(m): S, ApiJson(r): ApiJson<XattrReq>) -> HttpResult<XattrValue> {
-    Ok(Json(m.getxattr(r.ino, &r.name)?))
-}
-
-async fn listxattr(State(m): S, ApiJson(r): ApiJson<GetattrReq>) -> HttpResult<XattrList> {
-    Ok(Json(m.listxattr(r.ino)?))
-}
-
-async fn setxattr(State(m): S, h: HeaderMap, ApiJson(r): ApiJson<SetxattrReq>) -> HttpResult<Attr> {
-    let a = m.setxattr(&r)?;
-    m.changes.push(origin(&h), [(r.ino, None)]);
-    Ok(Json(a))
-}
-
-async fn removexattr(State(m): S, h: HeaderMap, ApiJson(r): ApiJson<XattrReq>) -> HttpResult<Attr> {
-    let a = m.removexattr(r.ino, &r.name)?;
-    m.changes.push(origin(&h), [(r.ino, None)]);
-    Ok(Json(a))
-}
-
-fn check_secret(m: &Master, headers: &HeaderMap) -> Result<(), HttpError> {
-    if m.cfg.secret.is_empty() {
-        return Ok(());
-    }
-    let given = headers
-        .get(ferrofs_proto::SECRET_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if ferrofs_proto::token::constant_time_eq(given.as_bytes(), m.cfg.secret.as_bytes()) {
-        Ok(())
-    } else {
-        Err(HttpError(ApiError::new(
-            ErrorCode::Unauthorized,
-            "chunkserver calls need the cluster secret",
-        )))
-    }
+    m.leader_or_redirect().await?;
+    Ok(Json(m.statfs()?))
 }
 
 async fn register(

@@ -2,7 +2,7 @@
 //! fields only with a new `db::FORMAT` and a migration.
 
 use ferrofs_proto::namespace::{Attr, FileKind, Timespec};
-use ferrofs_proto::{Ino, Version};
+use ferrofs_proto::{CsId, Ino, Version};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,4 +58,42 @@ pub struct ChunkRec {
     pub ino: Ino,
     pub index: u64,
     pub version: Version,
+}
+
+/// One client's hold on a write lease, and until when (unix ms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub client: u64,
+    pub until_ms: u64,
+}
+
+/// `L chunk`: a write lease on a chunk. While any holder's time has not passed, a holder
+/// may be writing at `version`, so the chunk is neither copied nor trimmed; the lease
+/// ends when its last holder closes the file (or its time passes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRec {
+    pub version: Version,
+    pub holders: Vec<Holder>,
+    /// Pipeline order agreed with the chunkservers at the grant.
+    pub replicas: Vec<CsId>,
+}
+
+impl LeaseRec {
+    /// When the last holder's time passes (unix ms; 0 with no holders).
+    pub fn until_ms(&self) -> u64 {
+        self.holders.iter().map(|h| h.until_ms).max().unwrap_or(0)
+    }
+
+    pub fn live_at(&self, now_ms: u64) -> bool {
+        self.until_ms() > now_ms
+    }
+}
+
+/// `M cs`: an operator's mode for a chunkserver (maintenance, decommission), replicated
+/// so that a new leader keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerModeRec {
+    /// Unix ms when maintenance was switched on (None: not in maintenance).
+    pub maintenance_since_ms: Option<u64>,
+    pub decommission: bool,
 }
