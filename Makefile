@@ -1,10 +1,12 @@
-# ferrofs: the two set-up commands, the local cluster, and the test suite.
-# `make setup` installs system packages and builds; `make up` starts a local cluster
-# mounted at ./mnt; `make test` runs the whole test suite.
+# ferrofs: the local cluster and the test suite. `make up` starts a local cluster
+# mounted at ./mnt and `make test` runs the whole test suite; each first installs what
+# it needs (idempotent), so either works as the first command on a fresh machine.
+# `make setup` does only the install and build.
 
 DIR ?= ./ferrofs-data
 MNT ?= ./mnt
 CHUNKSERVERS ?= 4
+MASTERS ?= 1
 
 .PHONY: setup deps build up test lint bench
 
@@ -16,10 +18,10 @@ build:
 
 setup: deps build
 
-up: build
-	./target/debug/ferrofs up --dir $(DIR) --mount $(MNT) --chunkservers $(CHUNKSERVERS)
+up: deps build
+	./target/debug/ferrofs up --dir $(DIR) --mount $(MNT) --chunkservers $(CHUNKSERVERS) --masters $(MASTERS)
 
-test:
+test: deps
 	cargo test --workspace --all-targets --no-fail-fast
 
 lint:

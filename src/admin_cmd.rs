@@ -1,9 +1,39 @@
-//! `ferrofs admin ...`: status, fsck, replication goals, maintenance, decommission.
+//! `ferrofs admin ...`: status, fsck, replication goals, maintenance, decommission, and
+//! the master group's membership.
 
-use crate::cli::AdminCmd;
+use crate::cli::{AdminCmd, MastersCmd};
 use crate::files::{client, urlencode};
 use anyhow::Result;
 use ferrofs_proto::admin::*;
+use ferrofs_proto::raft::{
+    AddMasterReq, MASTERS, MASTERS_ADD, MASTERS_REMOVE, MastersResp, RemoveMasterReq,
+};
+
+fn print_masters(m: &MastersResp) {
+    match m.leader {
+        Some(l) => println!("leader: master {l}  term: {}", m.term),
+        None => println!(
+            "leader: none (election under way or no quorum)  term: {}",
+            m.term
+        ),
+    }
+    println!(
+        "{:<4} {:<22} {:<10} {:<6} {:>10} {:>10}",
+        "ID", "ADDRESS", "ROLE", "ALIVE", "LOG", "APPLIED"
+    );
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    for x in &m.members {
+        println!(
+            "{:<4} {:<22} {:<10} {:<6} {:>10} {:>10}",
+            x.id,
+            x.addr,
+            format!("{:?}", x.role).to_lowercase(),
+            if x.alive { "yes" } else { "no" },
+            opt(x.last_log_index),
+            opt(x.last_applied)
+        );
+    }
+}
 
 fn human(b: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -54,6 +84,9 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
             }
             for w in &s.workers {
                 println!("worker {}: {}", w.name, w.status);
+            }
+            for w in &s.warnings {
+                println!("WARNING: {w}");
             }
         }
         AdminCmd::Fsck { path, json } => {
@@ -113,6 +146,44 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                 )
                 .await?;
             println!("{id}: maintenance {state}");
+        }
+        AdminCmd::Masters { json, change } => {
+            let m: MastersResp = match change {
+                None => {
+                    // Any member answers; ask the ones given until one does.
+                    let mut last = None;
+                    let mut found = None;
+                    for base in c.master.masters() {
+                        match c.master.get_from::<MastersResp>(&base, MASTERS).await {
+                            Ok(m) => {
+                                found = Some(m);
+                                break;
+                            }
+                            Err(e) => last = Some(e),
+                        }
+                    }
+                    match (found, last) {
+                        (Some(m), _) => m,
+                        (None, Some(e)) => return Err(e.into()),
+                        (None, None) => anyhow::bail!("no master given"),
+                    }
+                }
+                Some(MastersCmd::Add { id, addr }) => {
+                    c.master
+                        .admin_post(MASTERS_ADD, &AddMasterReq { id, addr }, tok)
+                        .await?
+                }
+                Some(MastersCmd::Remove { id }) => {
+                    c.master
+                        .admin_post(MASTERS_REMOVE, &RemoveMasterReq { id }, tok)
+                        .await?
+                }
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&m)?);
+            } else {
+                print_masters(&m);
+            }
         }
         AdminCmd::Decommission { id } => {
             let _: serde_json::Value = c

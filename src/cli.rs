@@ -143,6 +143,22 @@ pub enum AdminCmd {
     },
     /// Drain a chunkserver.
     Decommission { id: String },
+    /// The master group: members, roles, the leader, each one's log position.
+    Masters {
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        change: Option<MastersCmd>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MastersCmd {
+    /// Add a master (started with `ferrofs master --id ID --join`): it catches up as a
+    /// learner, then votes.
+    Add { id: u64, addr: String },
+    /// Remove a master from the group.
+    Remove { id: u64 },
 }
 
 #[derive(Args, Debug)]
@@ -187,6 +203,10 @@ pub struct MasterArgs {
     /// `HOST:PORT` the others reach this master at, if not the listen address.
     #[arg(long)]
     pub advertise: Option<String>,
+    /// Join an existing group instead of forming one: wait to be added with
+    /// `ferrofs admin masters add`.
+    #[arg(long)]
+    pub join: bool,
     /// Election timeout (min; max is twice this), e.g. 800ms.
     #[arg(long, value_parser = parse_duration)]
     pub election_timeout: Option<std::time::Duration>,

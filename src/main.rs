@@ -12,7 +12,8 @@ use cli::{Cli, Cmd};
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(server: bool) {
-    let default = if server { "info" } else { "warn" };
+    // openraft logs every vote and state change at info.
+    let default = if server { "info,openraft=warn" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // Colours only on a terminal: `up` and services write logs to files.
     use std::io::IsTerminal;

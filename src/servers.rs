@@ -78,6 +78,9 @@ pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
     if let Some(v) = a.advertise {
         cfg.advertise = v;
     }
+    if a.join {
+        cfg.join = true;
+    }
     if let Some(v) = a.election_timeout {
         cfg.election_timeout = v;
     }

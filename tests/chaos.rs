@@ -1,9 +1,11 @@
 //! Chaos: concurrent writers and readers through the client while a nemesis kills -9 and
-//! restarts random chunkservers and, less often, the master. Every acknowledged put must
-//! read back with its recorded SHA-256 once everything is back and healed.
+//! restarts random chunkservers and, less often, masters of the group: the leader, a
+//! follower, or all of them at once. Every acknowledged put must read back with its
+//! recorded SHA-256 once everything is back and healed.
 //!
 //! `CHAOS_SEED` replays a nemesis schedule and workload, `CHAOS_SECS` sets the duration
-//! (default 60). `scripts/chaos-long.sh` runs it for half an hour.
+//! (default 60), `CHAOS_MASTERS` the group size (default 3). `scripts/chaos-long.sh`
+//! runs it for half an hour.
 
 mod common;
 
@@ -202,7 +204,9 @@ async fn chaos() {
     let seed = env_u64("CHAOS_SEED").unwrap_or_else(rand::random);
     let secs = env_u64("CHAOS_SECS").unwrap_or(60);
     eprintln!("chaos: seed {seed} (replay with CHAOS_SEED={seed}), {secs} s");
+    let masters = env_u64("CHAOS_MASTERS").unwrap_or(3) as usize;
     let mut cluster = TestCluster::builder()
+        .masters(masters)
         .chunkservers(CHUNKSERVERS)
         .master_config("lease_duration = \"3s\"")
         .start()
@@ -239,6 +243,7 @@ async fn chaos() {
     phase!("nemesis for {secs} s");
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut cs_kills, mut cs_restarts, mut master_kills) = (0u32, 0u32, 0u32);
+    let mut leader_kills = 0u32;
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(rng.random_range(500..3000))).await;
@@ -248,11 +253,38 @@ async fn chaos() {
         let roll = rng.random_range(0..100);
         if roll < 10 {
             let outage = Duration::from_millis(rng.random_range(200..2500));
-            phase!("kill -9 master for {outage:?}");
-            cluster.kill_master();
+            let which = if masters == 1 {
+                0
+            } else {
+                rng.random_range(0..3)
+            };
+            if which == 0 {
+                phase!("kill -9 every master for {outage:?}");
+                cluster.kill_master();
+                tokio::time::sleep(outage).await;
+                cluster.start_master_again().await;
+            } else {
+                let leader = cluster.leader_index().await;
+                let victim = if which == 1 {
+                    leader_kills += 1;
+                    leader
+                } else {
+                    (leader + 1 + rng.random_range(0..masters - 1)) % masters
+                };
+                phase!(
+                    "kill -9 master {} ({}) for {outage:?}",
+                    victim + 1,
+                    if victim == leader {
+                        "the leader"
+                    } else {
+                        "a follower"
+                    }
+                );
+                cluster.kill_master_at(victim);
+                tokio::time::sleep(outage).await;
+                cluster.start_master_at(victim).await;
+            }
             master_kills += 1;
-            tokio::time::sleep(outage).await;
-            cluster.start_master_again().await;
         } else if roll < 55 && down.len() < MAX_DOWN {
             let up: Vec<usize> = (0..CHUNKSERVERS)
                 .filter(|i| cluster.chunkserver_running(*i))
@@ -325,7 +357,7 @@ async fn chaos() {
     let wrong = n.reads_wrong.load(Ordering::Relaxed);
     eprintln!(
         "chaos summary: seed {seed}, {secs} s; faults: {cs_kills} chunkserver kills, {cs_restarts} restarts, \
-         {master_kills} master kills; puts {} ok / {} failed, reads {} ok / {} failed / {wrong} wrong; \
+         {master_kills} master kills ({leader_kills} of the leader alone); puts {} ok / {} failed, reads {} ok / {} failed / {wrong} wrong; \
          verified {files} files, {bytes} bytes; lost {lost_files} files, {lost_bytes} bytes",
         n.puts_ok.load(Ordering::Relaxed),
         n.puts_failed.load(Ordering::Relaxed),

@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 const LOC_TTL: Duration = Duration::from_secs(5);
 /// A replica that failed a read is tried last for this long.
 const SUSPECT_FOR: Duration = Duration::from_secs(30);
+/// Rounds over a chunk's replicas (with fresh locations between them) before a read
+/// fails.
+const READ_ROUNDS: u32 = 4;
 /// Piece size for concurrent fetches inside one large read.
 const READ_PIECE: u64 = 2 << 20;
 /// Re-request a lease this long before the master says it ends.
@@ -214,7 +217,12 @@ impl Client {
         whole_blocks: bool,
     ) -> Result<(ChunkLoc, Option<u64>, Bytes)> {
         let mut last = String::from("no live replica");
-        for round in 0..2 {
+        // Locations can be a moment behind the chunk (a version bump, a replica added or
+        // gone): refresh them a few times, backing off, before giving up.
+        for round in 0..READ_ROUNDS {
+            if round > 1 {
+                tokio::time::sleep(Duration::from_millis(50 << (round - 2))).await;
+            }
             for r in self.read_order(&loc, off) {
                 let got = if whole_blocks {
                     self.chunks
@@ -241,7 +249,7 @@ impl Client {
                     }
                 }
             }
-            if round == 0 {
+            if round + 1 < READ_ROUNDS {
                 let (_, fresh) = self.locations(ino, loc.index, loc.index + 1, true).await?;
                 match fresh.into_iter().find(|l| l.index == loc.index) {
                     Some(l) => loc = l,

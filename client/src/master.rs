@@ -42,6 +42,10 @@ pub fn parse_masters(list: &str) -> Vec<String> {
     }
 }
 
+/// A call the master has not answered within this is checked against the others: is
+/// another member leading (the one asked hung, or cut off)?
+const HEDGE_AFTER: Duration = Duration::from_millis(700);
+
 #[derive(Clone)]
 pub struct MasterClient {
     http: reqwest::Client,
@@ -126,7 +130,7 @@ impl MasterClient {
         loop {
             let base = self.base();
             let res = self
-                .post_to::<R::Req, R::Resp>(&base, R::PATH, req, seq)
+                .post_hedged::<R::Req, R::Resp>(&base, R::PATH, req, seq)
                 .await;
             let (again, rotate) = match &res {
                 Ok(_) => return res,
@@ -203,6 +207,63 @@ impl MasterClient {
             _ => {}
         }
         res
+    }
+
+    /// `post_to`, but if `base` has not answered within `HEDGE_AFTER` and another
+    /// member says it leads (the one asked is hung or cut off), give up on `base` and
+    /// answer `NotLeader` naming that member, so the call goes there (a mutation keeps
+    /// its sequence number: it is applied once wherever it lands).
+    async fn post_hedged<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        base: &str,
+        path: &str,
+        req: &Q,
+        seq: u64,
+    ) -> Result<R> {
+        let call = self.post_to::<Q, R>(base, path, req, seq);
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                r = &mut call => return r,
+                _ = tokio::time::sleep(HEDGE_AFTER) => {
+                    if let Some(l) = self.other_leader(base).await {
+                        let mut e = ApiError::new(
+                            ErrorCode::NotLeader,
+                            format!("{base} did not answer within {HEDGE_AFTER:?}; {l} leads"),
+                        );
+                        e.leader = Some(l);
+                        return Err(ClientError::Api(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A member other than `not` that says it leads, if any answers quickly.
+    async fn other_leader(&self, not: &str) -> Option<String> {
+        let others: Vec<String> = self
+            .masters
+            .lock()
+            .iter()
+            .filter(|m| m.as_str() != not)
+            .cloned()
+            .collect();
+        let asks = others.into_iter().map(|m| async move {
+            let r = self
+                .http
+                .get(format!("{m}/health"))
+                .timeout(Duration::from_millis(500))
+                .send()
+                .await
+                .ok()?;
+            let v: serde_json::Value = r.json().await.ok()?;
+            (v["leader"].as_bool() == Some(true)).then_some(m)
+        });
+        futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .next()
     }
 
     async fn post_to<Q: Serialize, R: DeserializeOwned>(
@@ -310,12 +371,17 @@ fn note(seen: &mut Vec<(String, String)>, base: &str, what: String) {
 }
 
 /// Decode a JSON reply, or the `ApiError` of a non-2xx reply.
+/// A reply cut off mid-body counts as unreachable (the call may be retried: a mutation
+/// is deduplicated by the master's retry cache).
 pub(crate) async fn decode<R: DeserializeOwned>(resp: reqwest::Response, from: &str) -> Result<R> {
     let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| ClientError::Protocol {
-        from: from.to_string(),
-        msg: root_cause(&e),
-    })?;
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| ClientError::MasterUnreachable {
+            url: from.to_string(),
+            msg: format!("reply cut off: {}", root_cause(&e)),
+        })?;
     if status.is_success() {
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol {
             from: from.to_string(),

@@ -21,7 +21,7 @@ pub struct Core {
     pub client: Client,
     pub rt: Handle,
     pub chunk_size: u64,
-    pub inodes: Inodes,
+    pub inodes: Arc<Inodes>,
     pub handles: Handles,
     /// Set once the session exists; used to drop stale kernel attributes on open.
     pub notifier: Arc<OnceLock<Notifier>>,

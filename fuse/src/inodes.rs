@@ -79,6 +79,11 @@ impl Inodes {
         self.open.lock().get(&ino).cloned()
     }
 
+    /// Inodes with a handle open on this mount.
+    pub fn open_inos(&self) -> Vec<Ino> {
+        self.open.lock().keys().copied().collect()
+    }
+
     pub fn any_open(&self) -> bool {
         !self.open.lock().is_empty()
     }
@@ -156,5 +161,27 @@ impl Inodes {
             .get(&dir)
             .copied()
             .unwrap_or(ferrofs_proto::ROOT_INO)
+    }
+}
+
+/// Tell the master every `SESSION_INTERVAL_MS` which files this mount holds open, so a
+/// file unlinked while open here is kept (across master restarts and leader changes)
+/// until this mount closes it.
+pub async fn report_open(inodes: Arc<Inodes>, client: ferrofs_client::Client) {
+    use ferrofs_proto::namespace::{SESSION_INTERVAL_MS, SessionReq};
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(SESSION_INTERVAL_MS));
+    loop {
+        tick.tick().await;
+        let open = inodes.open_inos();
+        if open.is_empty() {
+            continue;
+        }
+        let req = SessionReq {
+            client: client.master.id(),
+            open,
+        };
+        if let Err(e) = client.master.rpc::<ferrofs_proto::rpc::Session>(&req).await {
+            tracing::debug!(error = %e, "could not report open files");
+        }
     }
 }

@@ -80,12 +80,14 @@ pub fn mount(
     let client = client.with_origin(origin);
     let md = Arc::new(mdcache::MdCache::new(origin));
     rt.spawn(mdcache::follow(md.clone(), client.clone()));
+    let inodes: Arc<inodes::Inodes> = Default::default();
+    rt.spawn(inodes::report_open(inodes.clone(), client.clone()));
     let fs = fs::FerroFs {
         core: core::Core {
             client,
             rt,
             chunk_size,
-            inodes: Default::default(),
+            inodes,
             handles: Default::default(),
             notifier: notifier.clone(),
             local: Default::default(),

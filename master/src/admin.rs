@@ -9,6 +9,47 @@ use ferrofs_proto::admin::*;
 use ferrofs_proto::namespace::{FileKind, ReaddirReq};
 use ferrofs_proto::{ErrorCode, Ino};
 
+/// Why chunks below goal are not being healed, in words: too few servers to place the
+/// copies on, or no replica left to copy from.
+fn health_warnings(cl: &crate::views::Cluster, l: crate::chunks::Liveness) -> Vec<String> {
+    let targets = cl
+        .reg
+        .servers
+        .values()
+        .filter(|s| cl.reg.is_alive(&s.id, l.dead) && !s.maintenance && !s.decommission)
+        .count() as u32;
+    let alive = cl
+        .reg
+        .servers
+        .values()
+        .filter(|s| cl.reg.is_alive(&s.id, l.dead))
+        .count();
+    let mut stuck: std::collections::BTreeMap<u8, u64> = Default::default();
+    let mut missing = 0u64;
+    for c in cl.chunks.chunks.values().filter(|c| !c.allocating) {
+        let present = cl.chunks.present(c, &cl.reg, l);
+        if present == 0 {
+            missing += 1;
+        } else if present < u32::from(c.goal) && u32::from(c.goal) > targets {
+            *stuck.entry(c.goal).or_default() += 1;
+        }
+    }
+    let mut out = vec![];
+    for (goal, n) in stuck {
+        out.push(format!(
+            "{n} chunks cannot be healed: goal {goal} needs {goal} live chunkservers, \
+             {alive} alive ({targets} accepting copies)"
+        ));
+    }
+    if missing > 0 {
+        out.push(format!(
+            "{missing} chunks have no live replica: their files cannot be read until a \
+             chunkserver holding them comes back"
+        ));
+    }
+    out
+}
+
 impl Master {
     pub fn status(&self) -> Status {
         let l = self.liveness();
@@ -43,15 +84,19 @@ impl Master {
                 l.dead
             ),
         });
+        let warnings = health_warnings(&cl, l);
         Status {
             chunkservers: servers,
             chunks,
             files: self.file_count(),
             safe_mode: cl.safe_mode,
-            default_replication: self.cfg.default_replication,
+            default_replication: self.views.format().default_replication,
             chunk_size: self.chunk_size(),
             workers,
             rereplication: cl.progress.clone(),
+            warnings,
+            master_id: self.id,
+            leader: self.is_leader(),
         }
     }
 

@@ -18,6 +18,9 @@ pub struct MasterConfig {
     /// `HOST:PORT` other masters, chunkservers and clients reach this master at, when it
     /// is not the listen address (e.g. listening on 0.0.0.0). Default: the listen address.
     pub advertise: String,
+    /// Start without forming a group: wait to be added to an existing one
+    /// (`ferrofs admin masters add ID HOST:PORT` on the group). Default false.
+    pub join: bool,
     /// Directory holding the RocksDB namespace and Raft log. Default `./data/master`.
     pub data_dir: PathBuf,
     /// Chunk size for new files. Default 64MiB. Tests use 1MiB.
@@ -81,8 +84,11 @@ pub struct MasterConfig {
     #[serde(with = "serde_duration")]
     pub raft_heartbeat: Duration,
     /// A follower that hears nothing from a leader for between this and twice this
-    /// starts an election. Failover after a leader dies takes about this plus a round
-    /// trip. Default 800ms.
+    /// starts an election, and no member votes for a new leader within twice this of
+    /// hearing from the old one (openraft's leader lease). Failover after a leader dies
+    /// takes about twice this: a follower whose leader's port refuses connections (the
+    /// process is gone) asks for votes at once, granted as the lease runs out. Default
+    /// 400ms.
     #[serde(with = "serde_duration")]
     pub election_timeout: Duration,
     /// Sync the Raft log to disk before every append is acknowledged. Off: an entry
@@ -106,6 +112,7 @@ impl Default for MasterConfig {
             id: 1,
             peers: String::new(),
             advertise: String::new(),
+            join: false,
             data_dir: PathBuf::from("./data/master"),
             chunk_size: ferrofs_proto::DEFAULT_CHUNK_SIZE,
             default_replication: 3,
@@ -124,7 +131,7 @@ impl Default for MasterConfig {
             token_ttl: Duration::from_secs(600),
             rpc_timeout: Duration::from_secs(10),
             raft_heartbeat: Duration::from_millis(100),
-            election_timeout: Duration::from_millis(800),
+            election_timeout: Duration::from_millis(400),
             sync_log: false,
             snapshot_every: 20_000,
             orphan_grace: Duration::from_secs(30),

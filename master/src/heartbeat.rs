@@ -224,6 +224,11 @@ fn reconcile(
     };
     // Mid-bump, a replica at the old version or the new one is neither stale nor newer.
     let bumping = c.bumping.is_some_and(|from| r.version >= from);
+    // A heartbeat built before a bump and delivered after the bump's answer reports
+    // the version this replica had: the master already knows better.
+    if r.version < c.version && c.replicas.get(cs).is_some_and(|v| *v >= c.version) {
+        return None;
+    }
     if r.version < c.version && !bumping {
         c.replicas.remove(cs);
         if let Some(s) = cl.reg.servers.get_mut(cs) {

@@ -29,6 +29,8 @@ const CHUNK_ID_BLOCK: u64 = 1024;
 
 /// How a lease on an existing chunk is granted.
 enum Plan {
+    /// The holder holds it already, with time to spare.
+    Held(LeaseRec),
     /// At the chunk's version, with these replicas.
     Keep {
         version: Version,
@@ -155,7 +157,8 @@ impl Master {
         db::now_ms() + self.cfg.lease_duration.as_millis() as u64
     }
 
-    /// The lease reply for `rec`, as `holder` sees it.
+    /// The lease reply for `rec`, as `holder` sees it. Locks the cluster view: never
+    /// call it with the lock held.
     fn make_lease(&self, id: ChunkId, rec: &LeaseRec, holder: u64) -> WriteLease {
         let ttl = (self.cfg.lease_duration + self.cfg.token_ttl).as_millis() as u64;
         let until = rec
@@ -381,12 +384,13 @@ impl Master {
                 let half = self.cfg.lease_duration.as_millis() as u64 / 2;
                 if mine.is_some_and(|h| h.until_ms > now_ms + half) {
                     // Held, with time to spare: nothing to record.
-                    return Ok(self.make_lease(id, l, req.holder));
-                }
-                // Join or extend the live lease at its version.
-                Plan::Keep {
-                    version: c.version,
-                    replicas: l.replicas.clone(),
+                    Plan::Held(l.clone())
+                } else {
+                    // Join or extend the live lease at its version.
+                    Plan::Keep {
+                        version: c.version,
+                        replicas: l.replicas.clone(),
+                    }
                 }
             } else {
                 let current: Vec<String> = c.current().cloned().collect();
@@ -426,6 +430,7 @@ impl Master {
             }
         };
         let (from, version, replicas) = match plan {
+            Plan::Held(rec) => return Ok(self.make_lease(id, &rec, req.holder)),
             Plan::Keep { version, replicas } => (version, version, replicas),
             Plan::Bump { from, holders } => {
                 if let Some(c) = self.cluster().chunks.chunks.get_mut(&id) {

@@ -71,6 +71,7 @@ pub async fn run(
     tracing::info!("starting workers: leadership, re-replication, failure prober");
     let workers = [
         tokio::spawn(leader::run(master.clone(), stop_rx.clone())),
+        tokio::spawn(leader::watch_leader(master.clone(), stop_rx.clone())),
         tokio::spawn(rereplication::run(master.clone(), stop_rx.clone())),
         tokio::spawn(prober::run(master.clone(), stop_rx)),
     ];

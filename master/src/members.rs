@@ -12,8 +12,7 @@ use openraft::{ChangeMembers, ServerState};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// Path a member answers with its own view of itself (`MasterMember`).
-pub const SELF_PATH: &str = "/api/v1/masters/self";
+pub use ferrofs_proto::raft::MASTER_SELF as SELF_PATH;
 
 impl Master {
     /// This member as it sees itself.

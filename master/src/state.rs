@@ -100,7 +100,9 @@ impl Master {
         let raft = Raft::new(cfg.id, Arc::new(rcfg), net, log.clone(), sm)
             .await
             .map_err(|e| MasterError::Config(format!("raft: {e}")))?;
-        if !raft
+        if cfg.join {
+            tracing::info!(id = cfg.id, "waiting to be added to a master group");
+        } else if !raft
             .is_initialized()
             .await
             .map_err(|e| MasterError::Config(e.to_string()))?

@@ -77,6 +77,15 @@ pub struct Status {
     pub workers: Vec<WorkerStatus>,
     /// Replica copies completed / bytes copied since the master started.
     pub rereplication: RereplicationProgress,
+    /// Plain-language problems, e.g. chunks that cannot be healed and why.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// This master's id and whether it leads the group (status is the view of the
+    /// member that answered; the leader's is authoritative).
+    #[serde(default)]
+    pub master_id: u64,
+    #[serde(default)]
+    pub leader: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -16,6 +16,8 @@ pub const SYNC: &str = "/raft/v1/sync";
 
 /// `GET`: `MastersResp` (answered by every member, leader or not).
 pub const MASTERS: &str = "/api/v1/masters";
+/// `GET`: `MasterMember`, the answering member as it sees itself.
+pub const MASTER_SELF: &str = "/api/v1/masters/self";
 /// `POST` JSON `AddMasterReq` (admin token): add a member (learner first, then voter).
 pub const MASTERS_ADD: &str = "/api/v1/masters/add";
 /// `POST` JSON `RemoveMasterReq` (admin token): remove a member.

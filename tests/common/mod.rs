@@ -33,9 +33,25 @@ pub struct Builder {
     capacity: Option<u64>,
     extra_master_config: String,
     chunkserver_env: Vec<(String, String)>,
+    masters: usize,
+    master_env: Vec<(String, String)>,
 }
 
 impl Builder {
+    /// Extra environment of every master (fault hooks).
+    pub fn master_env(mut self, env: &[(&str, &str)]) -> Self {
+        self.master_env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self
+    }
+
+    /// Members of the master group (default 1).
+    pub fn masters(mut self, n: usize) -> Self {
+        self.masters = n;
+        self
+    }
     pub fn chunkservers(mut self, n: usize) -> Self {
         self.chunkservers = n;
         self
@@ -91,14 +107,14 @@ impl Builder {
             root: dir.path().to_path_buf(),
             _dir: dir,
             opts: self.clone(),
-            master: None,
-            master_addr: String::new(),
+            masters: vec![],
+            master_addrs: vec![],
             chunkservers: vec![],
             mounts: vec![],
             mount_children: vec![],
             cs_env: Default::default(),
         };
-        c.start_master().await;
+        c.start_masters().await;
         for i in 0..self.chunkservers {
             c.chunkservers.push(None);
             c.start_chunkserver(i).await;
@@ -118,8 +134,9 @@ pub struct TestCluster {
     root: PathBuf,
     _dir: tempfile::TempDir,
     opts: Builder,
-    master: Option<Child>,
-    master_addr: String,
+    masters: Vec<Option<Child>>,
+    /// `host:port` of each master (empty until the first start of a group of one).
+    master_addrs: Vec<String>,
     chunkservers: Vec<Option<Child>>,
     mounts: Vec<PathBuf>,
     mount_children: Vec<Child>,
@@ -178,6 +195,8 @@ impl TestCluster {
             capacity: None,
             extra_master_config: String::new(),
             chunkserver_env: vec![],
+            masters: 1,
+            master_env: vec![],
         }
     }
 
@@ -185,8 +204,53 @@ impl TestCluster {
         &self.root
     }
 
+    /// Every master's URL, comma-separated (what `--master` takes).
     pub fn master_url(&self) -> String {
-        format!("http://{}", self.master_addr)
+        self.master_urls().join(",")
+    }
+
+    pub fn master_urls(&self) -> Vec<String> {
+        self.master_addrs
+            .iter()
+            .map(|a| format!("http://{a}"))
+            .collect()
+    }
+
+    pub fn master_count(&self) -> usize {
+        self.opts.masters
+    }
+
+    /// The URL of the master that leads now (waits up to 30 s for one).
+    pub async fn leader_url(&self) -> String {
+        let i = self.leader_index().await;
+        format!("http://{}", self.master_addrs[i])
+    }
+
+    /// Index of the master that leads now (waits up to 30 s for one).
+    pub async fn leader_index(&self) -> usize {
+        let start = Instant::now();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        loop {
+            for (i, a) in self.master_addrs.iter().enumerate() {
+                if self.masters.get(i).is_none_or(|m| m.is_none()) {
+                    continue;
+                }
+                if let Ok(r) = http.get(format!("http://{a}/health")).send().await
+                    && let Ok(v) = r.json::<serde_json::Value>().await
+                    && v["leader"].as_bool() == Some(true)
+                {
+                    return i;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no master became the leader within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn client(&self) -> Client {
@@ -195,9 +259,48 @@ impl TestCluster {
         Client::new(cfg).expect("client")
     }
 
-    async fn start_master(&mut self) {
-        let data = self.root.join("master");
-        let addr_file = self.root.join("master.addr");
+    pub fn master_dir(&self, i: usize) -> PathBuf {
+        if self.opts.masters == 1 {
+            self.root.join("master")
+        } else {
+            self.root.join(format!("master{}", i + 1))
+        }
+    }
+
+    fn master_log(&self, i: usize) -> PathBuf {
+        if self.opts.masters == 1 {
+            self.root.join("master.log")
+        } else {
+            self.root.join(format!("master{}.log", i + 1))
+        }
+    }
+
+    async fn start_masters(&mut self) {
+        let n = self.opts.masters;
+        self.masters = (0..n).map(|_| None).collect();
+        if n > 1 {
+            // A group's members must know each other's addresses before they start.
+            self.master_addrs = (0..n)
+                .map(|_| {
+                    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+                    l.local_addr().unwrap().to_string()
+                })
+                .collect();
+        } else {
+            self.master_addrs = vec![String::new()];
+        }
+        for i in 0..n {
+            self.spawn_master(i);
+        }
+        for i in 0..n {
+            self.wait_master(i).await;
+        }
+        let _ = self.leader_index().await;
+    }
+
+    fn spawn_master(&mut self, i: usize) {
+        let data = self.master_dir(i);
+        let addr_file = self.root.join(format!("master{i}.addr"));
         let _ = std::fs::remove_file(&addr_file);
         let cfg = self.root.join("ferrofs.toml");
         std::fs::write(
@@ -208,10 +311,10 @@ impl TestCluster {
             ),
         )
         .expect("config");
-        let listen = if self.master_addr.is_empty() {
+        let listen = if self.master_addrs[i].is_empty() {
             "127.0.0.1:0".to_string()
         } else {
-            self.master_addr.clone()
+            self.master_addrs[i].clone()
         };
         let mut args: Vec<String> = vec![
             "master".into(),
@@ -234,13 +337,119 @@ impl TestCluster {
             "--secret".into(),
             self.opts.secret.clone(),
         ];
+        if self.opts.masters > 1 {
+            let peers: Vec<String> = self
+                .master_addrs
+                .iter()
+                .enumerate()
+                .map(|(j, a)| format!("{}={a}", j + 1))
+                .collect();
+            args.extend([
+                "--id".into(),
+                (i + 1).to_string(),
+                "--peers".into(),
+                peers.join(","),
+            ]);
+        }
         if !self.opts.admin_token.is_empty() {
             args.extend(["--admin-token".into(), self.opts.admin_token.clone()]);
         }
-        self.master = Some(spawn(&args, &self.root.join("master.log"), &[]));
-        self.master_addr = wait_file(&addr_file, "master");
-        let url = self.master_url();
+        self.masters[i] = Some(spawn(&args, &self.master_log(i), &self.opts.master_env));
+    }
+
+    /// Start a fresh master with id `id` that joins no group by itself (`--join`), to be
+    /// added with the membership API. Returns its `host:port` and data directory.
+    pub async fn spawn_extra_master(&mut self, id: u64) -> (String, PathBuf) {
+        let addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            l.local_addr().unwrap().to_string()
+        };
+        let data = self.root.join(format!("master{id}"));
+        let addr_file = self.root.join(format!("master-extra{id}.addr"));
+        let args: Vec<String> = vec![
+            "master".into(),
+            "--listen".into(),
+            addr.clone(),
+            "--data".into(),
+            data.display().to_string(),
+            "--addr-file".into(),
+            addr_file.display().to_string(),
+            "--id".into(),
+            id.to_string(),
+            "--join".into(),
+            "--secret".into(),
+            self.opts.secret.clone(),
+            "--heartbeat-interval".into(),
+            format!("{}ms", self.opts.heartbeat.as_millis()),
+            "--dead-timeout".into(),
+            format!("{}ms", self.opts.dead_timeout.as_millis()),
+        ];
+        let child = spawn(&args, &self.root.join(format!("master{id}.log")), &[]);
+        self.masters.push(Some(child));
+        self.master_addrs.push(addr.clone());
+        wait_file(&addr_file, "extra master");
+        wait_http(&format!("http://{addr}/health"), "extra master health").await;
+        (addr, data)
+    }
+
+    /// The leader's index, if one leads right now among members other than `except`.
+    pub async fn leader_index_excluding(&self, except: usize) -> Option<usize> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(500))
+            .build()
+            .ok()?;
+        for (i, a) in self.master_addrs.iter().enumerate() {
+            if i == except || self.masters.get(i).is_none_or(|m| m.is_none()) {
+                continue;
+            }
+            if let Ok(r) = http.get(format!("http://{a}/health")).send().await
+                && let Ok(v) = r.json::<serde_json::Value>().await
+                && v["leader"].as_bool() == Some(true)
+            {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    async fn wait_master(&mut self, i: usize) {
+        let addr_file = self.root.join(format!("master{i}.addr"));
+        self.master_addrs[i] = wait_file(&addr_file, "master");
+        let url = format!("http://{}", self.master_addrs[i]);
         wait_http(&format!("{url}/health"), "master health").await;
+    }
+
+    /// SIGKILL master `i`.
+    pub fn kill_master_at(&mut self, i: usize) {
+        if let Some(mut m) = self.masters[i].take() {
+            let _ = m.kill();
+            let _ = m.wait();
+        }
+    }
+
+    /// Start master `i` again on its address and data (it rejoins the group).
+    pub async fn start_master_at(&mut self, i: usize) {
+        self.kill_master_at(i);
+        self.spawn_master(i);
+        self.wait_master(i).await;
+    }
+
+    pub fn master_pid(&self, i: usize) -> Option<i32> {
+        self.masters[i].as_ref().map(|c| c.id() as i32)
+    }
+
+    /// SIGSTOP master `i` (a hung machine: its sockets stay open, nothing answers).
+    pub fn pause_master(&self, i: usize) {
+        let pid = self.master_pid(i).expect("master running");
+        // SAFETY: plain kill(2) on a child we spawned.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    }
+
+    pub fn resume_master(&self, i: usize) {
+        if let Some(pid) = self.master_pid(i) {
+            // SAFETY: plain kill(2) on a child we spawned.
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
     }
 
     pub fn chunkserver_dir(&self, i: usize) -> PathBuf {
@@ -337,21 +546,27 @@ impl TestCluster {
         i
     }
 
+    /// SIGKILL every master.
     pub fn kill_master(&mut self) {
-        if let Some(mut m) = self.master.take() {
-            let _ = m.kill();
-            let _ = m.wait();
+        for i in 0..self.masters.len() {
+            self.kill_master_at(i);
         }
     }
 
-    /// Restart the master on the same address and data dir.
+    /// Restart every master on the same addresses and data dirs.
     pub async fn restart_master(&mut self) {
         self.kill_master();
-        self.start_master().await;
+        for i in 0..self.masters.len() {
+            self.spawn_master(i);
+        }
+        for i in 0..self.masters.len() {
+            self.wait_master(i).await;
+        }
+        let _ = self.leader_index().await;
     }
 
     pub async fn status(&self) -> Status {
-        reqwest::get(format!("{}/api/v1/status", self.master_url()))
+        reqwest::get(format!("{}/api/v1/status", self.leader_url().await))
             .await
             .expect("status request")
             .json()
@@ -369,7 +584,8 @@ impl TestCluster {
         let start = Instant::now();
         let mut last = None;
         while start.elapsed() < deadline {
-            if let Ok(r) = reqwest::get(format!("{}/api/v1/status", self.master_url())).await
+            if let Some(url) = self.leader_url_now().await
+                && let Ok(r) = reqwest::get(format!("{url}/api/v1/status")).await
                 && let Ok(s) = r.json::<Status>().await
             {
                 if f(&s) {
@@ -568,7 +784,27 @@ impl TestCluster {
     }
 
     pub fn master_running(&self) -> bool {
-        self.master.is_some()
+        self.masters.iter().any(|m| m.is_some())
+    }
+
+    /// The leader's URL if one leads right now (no waiting).
+    pub async fn leader_url_now(&self) -> Option<String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(500))
+            .build()
+            .ok()?;
+        for (i, a) in self.master_addrs.iter().enumerate() {
+            if self.masters.get(i).is_none_or(|m| m.is_none()) {
+                continue;
+            }
+            if let Ok(r) = http.get(format!("http://{a}/health")).send().await
+                && let Ok(v) = r.json::<serde_json::Value>().await
+                && v["leader"].as_bool() == Some(true)
+            {
+                return Some(format!("http://{a}"));
+            }
+        }
+        None
     }
 
     /// Extra environment for chunkserver `i` from its next start on (replaces earlier).
@@ -589,8 +825,7 @@ impl TestCluster {
 
     /// Start a killed master again (same address and data dir) without killing anything.
     pub async fn start_master_again(&mut self) {
-        self.kill_master();
-        self.start_master().await;
+        self.restart_master().await;
     }
 
     /// Chunk replica files (`{id:016x}_{version}.dat`) on chunkserver `i`'s disk.
@@ -635,7 +870,7 @@ impl TestCluster {
         let r = reqwest::Client::new()
             .get(format!(
                 "{}{}",
-                self.master_url(),
+                self.leader_url().await,
                 ferrofs_proto::admin::FILES
             ))
             .query(&[("path", path)])
@@ -651,7 +886,7 @@ impl TestCluster {
         let r = reqwest::Client::new()
             .get(format!(
                 "{}{}",
-                self.master_url(),
+                self.leader_url().await,
                 ferrofs_proto::admin::FSCK
             ))
             .query(&[("path", path)])

@@ -46,6 +46,30 @@ fn ctx<R: Rpc>(h: &HeaderMap) -> Ctx {
     }
 }
 
+/// Fault hook for tests: `PATH:N` makes the next N calls of that path run and then
+/// lose their reply (the connection breaks mid-body), as a reply lost to a dying
+/// connection or a leader killed after committing would.
+pub const FAULT_DROP_REPLY: &str = "FERROFS_FAULT_DROP_REPLY";
+
+fn drop_this_reply(path: &str) -> bool {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LEFT: std::sync::OnceLock<(String, AtomicI64)> = std::sync::OnceLock::new();
+    let (p, left) = LEFT.get_or_init(|| {
+        let v = std::env::var(FAULT_DROP_REPLY).unwrap_or_default();
+        let (p, n) = v.rsplit_once(':').unwrap_or((&v, "1"));
+        (p.to_string(), AtomicI64::new(n.parse().unwrap_or(1)))
+    });
+    p == path && left.fetch_sub(1, Ordering::AcqRel) > 0
+}
+
+/// A 200 whose body fails: the client sees the connection break before the reply.
+fn broken_reply() -> axum::response::Response {
+    let body = futures::stream::once(async {
+        Err::<axum::body::Bytes, std::io::Error>(std::io::Error::other("fault: reply dropped"))
+    });
+    axum::response::Response::new(axum::body::Body::from_stream(body))
+}
+
 /// Route `R::PATH` to `f`, which takes and returns exactly `R`'s types.
 fn route<R, F, Fut>(router: Router<M>, f: F) -> Router<M>
 where
@@ -53,14 +77,17 @@ where
     F: Fn(M, Ctx, R::Req) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<R::Resp, MasterError>> + Send + 'static,
 {
+    use axum::response::IntoResponse;
     router.route(
         R::PATH,
         post(
             move |State(m): S, h: HeaderMap, ApiJson(req): ApiJson<R::Req>| async move {
-                f(m, ctx::<R>(&h), req)
-                    .await
-                    .map(Json)
-                    .map_err(HttpError::from)
+                let res = f(m, ctx::<R>(&h), req).await;
+                if drop_this_reply(R::PATH) {
+                    tracing::warn!(path = R::PATH, "fault hook: dropping the reply");
+                    return broken_reply();
+                }
+                res.map(Json).map_err(HttpError::from).into_response()
             },
         ),
     )
