@@ -96,3 +96,85 @@ async fn short_cached_block_followed_by_a_cached_block() {
         96 * KIB,
     );
 }
+
+/// Bytes appended through an O_APPEND handle (FOPEN_DIRECT_IO: the kernel's page cache
+/// is bypassed) are seen through another handle of the same file whose pages are
+/// cached, and through a shared mapping of it: the page holding the old end of file
+/// is not served with the zeros it held past that end.
+#[tokio::test(flavor = "multi_thread")]
+async fn append_beside_cached_and_mapped_pages() {
+    let mut cluster = TestCluster::builder().chunkservers(3).start().await;
+    let mnt = cluster.mount().await;
+    let p = mnt.join("f");
+    let f = open_rw(&p);
+    let mut model = vec![0x11u8; 6000];
+    f.write_all_at(&model, 0).unwrap();
+    f.sync_all().unwrap();
+
+    phase!("cache the pages (read and map), then append through another handle");
+    check("before", &pread(&f, 0, 8192), &model, 0);
+    let len = 3 * 4096;
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(map, libc::MAP_FAILED, "mmap");
+    let mapped = |n: usize| unsafe { std::slice::from_raw_parts(map as *const u8, n).to_vec() };
+    check("mapped before", &mapped(model.len()), &model, 0);
+    let tail = vec![0x22u8; 3000];
+    {
+        use std::io::Write;
+        let mut a = OpenOptions::new().append(true).open(&p).unwrap();
+        a.write_all(&tail).unwrap();
+    }
+    model.extend_from_slice(&tail);
+
+    phase!("read back through the first handle and the mapping");
+    check("pread after append", &pread(&f, 0, 16384), &model, 0);
+    check("mapped after append", &mapped(model.len()), &model, 0);
+    unsafe { libc::munmap(map, len) };
+}
+
+/// Close-to-open across mounts while the file stays open here: another mount
+/// overwrites the file in place (same size, new mtime) and closes it; this mount, which
+/// has the old bytes in the kernel's page cache through a descriptor it keeps open,
+/// stats the file (learning the new mtime) and then opens it again: the new
+/// descriptor reads the new bytes (the open must not keep the page cache just because
+/// a stat already reported the new mtime).
+#[tokio::test(flavor = "multi_thread")]
+async fn reopen_after_another_mounts_overwrite_sees_it() {
+    let mut cluster = TestCluster::builder().chunkservers(3).start().await;
+    let (a, b) = (cluster.mount().await, cluster.mount().await);
+    let old = vec![0x33u8; 10_000];
+    let new = vec![0x44u8; 10_000];
+    std::fs::write(a.join("f"), &old).unwrap();
+
+    phase!("mount A keeps the file open with its pages cached");
+    let held = open_rw(&a.join("f"));
+    check("A first read", &pread(&held, 0, 16384), &old, 0);
+    let mtime0 = held.metadata().unwrap().modified().unwrap();
+
+    phase!("mount B overwrites it in place and closes");
+    std::fs::write(b.join("f"), &new).unwrap();
+
+    phase!("A stats the file until it reports B's mtime");
+    wait_for(
+        "A's stat shows B's mtime",
+        std::time::Duration::from_secs(10),
+        || {
+            let m = std::fs::metadata(a.join("f")).unwrap().modified().unwrap();
+            async move { m != mtime0 }
+        },
+    )
+    .await;
+
+    phase!("a new descriptor on A reads B's bytes");
+    let fresh = File::open(a.join("f")).unwrap();
+    check("A after reopen", &pread(&fresh, 0, 16384), &new, 0);
+}

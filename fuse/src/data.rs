@@ -180,7 +180,7 @@ impl Core {
         m.uncommitted = false;
         m.mtime = None;
         m.size = m.size.max(a.size);
-        m.master = Some((a.mtime, a.size));
+        m.cached = Some((a.mtime, a.size));
         Ok(())
     }
 
@@ -400,7 +400,7 @@ impl Core {
                 m.generation += 1;
                 let cs = self.chunk_size;
                 m.dirty.retain(|i| i * cs < size);
-                m.master = Some((a.mtime, a.size));
+                m.cached = Some((a.mtime, a.size));
             }
             self.inodes.forget_seen(ino);
             attr = Some(a);
@@ -446,7 +446,7 @@ impl Core {
         let mut m = st.meta.lock();
         m.size = m.size.max(end);
         if !m.uncommitted {
-            m.master = Some((a.mtime, a.size));
+            m.cached = Some((a.mtime, a.size));
         }
         Ok(())
     }
