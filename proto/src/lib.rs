@@ -11,6 +11,7 @@ pub mod namespace;
 pub mod path;
 pub mod token;
 pub mod units;
+pub mod validate;
 
 pub use error::{ApiError, ErrorCode};
 pub use ids::{ChunkId, CsId, Ino, Version};
