@@ -128,10 +128,16 @@ fn report(seed: &str, out: &std::process::Output, file: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     let lines: Vec<&str> = text.lines().collect();
+    // fsx's operation log lines are "[ERROR fsx] <step> <op> ..."; the rest say what broke.
+    let is_log = |l: &str| {
+        l.trim_start_matches("[ERROR fsx]")
+            .trim_start()
+            .starts_with(|c: char| c.is_ascii_digit())
+    };
     let errors: Vec<&str> = lines
         .iter()
         .copied()
-        .filter(|l| !l.contains(" READ ") && !l.contains(" WRITE ") && !l.contains(" MAP"))
+        .filter(|l| !is_log(l))
         .take(12)
         .collect();
     let tail = &lines[lines.len().saturating_sub(40)..];
