@@ -178,3 +178,53 @@ async fn reopen_after_another_mounts_overwrite_sees_it() {
     let fresh = File::open(a.join("f")).unwrap();
     check("A after reopen", &pread(&fresh, 0, 16384), &new, 0);
 }
+
+/// A file opened O_RDWR|O_APPEND maps shared, as on a local file system (the mount
+/// serves O_APPEND handles with FOPEN_DIRECT_IO, which the kernel maps only with
+/// FUSE_DIRECT_IO_ALLOW_MMAP); bytes written through the mapping land at their own
+/// offsets, not at the end of the file like the handle's write(2)s, even when the
+/// kernel writes the mapped pages back through the append handle.
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_mapping_of_an_append_handle() {
+    let mut cluster = TestCluster::builder().chunkservers(3).start().await;
+    let mnt = cluster.mount().await;
+    let p = mnt.join("f");
+    let mut model = vec![b'a'; 8192];
+    std::fs::write(&p, &model).unwrap();
+
+    phase!("map an O_RDWR|O_APPEND descriptor shared, write through the map");
+    let f = OpenOptions::new().read(true).append(true).open(&p).unwrap();
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            8192,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(
+        map,
+        libc::MAP_FAILED,
+        "shared mmap of an append descriptor: {}",
+        std::io::Error::last_os_error()
+    );
+    unsafe {
+        std::ptr::write_bytes((map as *mut u8).add(100), b'm', 100);
+        assert_eq!(libc::msync(map, 8192, libc::MS_SYNC), 0, "msync");
+    }
+    model[100..200].fill(b'm');
+
+    phase!("append through the descriptor; read back through another and the map");
+    {
+        use std::io::Write;
+        (&f).write_all(&[b'z'; 50]).unwrap();
+    }
+    model.extend_from_slice(&[b'z'; 50]);
+    let mapped = unsafe { std::slice::from_raw_parts(map as *const u8, 8192).to_vec() };
+    check("mapped", &mapped, &model[..8192], 0);
+    unsafe { libc::munmap(map, 8192) };
+    drop(f);
+    check("reopened", &std::fs::read(&p).unwrap(), &model, 0);
+}
