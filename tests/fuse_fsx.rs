@@ -8,8 +8,10 @@
 //! Not weighted in: hole punching. fsx aborts on the EOPNOTSUPP the mount answers for
 //! fallocate modes other than 0 instead of skipping the operation.
 //!
-//! `FSX_OPS` overrides the operation count, `FSX_SEEDS` (comma-separated) the seeds;
-//! FERROFS_TEST_KEEP=1 keeps fsx's `.fsxgood` files and the cluster's logs.
+//! `FSX_OPS` overrides the operation count, `FSX_SEEDS` (comma-separated) the seeds,
+//! `FSX_CHUNK_SIZE` the cluster's chunk size in bytes (default 1 MiB: the 256 KiB file is
+//! one chunk; 131072 makes it two); FERROFS_TEST_KEEP=1 keeps fsx's `.fsxgood` files and
+//! the cluster's logs.
 
 mod common;
 
@@ -72,9 +74,13 @@ async fn run_seeds(default_ops: u64) {
         Ok(s) => s.split(',').map(|s| s.trim().to_string()).collect(),
         Err(_) => SEEDS.iter().map(|s| s.to_string()).collect(),
     };
+    let chunk_size = std::env::var("FSX_CHUNK_SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 20);
     let mut cluster = TestCluster::builder()
         .chunkservers(3)
-        .chunk_size(1 << 20)
+        .chunk_size(chunk_size)
         .start()
         .await;
     let mnt = cluster.mount().await;
@@ -83,7 +89,9 @@ async fn run_seeds(default_ops: u64) {
     let config = work.join("fsx.toml");
     std::fs::write(&config, CONFIG).unwrap();
 
-    phase!("fsx, {ops} operations for each of the seeds {seeds:?} at once");
+    phase!(
+        "fsx, {ops} operations for each of the seeds {seeds:?} at once ({chunk_size}-byte chunks)"
+    );
     let start = Instant::now();
     let runs = seeds.iter().map(|seed| {
         let (fsx, config, ops) = (fsx.clone(), config.clone(), ops.clone());
@@ -159,7 +167,7 @@ async fn fsx_every_operation_kind() {
 
 /// The soak run (scripts/fsx-soak.sh): 100,000 operations per seed.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "soak: about 15 minutes; run by scripts/fsx-soak.sh"]
+#[ignore = "soak: about 25 minutes here; run by scripts/fsx-soak.sh"]
 async fn fsx_every_operation_kind_soak() {
     run_seeds(100_000).await;
 }
