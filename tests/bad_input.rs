@@ -361,3 +361,93 @@ async fn chunkserver_rejects_bad_input() {
     phase!("still healthy");
     assert_eq!(c.get_bytes("/f").await.unwrap().len(), 1000);
 }
+
+/// Stat a path through a mount with a deadline: a mount whose request handler panicked
+/// never answers (or is gone), which must fail the test rather than hang it.
+async fn stat_within(p: std::path::PathBuf, what: &str) -> std::fs::Metadata {
+    let task = tokio::task::spawn_blocking(move || std::fs::metadata(p));
+    match tokio::time::timeout(std::time::Duration::from_secs(10), task).await {
+        Ok(Ok(Ok(m))) => m,
+        Ok(Ok(Err(e))) => panic!("{what}: stat through the mount failed: {e}"),
+        Ok(Err(e)) => panic!("{what}: {e}"),
+        Err(_) => panic!("{what}: the mount did not answer a stat within 10 s"),
+    }
+}
+
+/// Times no clock can hold (`sec: i64::MAX` with `nsec` past a second, `nsec` of a
+/// second or more, seconds far past any calendar) in a setattr or a commit are refused
+/// with a JSON 400 and never stored; a mount that stats the file afterwards keeps
+/// serving. (Such a time used to be stored, and every mount that then converted it
+/// for the kernel panicked in `Timespec::to_system_time`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_range_times_are_refused_and_mounts_survive() {
+    use ferrofs_proto::namespace::{CommitReq, SetattrReq, TimeSet, Timespec};
+    use std::os::unix::fs::MetadataExt;
+    let mut cluster = TestCluster::builder()
+        .chunkservers(1)
+        .replication(1)
+        .start()
+        .await;
+    let mnt = cluster.mount().await;
+    std::fs::write(mnt.join("f"), b"x").unwrap();
+    let ino = std::fs::metadata(mnt.join("f")).unwrap().ino();
+    let m = cluster.master_url();
+    let http = reqwest::Client::new();
+    let bad = [
+        Timespec {
+            sec: i64::MAX,
+            nsec: 1_500_000_000,
+        },
+        Timespec {
+            sec: 0,
+            nsec: 1_000_000_000,
+        },
+        Timespec {
+            sec: 5,
+            nsec: u32::MAX,
+        },
+        Timespec {
+            sec: i64::MAX,
+            nsec: 0,
+        },
+        Timespec {
+            sec: i64::MIN,
+            nsec: 999_999_999,
+        },
+    ];
+    for t in bad {
+        phase!("setattr and commit with {t:?}");
+        let setattr = SetattrReq {
+            ino,
+            mtime: Some(TimeSet::At(t)),
+            atime: Some(TimeSet::At(t)),
+            ..Default::default()
+        };
+        let commit = CommitReq {
+            ino,
+            size: 1,
+            mtime: Some(t),
+            sync: false,
+            chunks: vec![],
+            close: false,
+        };
+        let r1 = http
+            .post(format!("{m}/rpc/v1/ns/setattr"))
+            .json(&setattr)
+            .send()
+            .await
+            .unwrap();
+        let r2 = http
+            .post(format!("{m}/rpc/v1/file/commit"))
+            .json(&commit)
+            .send()
+            .await
+            .unwrap();
+        phase!("the mount still answers a stat of the file and of the root");
+        std::fs::write("/proc/sys/vm/drop_caches", "2").unwrap();
+        stat_within(mnt.join("f"), "stat of the file").await;
+        stat_within(mnt.clone(), "stat of the root").await;
+        expect_error(r1, 400, &format!("setattr {t:?}")).await;
+        expect_error(r2, 400, &format!("commit {t:?}")).await;
+    }
+}

@@ -539,16 +539,44 @@ impl Client {
 
 /// `[off, off+len)` of a chunk out of cached blocks that start at chunk offset `start`;
 /// short where the chunk ended (a short last block), like a read from the chunkserver.
+///
+/// A block cached short was the chunk's last one when it was fetched; the chunk may
+/// have grown since by writes to later blocks (which drop only the blocks they touch),
+/// so the rest of a short block that is not the last one asked for is a hole: zeros.
+/// (A write into the short block itself drops it, and a truncate drops every block.)
 fn from_blocks(blocks: &[Bytes], start: u64, off: u64, len: u64) -> Bytes {
     let a = (off - start) as usize;
     if let [one] = blocks {
         let b = ((off + len - start) as usize).min(one.len());
         return one.slice(a.min(b)..b);
     }
-    let mut all = BytesMut::with_capacity(blocks.iter().map(|b| b.len()).sum());
-    for b in blocks {
+    let mut all = BytesMut::with_capacity(blocks.len() * BLOCK_SIZE as usize);
+    for (i, b) in blocks.iter().enumerate() {
         all.extend_from_slice(b);
+        if i + 1 < blocks.len() {
+            all.resize(all.len() + (BLOCK_SIZE as usize).saturating_sub(b.len()), 0);
+        }
     }
     let b = ((off + len - start) as usize).min(all.len());
     all.freeze().slice(a.min(b)..b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    const B: usize = BLOCK_SIZE as usize;
+
+    #[test]
+    fn short_block_before_a_later_block_reads_as_a_hole() {
+        // Block 0 was cached when the chunk ended at 100 bytes; block 1 later.
+        let blocks = [Bytes::from(vec![1u8; 100]), Bytes::from(vec![2u8; 10])];
+        let got = from_blocks(&blocks, 0, 50, B as u64 + 5);
+        let mut want = vec![1u8; 50];
+        want.resize(B - 50, 0);
+        want.extend_from_slice(&[2u8; 10]);
+        assert!(got == want, "block 1's bytes stay at their offsets");
+        // The last block asked for stays short: the read is short at the chunk's end.
+        assert_eq!(from_blocks(&blocks, 0, 0, 3 * B as u64).len(), B + 10);
+        assert_eq!(from_blocks(&blocks[..1], 0, 10, B as u64).len(), 90);
+    }
 }

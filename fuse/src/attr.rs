@@ -35,15 +35,18 @@ pub fn kind_of_mode(mode: u32) -> Option<FileKind> {
 /// A time from the kernel. fuser 0.18 builds a pre-1970 `SystemTime` from (sec, nsec)
 /// as `EPOCH - (|sec| + nsec)` instead of `EPOCH - |sec| + nsec`; undo that here so
 /// e.g. (-1e9 s, 123 ns) is stored as given. (Times going to the kernel convert right.)
+/// Times past what the master stores (`MAX_TIME_SEC`) are clamped to it, as a local file
+/// system clamps to the range its inodes hold.
 pub fn timespec_from_kernel(t: std::time::SystemTime) -> Timespec {
     match t.duration_since(std::time::UNIX_EPOCH) {
         Ok(_) => Timespec::from_system_time(t),
         Err(e) => {
             let d = e.duration();
             Timespec {
-                sec: -(d.as_secs() as i64),
+                sec: i64::try_from(d.as_secs()).map_or(i64::MIN, |s| -s),
                 nsec: d.subsec_nanos(),
             }
+            .clamped()
         }
     }
 }
@@ -87,6 +90,12 @@ mod tests {
         );
         let t = UNIX_EPOCH + Duration::new(5, 6);
         assert_eq!(timespec_from_kernel(t), Timespec { sec: 5, nsec: 6 });
+        // Far past what the master stores either way: clamped, as ext4 clamps.
+        use ferrofs_proto::namespace::MAX_TIME_SEC;
+        let far = Duration::from_secs(1 << 60);
+        let (late, early) = (UNIX_EPOCH + far, UNIX_EPOCH - far);
+        assert_eq!(timespec_from_kernel(late).sec, MAX_TIME_SEC);
+        assert_eq!(timespec_from_kernel(early).sec, -MAX_TIME_SEC);
     }
 
     #[test]

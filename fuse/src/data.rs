@@ -189,7 +189,7 @@ impl Core {
         }
         m.mtime = None;
         m.size = m.size.max(a.size);
-        m.master = Some((a.mtime, a.size));
+        m.cached = Some((a.mtime, a.size));
         Ok(())
     }
 
@@ -298,11 +298,17 @@ impl Core {
         }
     }
 
-    pub fn write(&self, fh: u64, off: u64, data: &[u8]) -> R<u32> {
+    /// write(2) through handle `fh`, or (`writeback`) the kernel writing cached pages
+    /// back through it: those go to their own offset even on an O_APPEND handle.
+    pub fn write(&self, fh: u64, off: u64, data: &[u8], writeback: bool) -> R<u32> {
         let f = self.file(fh)?;
         let st = &f.state;
         let mut buf = st.io.lock();
-        let off = if f.append { st.meta.lock().size } else { off };
+        let off = if f.append && !writeback {
+            st.meta.lock().size
+        } else {
+            off
+        };
         if off.saturating_add(data.len() as u64) > ferrofs_proto::MAX_FILE_SIZE {
             return Err(Errno::EFBIG);
         }
@@ -412,7 +418,7 @@ impl Core {
                 m.generation += 1;
                 let cs = self.chunk_size;
                 m.dirty.retain(|i| i * cs < size);
-                m.master = Some((a.mtime, a.size));
+                m.cached = Some((a.mtime, a.size));
             }
             self.inodes.forget_seen(ino);
             attr = Some(a);
@@ -458,7 +464,7 @@ impl Core {
         let mut m = st.meta.lock();
         m.size = m.size.max(end);
         if !m.uncommitted {
-            m.master = Some((a.mtime, a.size));
+            m.cached = Some((a.mtime, a.size));
         }
         Ok(())
     }

@@ -90,6 +90,10 @@ impl Filesystem for FerroFs {
             InitFlags::FUSE_PARALLEL_DIROPS,
             InitFlags::FUSE_CACHE_SYMLINKS,
             InitFlags::FUSE_MAX_PAGES,
+            // O_APPEND handles are FOPEN_DIRECT_IO (see `Core::open`); without this the
+            // kernel refuses to map them shared (ENODEV). With it, the kernel writes
+            // mapped pages back and drops cached ones around direct I/O itself.
+            InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP,
         ] {
             if config.add_capabilities(cap).is_err() {
                 tracing::debug!(?cap, "kernel lacks FUSE capability");
@@ -267,15 +271,18 @@ impl Filesystem for FerroFs {
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        if let Err(e) = self.core.kill_privs_on_direct_write(fh.0, req.uid()) {
+        // Written back from the page cache (mapped pages): the handle is whichever
+        // writable one the kernel picked, the offset is the page's.
+        let writeback = write_flags.contains(WriteFlags::FUSE_WRITE_CACHE);
+        if !writeback && let Err(e) = self.core.kill_privs_on_direct_write(fh.0, req.uid()) {
             return reply.error(e);
         }
-        match self.core.write(fh.0, offset, data) {
+        match self.core.write(fh.0, offset, data, writeback) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(e),
         }

@@ -34,8 +34,12 @@ pub struct Meta {
     pub unlinked: bool,
     /// An error from a write-behind flush, reported at the next flush/fsync/close.
     pub error: Option<Errno>,
-    /// (mtime, size) the master last reported for it.
-    pub master: Option<(Timespec, u64)>,
+    /// The (mtime, size) at the master that the kernel's page cache of the file
+    /// reflects: set when an open drops the cache, and by this mount's own commits,
+    /// truncates and fallocates (whose bytes the cache holds). Not by attribute replies:
+    /// a stat that reports another mount's change leaves the cache as stale as it was,
+    /// so the next open must still drop it (close-to-open).
+    pub cached: Option<(Timespec, u64)>,
     /// This mount wrote to it since it last ended its lease holds (at the last close).
     pub wrote: bool,
 }
@@ -62,7 +66,6 @@ impl InodeState {
             // Grow only: a reply that raced with a local commit or truncate may be
             // older than what this mount knows; shrinking comes from local truncates.
             m.size = m.size.max(a.size);
-            m.master = Some((a.mtime, a.size));
         }
     }
 }
@@ -89,17 +92,17 @@ impl Inodes {
     }
 
     /// Register one more open handle. Returns the state and whether this mount may
-    /// keep its page cache of the file: the master's mtime and size are what this mount
-    /// last saw (or it has writes of its own in flight, which the cache holds).
+    /// keep its page cache of the file: the master's mtime and size are what the cache
+    /// reflects (or it has writes of its own in flight, which the cache holds).
     pub fn open(&self, attr: &Attr) -> (Arc<InodeState>, bool) {
         let mut open = self.open.lock();
         if let Some(st) = open.get(&attr.ino) {
             let mut m = st.meta.lock();
             m.open += 1;
             let now = Some((attr.mtime, attr.size));
-            let keep = m.uncommitted || m.master == now;
+            let keep = m.uncommitted || m.cached == now;
             if !m.uncommitted {
-                m.master = now;
+                m.cached = now;
             }
             return (st.clone(), keep);
         }
@@ -109,7 +112,7 @@ impl Inodes {
             meta: Mutex::new(Meta {
                 open: 1,
                 size: attr.size,
-                master: Some((attr.mtime, attr.size)),
+                cached: Some((attr.mtime, attr.size)),
                 ..Default::default()
             }),
             io: Mutex::new(WriteBuffer::default()),
@@ -119,7 +122,7 @@ impl Inodes {
     }
 
     /// Drop one open handle. Returns true when it was the last one; the state is gone
-    /// from the table then and what the master last said is remembered.
+    /// from the table then and what its page cache reflects is remembered.
     pub fn close(&self, st: &InodeState) -> bool {
         let mut open = self.open.lock();
         let mut m = st.meta.lock();
@@ -132,7 +135,7 @@ impl Inodes {
         if seen.len() >= MAX_SEEN {
             seen.clear();
         }
-        match m.master {
+        match m.cached {
             Some(v) if !m.uncommitted && !m.unlinked => {
                 seen.insert(st.ino, v);
             }

@@ -13,6 +13,7 @@ pub mod raft;
 pub mod rpc;
 pub mod token;
 pub mod units;
+pub mod validate;
 
 pub use error::{ApiError, ErrorCode};
 pub use ids::{ChunkId, CsId, Ino, Version};

@@ -41,46 +41,84 @@ pub const XATTR_LIST_MAX: usize = 65536;
 pub const XATTR_COUNT_MAX: usize = 1024;
 
 /// Seconds and nanoseconds since the Unix epoch; 64-bit seconds, negative allowed.
+/// A valid one has `nsec < NSEC_PER_SEC` and `|sec| <= MAX_TIME_SEC` (`validate`); the
+/// master stores only valid times, and the conversions below are total anyway (they
+/// clamp), so no stored value can panic a reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct Timespec {
     pub sec: i64,
     pub nsec: u32,
 }
 
+pub const NSEC_PER_SEC: u32 = 1_000_000_000;
+
+/// Largest distance from the epoch a stored time may have, in seconds (2^55, about a
+/// billion years either way): `SystemTime` and 64-bit `time_t` arithmetic on it cannot
+/// overflow, and `localtime(3)` (whose year is an `int`) can still print it.
+pub const MAX_TIME_SEC: i64 = 1 << 55;
+
 impl Timespec {
     pub fn now() -> Self {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        Self::from_system_time(std::time::SystemTime::now())
+    }
+
+    pub fn is_valid(self) -> bool {
+        self.nsec < NSEC_PER_SEC && (-MAX_TIME_SEC..=MAX_TIME_SEC).contains(&self.sec)
+    }
+
+    /// The nearest valid time: seconds clamped to `±MAX_TIME_SEC`, nanoseconds to
+    /// 999,999,999 (and to 0 at the clamped ends).
+    pub fn clamped(self) -> Self {
+        if self.sec > MAX_TIME_SEC {
+            return Timespec {
+                sec: MAX_TIME_SEC,
+                nsec: 0,
+            };
+        }
+        if self.sec < -MAX_TIME_SEC {
+            return Timespec {
+                sec: -MAX_TIME_SEC,
+                nsec: 0,
+            };
+        }
         Timespec {
-            sec: d.as_secs() as i64,
-            nsec: d.subsec_nanos(),
+            sec: self.sec,
+            nsec: self.nsec.min(NSEC_PER_SEC - 1),
         }
     }
+
+    /// The time as a `SystemTime`; total: an invalid value converts as `clamped()`.
     pub fn to_system_time(self) -> std::time::SystemTime {
         use std::time::{Duration, UNIX_EPOCH};
-        if self.sec >= 0 {
-            UNIX_EPOCH + Duration::new(self.sec as u64, self.nsec)
+        let t = self.clamped();
+        let nsec = Duration::from_nanos(u64::from(t.nsec));
+        let t = if t.sec >= 0 {
+            UNIX_EPOCH.checked_add(Duration::from_secs(t.sec.unsigned_abs()) + nsec)
         } else {
-            UNIX_EPOCH - Duration::from_secs(self.sec.unsigned_abs())
-                + Duration::from_nanos(self.nsec as u64)
-        }
+            UNIX_EPOCH
+                .checked_sub(Duration::from_secs(t.sec.unsigned_abs()))
+                .and_then(|e| e.checked_add(nsec))
+        };
+        t.unwrap_or(UNIX_EPOCH)
     }
+
+    /// The time of a `SystemTime`, clamped to the valid range.
     pub fn from_system_time(t: std::time::SystemTime) -> Self {
         match t.duration_since(std::time::UNIX_EPOCH) {
             Ok(d) => Timespec {
-                sec: d.as_secs() as i64,
+                sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
                 nsec: d.subsec_nanos(),
-            },
+            }
+            .clamped(),
             Err(e) => {
                 let d = e.duration();
-                let mut sec = -(d.as_secs() as i64);
+                let mut sec = i64::try_from(d.as_secs()).map_or(i64::MIN, |s| -s);
                 let mut nsec = 0;
                 if d.subsec_nanos() > 0 {
-                    sec -= 1;
-                    nsec = 1_000_000_000 - d.subsec_nanos();
+                    sec = sec.saturating_sub(1);
+                    nsec = NSEC_PER_SEC - d.subsec_nanos();
                 }
-                Timespec { sec, nsec }
+                Timespec { sec, nsec }.clamped()
             }
         }
     }

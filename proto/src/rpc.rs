@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 /// One master RPC: `POST` JSON `Req` to `PATH`, JSON `Resp` back (or an `ApiError`).
 pub trait Rpc {
     const PATH: &'static str;
-    type Req: Serialize + DeserializeOwned + Send + Sync + 'static;
+    type Req: Serialize + DeserializeOwned + crate::validate::Validate + Send + Sync + 'static;
     type Resp: Serialize + DeserializeOwned + Send + 'static;
     /// A mutation of the namespace: the client tags it with `CLIENT_HEADER` and
     /// `SEQ_HEADER`, and a retry (after a timeout, a dropped connection or a leader

@@ -13,6 +13,7 @@ use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use ferrofs_proto::validate::Validate;
 use ferrofs_proto::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -55,14 +56,18 @@ fn rejection(status: StatusCode, text: String) -> HttpError {
     HttpError(ApiError::new(code, text))
 }
 
-/// `axum::Json` whose rejections are JSON `ApiError`s.
+/// `axum::Json` whose rejections are JSON `ApiError`s, and whose values are in range
+/// (`ferrofs_proto::validate`) before any handler sees them.
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned + Validate> FromRequest<S> for ApiJson<T> {
     type Rejection = HttpError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Ok(axum::Json(v)) => {
+                v.validate()?;
+                Ok(ApiJson(v))
+            }
             Err(rej) => Err(rejection(rej.status(), rej.body_text())),
         }
     }
