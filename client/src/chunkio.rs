@@ -135,8 +135,13 @@ impl ChunkIo {
         }
     }
 
+    /// The replicas after the first, as the first forwards to them (none for a lease of
+    /// zero or one replica).
     fn chain(lease: &WriteLease) -> String {
-        lease.replicas[1..]
+        lease
+            .replicas
+            .get(1..)
+            .unwrap_or_default()
             .iter()
             .map(|r| r.addr.as_str())
             .collect::<Vec<_>>()
@@ -204,12 +209,7 @@ impl ChunkIo {
         data: Bytes,
         sync: bool,
     ) -> std::result::Result<WriteResp, PipelineError> {
-        let Some(first) = lease.replicas.first() else {
-            return Err(PipelineError {
-                error: ClientError::Api(ApiError::new(ErrorCode::NoChunkservers, "empty lease")),
-                failed: None,
-            });
-        };
+        let first = first_replica(lease)?;
         let url = format!("http://{}{}", first.addr, data_path(lease.chunk_id));
         let rb = self
             .http
@@ -226,7 +226,7 @@ impl ChunkIo {
     }
 
     pub async fn sync(&self, lease: &WriteLease) -> std::result::Result<WriteResp, PipelineError> {
-        let first = &lease.replicas[0];
+        let first = first_replica(lease)?;
         let url = format!("http://{}{}", first.addr, sync_path(lease.chunk_id));
         let rb = self.http.post(&url).query(&SyncParams {
             version: lease.version,
@@ -241,7 +241,7 @@ impl ChunkIo {
         lease: &WriteLease,
         len: u64,
     ) -> std::result::Result<WriteResp, PipelineError> {
-        let first = &lease.replicas[0];
+        let first = first_replica(lease)?;
         let url = format!("http://{}{}", first.addr, truncate_path(lease.chunk_id));
         let rb = self.http.post(&url).query(&TruncateParams {
             version: lease.version,
@@ -250,5 +250,56 @@ impl ChunkIo {
             token: lease.token.clone(),
         });
         self.pipelined(lease, rb).await
+    }
+}
+
+/// The head of a lease's pipeline; a lease without replicas (the master knew none of
+/// them alive) is a retryable refusal, not a panic.
+fn first_replica(lease: &WriteLease) -> std::result::Result<&ReplicaLoc, PipelineError> {
+    lease.replicas.first().ok_or_else(|| PipelineError {
+        error: ClientError::Api(ApiError::new(
+            ErrorCode::NoChunkservers,
+            format!("the lease on chunk {} names no replica", lease.chunk_id),
+        )),
+        failed: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(n: usize) -> WriteLease {
+        WriteLease {
+            chunk_id: 7,
+            version: 1,
+            replicas: (0..n)
+                .map(|i| ReplicaLoc {
+                    id: format!("cs{i}"),
+                    addr: format!("127.0.0.1:{}", 1000 + i),
+                })
+                .collect(),
+            token: String::new(),
+            chunk_size: 1 << 20,
+            lease_ms: 1000,
+        }
+    }
+
+    /// A lease with no replicas is refused without a panic; chains skip the head.
+    #[tokio::test]
+    async fn empty_leases_are_refused() {
+        assert_eq!(ChunkIo::chain(&lease(0)), "");
+        assert_eq!(ChunkIo::chain(&lease(1)), "");
+        assert_eq!(ChunkIo::chain(&lease(3)), "127.0.0.1:1001,127.0.0.1:1002");
+        let io = ChunkIo::new(reqwest::Client::new());
+        for r in [
+            io.sync(&lease(0)).await,
+            io.truncate(&lease(0), 5).await,
+            io.write(&lease(0), 0, Bytes::from_static(b"x"), false)
+                .await,
+        ] {
+            let e = r.expect_err("an empty lease must be refused");
+            assert!(e.error.is(ErrorCode::NoChunkservers), "{:?}", e.error);
+        }
     }
 }

@@ -357,7 +357,14 @@ impl Client {
                             tracing::warn!(ino, index, chunk = lease.chunk_id, failed = %f.addr, error = %pe.error, "replica failed, rebuilding pipeline");
                             exclude.push(f.id.clone());
                         }
-                        (None, Some(ErrorCode::StaleVersion | ErrorCode::NotFound)) => {}
+                        (
+                            None,
+                            Some(
+                                ErrorCode::StaleVersion
+                                | ErrorCode::NotFound
+                                | ErrorCode::NoChunkservers,
+                            ),
+                        ) => {}
                         (None, Some(_)) => return Err(pe.error),
                         (None, None) => {
                             tracing::warn!(ino, index, error = %pe.error, "pipeline error");

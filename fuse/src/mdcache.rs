@@ -12,7 +12,8 @@
 //!
 //! Races: a reply is cached only if nothing was invalidated while its call was in
 //! flight (`stamp` / `put_read`), so an answer that predates a change never outlives
-//! the change's invalidation. What is not cached: negative lookups (a name another
+//! the change's invalidation. As a safety net under all of that, nothing is served from
+//! the cache once it is `MAX_AGE` old. What is not cached: negative lookups (a name another
 //! mount just created must be found at once, close-to-open), and attributes at open
 //! (`open` always asks the master).
 
@@ -23,10 +24,13 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Cached attributes (and as many entries) before the cache starts over.
 const MAX_ENTRIES: usize = 200_000;
+/// Longest a cached attribute or entry is served: a bound on staleness should an
+/// invalidation ever be missed (the feed is the mechanism; this is the net).
+pub const MAX_AGE: Duration = Duration::from_secs(10);
 /// How long a poll of the feed may wait for a change.
 const POLL_WAIT: Duration = Duration::from_secs(20);
 /// Pause before polling again after a failed poll.
@@ -34,8 +38,8 @@ const RETRY: Duration = Duration::from_millis(200);
 
 #[derive(Default)]
 struct State {
-    attrs: HashMap<Ino, Attr>,
-    entries: HashMap<(Ino, String), Ino>,
+    attrs: HashMap<Ino, (Attr, Instant)>,
+    entries: HashMap<(Ino, String), (Ino, Instant)>,
     /// Bumped by every invalidation (see `stamp`).
     generation: u64,
     /// Bumped by invalidations from other clients and resets only.
@@ -69,21 +73,32 @@ impl MdCache {
         self.enabled.load(Ordering::Acquire)
     }
 
-    /// The attributes of `name` in `parent`, if cached.
+    /// The attributes of `name` in `parent`, if cached (and young enough).
     pub fn entry(&self, parent: Ino, name: &str) -> Option<Attr> {
         if !self.on() {
             return None;
         }
         let st = self.state.lock();
-        let ino = st.entries.get(&(parent, name.to_string()))?;
-        st.attrs.get(ino).cloned()
+        let (ino, t) = st.entries.get(&(parent, name.to_string()))?;
+        if t.elapsed() >= MAX_AGE {
+            return None;
+        }
+        st.attrs
+            .get(ino)
+            .filter(|(_, t)| t.elapsed() < MAX_AGE)
+            .map(|(a, _)| a.clone())
     }
 
     pub fn attr(&self, ino: Ino) -> Option<Attr> {
         if !self.on() {
             return None;
         }
-        self.state.lock().attrs.get(&ino).cloned()
+        self.state
+            .lock()
+            .attrs
+            .get(&ino)
+            .filter(|(_, t)| t.elapsed() < MAX_AGE)
+            .map(|(a, _)| a.clone())
     }
 
     /// Take before a call whose reply may be cached.
@@ -100,10 +115,11 @@ impl MdCache {
             st.attrs.clear();
             st.entries.clear();
         }
+        let now = Instant::now();
         if let Some((parent, name)) = entry {
-            st.entries.insert((parent, name.to_string()), a.ino);
+            st.entries.insert((parent, name.to_string()), (a.ino, now));
         }
-        st.attrs.insert(a.ino, a.clone());
+        st.attrs.insert(a.ino, (a.clone(), now));
     }
 
     /// Cache what a lookup / getattr / readdir answered, unless anything was
@@ -239,6 +255,36 @@ mod tests {
             rdev: 0,
             replication: 3,
         }
+    }
+
+    /// Nothing older than `MAX_AGE` is served, whatever the feed said (or missed).
+    #[test]
+    fn old_entries_are_not_served() {
+        let c = MdCache::new(1);
+        c.reset(true);
+        c.put_read(c.stamp(), Some((1, "a")), &attr(5));
+        assert!(c.entry(1, "a").is_some());
+        let old = Instant::now()
+            .checked_sub(MAX_AGE + Duration::from_secs(1))
+            .expect("clock far enough from boot");
+        {
+            let mut st = c.state.lock();
+            st.attrs.get_mut(&5).unwrap().1 = old;
+        }
+        assert!(c.attr(5).is_none(), "an old attribute is not served");
+        assert!(
+            c.entry(1, "a").is_none(),
+            "an entry whose attribute is old is not"
+        );
+        c.put_read(c.stamp(), Some((1, "a")), &attr(5));
+        c.state
+            .lock()
+            .entries
+            .get_mut(&(1, "a".to_string()))
+            .unwrap()
+            .1 = old;
+        assert!(c.entry(1, "a").is_none(), "an old entry is not served");
+        assert!(c.attr(5).is_some());
     }
 
     #[test]

@@ -162,7 +162,8 @@ pub const CF_META: &str = "raft_meta";
 /// Exit status of a master whose log could not be synced (EX_IOERR).
 pub const EXIT_SYNC_FAILED: i32 = 74;
 
-/// Fault hook: the Nth WAL sync from now fails (tests of the fsyncgate rule).
+/// Fault hook: once the file this names exists, WAL syncs fail (tests of the
+/// fsyncgate rule).
 pub const FAULT_SYNC_FAIL: &str = "FERROFS_FAULT_WAL_SYNC_FAIL";
 
 /// The master's RocksDB: the state machine (default column family) and the Raft log and
@@ -215,9 +216,8 @@ impl Db {
         let urgent = Arc::new(tokio::sync::Notify::new());
         let urgent2 = urgent.clone();
         let interval = sync_interval.max(Duration::from_micros(100));
-        let mut fail_in: Option<u64> = std::env::var(FAULT_SYNC_FAIL)
-            .ok()
-            .and_then(|v| v.parse().ok());
+        let fail_when: Option<std::path::PathBuf> =
+            std::env::var_os(FAULT_SYNC_FAIL).map(Into::into);
         // The syncer runs on its own OS thread: flush_wal(true) is a blocking fsync.
         // It wakes on the first unsynced write, waits up to `interval` so that writes
         // arriving meanwhile share the sync (group commit), then syncs once.
@@ -253,14 +253,7 @@ impl Db {
                         }
                         // The Db was dropped: stop, releasing RocksDB.
                         let Some(db) = db2.upgrade() else { return };
-                        let faulted = match fail_in.as_mut() {
-                            Some(n) if *n <= 1 => true,
-                            Some(n) => {
-                                *n -= 1;
-                                false
-                            }
-                            None => false,
-                        };
+                        let faulted = fail_when.as_ref().is_some_and(|p| p.exists());
                         let res = if faulted {
                             Err(format!("fault injected by {FAULT_SYNC_FAIL}"))
                         } else {

@@ -159,28 +159,35 @@ impl Master {
 
     /// The lease reply for `rec`, as `holder` sees it. Locks the cluster view: never
     /// call it with the lock held.
-    fn make_lease(&self, id: ChunkId, rec: &LeaseRec, holder: u64) -> WriteLease {
+    fn make_lease(&self, id: ChunkId, rec: &LeaseRec, holder: u64) -> Result<WriteLease> {
         let ttl = (self.cfg.lease_duration + self.cfg.token_ttl).as_millis() as u64;
         let until = rec
             .holders
             .iter()
             .find(|h| h.client == holder)
             .map_or(0, |h| h.until_ms);
-        let replicas = {
+        let replicas: Vec<ReplicaLoc> = {
             let cl = self.cluster();
             rec.replicas
                 .iter()
                 .filter_map(|r| cl.reg.servers.get(r).map(|s| s.loc()))
                 .collect()
         };
-        WriteLease {
+        if replicas.is_empty() {
+            // Its replicas have not registered with this master yet (a new leader).
+            return Err(err(
+                ErrorCode::NoChunkservers,
+                format!("the replicas of chunk {id} have not reported to this master yet"),
+            ));
+        }
+        Ok(WriteLease {
             chunk_id: id,
             version: rec.version,
             replicas,
             token: token::issue(self.cfg.secret.as_bytes(), id, Access::Write, ttl),
             chunk_size: self.chunk_size(),
             lease_ms: until.saturating_sub(db::now_ms()),
-        }
+        })
     }
 
     /// A chunk id nobody ever had: from a block reserved through the log (a new leader
@@ -341,7 +348,7 @@ impl Master {
             replicas = ok.len(),
             "allocated chunk"
         );
-        Ok(self.make_lease(id, &rec, req.holder))
+        self.make_lease(id, &rec, req.holder)
     }
 
     fn forget_allocation(&self, id: ChunkId, replicas: &[ReplicaLoc]) {
@@ -430,7 +437,7 @@ impl Master {
             }
         };
         let (from, version, replicas) = match plan {
-            Plan::Held(rec) => return Ok(self.make_lease(id, &rec, req.holder)),
+            Plan::Held(rec) => return self.make_lease(id, &rec, req.holder),
             Plan::Keep { version, replicas } => (version, version, replicas),
             Plan::Bump { from, holders } => {
                 if let Some(c) = self.cluster().chunks.chunks.get_mut(&id) {
@@ -472,7 +479,7 @@ impl Master {
             replicas = rec.replicas.len(),
             "lease granted"
         );
-        Ok(self.make_lease(id, &rec, req.holder))
+        self.make_lease(id, &rec, req.holder)
     }
 
     fn end_bump(&self, id: ChunkId) {

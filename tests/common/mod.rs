@@ -434,6 +434,16 @@ impl TestCluster {
         self.wait_master(i).await;
     }
 
+    /// How master `i` exited, if it has.
+    pub fn master_exited(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        self.masters[i].as_mut()?.try_wait().ok().flatten()
+    }
+
+    /// The `--chunk-size` masters get from their next start on.
+    pub fn set_chunk_size(&mut self, b: u64) {
+        self.opts.chunk_size = b;
+    }
+
     pub fn master_pid(&self, i: usize) -> Option<i32> {
         self.masters[i].as_ref().map(|c| c.id() as i32)
     }
