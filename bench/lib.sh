@@ -30,6 +30,7 @@ BENCH_NAME=${BENCH_NAME:-$(basename "$0" .sh)}
 : "${LOG_KEEP_DIR:=$BENCH_TMP/ferrofs-bench-logs}"  # daemon logs are copied here on failure
 : "${FERRO_CHUNK_SIZE:=64MiB}"
 : "${FERRO_REPLICATION:=3}"
+: "${FERRO_MASTERS:=1}"            # members of ferrofs's master group (1, 3 or 5)
 : "${MFS_GOAL:=3}"
 : "${MFS_IP:=198.18.0.1}"          # the namespace's address (MooseFS refuses 127.0.0.0/8)
 : "${RESULTS_OUT:=}"               # if set, the markdown fragment is written here too
@@ -215,13 +216,15 @@ alive = sum(1 for c in s["chunkservers"] if c["alive"])
 sys.exit(0 if alive >= int(sys.argv[1]) and not s["safe_mode"] else 1)' "$want"
 }
 
-# ferrofs_start [--chunkservers N] [--dead-timeout 5s] [--no-mount]
-# Sets FERRO_DIR FERRO_URL FERRO_MASTER_PID FERRO_CS_PIDS[] FERRO_CS_PORTS[] FERRO_MNT.
+# ferrofs_start [--chunkservers N] [--masters M] [--dead-timeout 5s] [--no-mount]
+# Sets FERRO_DIR FERRO_URL (every master, comma-separated) FERRO_MASTER_PIDS[]
+# FERRO_MASTER_PORTS[] FERRO_CS_PIDS[] FERRO_CS_PORTS[] FERRO_MNT.
 ferrofs_start() {
-    local ncs=3 dead="" mount=1 i
+    local ncs=3 nm=$FERRO_MASTERS dead="" mount=1 i
     while (($#)); do
         case $1 in
         --chunkservers) ncs=$2; shift 2 ;;
+        --masters) nm=$2; shift 2 ;;
         --dead-timeout) dead=$2; shift 2 ;;
         --no-mount) mount=0; shift ;;
         *) die "ferrofs_start: unknown argument $1" ;;
@@ -230,23 +233,33 @@ ferrofs_start() {
     check_ferrofs_bin
     FERRO_DIR=$WORK/ferrofs
     mkdir -p "$FERRO_DIR"
-    FERRO_PORT=$(free_port)
-    FERRO_URL=http://127.0.0.1:$FERRO_PORT
     FERRO_NCS=$ncs
+    FERRO_NM=$nm
     FERRO_MNT=""
     FERRO_MOUNT_PID=""
     FERRO_CS_PIDS=()
     FERRO_CS_PORTS=()
+    FERRO_MASTER_PIDS=()
+    FERRO_MASTER_PORTS=()
+    FERRO_DEAD=$dead
+    local urls=() peers=()
+    for ((i = 0; i < nm; i++)); do
+        FERRO_MASTER_PORTS[i]=$(free_port)
+        urls+=("http://127.0.0.1:${FERRO_MASTER_PORTS[i]}")
+        peers+=("$((i + 1))=127.0.0.1:${FERRO_MASTER_PORTS[i]}")
+    done
+    FERRO_URL=$(IFS=,; echo "${urls[*]}")
+    FERRO_PEERS=$(IFS=,; echo "${peers[*]}")
     defer ferrofs_stop
-    log "ferrofs: master on $FERRO_URL, $ncs chunkservers, chunk size $FERRO_CHUNK_SIZE, replication $FERRO_REPLICATION${dead:+, dead timeout $dead}"
-    "$FERROFS_BIN" master --listen "127.0.0.1:$FERRO_PORT" --data "$FERRO_DIR/master" \
-        --chunk-size "$FERRO_CHUNK_SIZE" --replication "$FERRO_REPLICATION" \
-        ${dead:+--dead-timeout "$dead"} >"$FERRO_DIR/master.log" 2>&1 &
-    FERRO_MASTER_PID=$!
-    wait_until 60 "the ferrofs master" curl -sf -o /dev/null "$FERRO_URL/health" || {
-        tail -20 "$FERRO_DIR/master.log" >&2
-        die "ferrofs master did not start (log: $FERRO_DIR/master.log)"
+    log "ferrofs: $nm master(s) on $FERRO_URL, $ncs chunkservers, chunk size $FERRO_CHUNK_SIZE, replication $FERRO_REPLICATION${dead:+, dead timeout $dead}"
+    for ((i = 0; i < nm; i++)); do
+        ferrofs_start_master "$i"
+    done
+    wait_until 60 "a ferrofs master leader" ferrofs_leader_url || {
+        tail -20 "$FERRO_DIR"/master*.log >&2
+        die "ferrofs masters did not elect a leader (logs: $FERRO_DIR/master*.log)"
     }
+    FERRO_MASTER_PID=${FERRO_MASTER_PIDS[0]}
     for ((i = 0; i < ncs; i++)); do
         ferrofs_start_cs "$i"
     done
@@ -257,6 +270,40 @@ ferrofs_start() {
     if [ "$mount" = 1 ]; then
         ferrofs_mount
     fi
+}
+
+# (Re)start master I (0-based) on its port and data dir.
+ferrofs_start_master() {
+    local i=$1 group=()
+    [ "$FERRO_NM" -gt 1 ] && group=(--id "$((i + 1))" --peers "$FERRO_PEERS")
+    "$FERROFS_BIN" master --listen "127.0.0.1:${FERRO_MASTER_PORTS[i]}" --data "$FERRO_DIR/master$i" \
+        --chunk-size "$FERRO_CHUNK_SIZE" --replication "$FERRO_REPLICATION" "${group[@]}" \
+        ${FERRO_DEAD:+--dead-timeout "$FERRO_DEAD"} >>"$FERRO_DIR/master$i.log" 2>&1 &
+    FERRO_MASTER_PIDS[i]=$!
+}
+
+# Print the URL of the master that leads now (fails if none does).
+ferrofs_leader_url() {
+    local i
+    for ((i = 0; i < FERRO_NM; i++)); do
+        if curl -sf -m 1 "http://127.0.0.1:${FERRO_MASTER_PORTS[i]}/health" | grep -q '"leader":true'; then
+            echo "http://127.0.0.1:${FERRO_MASTER_PORTS[i]}"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Index (0-based) of the leading master.
+ferrofs_leader_index() {
+    local i
+    for ((i = 0; i < FERRO_NM; i++)); do
+        if curl -sf -m 1 "http://127.0.0.1:${FERRO_MASTER_PORTS[i]}/health" | grep -q '"leader":true'; then
+            echo "$i"
+            return 0
+        fi
+    done
+    return 1
 }
 
 # (Re)start chunkserver I on its data dir and port (a restart reuses both).
@@ -305,9 +352,11 @@ ferrofs_stop() {
     for i in "${!FERRO_CS_PIDS[@]}"; do
         stop_pid "${FERRO_CS_PIDS[i]}" TERM 15
     done
-    stop_pid "${FERRO_MASTER_PID:-}" TERM 15
+    for i in "${!FERRO_MASTER_PIDS[@]}"; do
+        stop_pid "${FERRO_MASTER_PIDS[i]}" TERM 15
+    done
     # Free the disk for the next target; the logs stay until the work dir goes.
-    [ "$KEEP" = 1 ] || rm -rf "$FERRO_DIR/master" "$FERRO_DIR"/cs*/
+    [ "$KEEP" = 1 ] || rm -rf "$FERRO_DIR"/master*/ "$FERRO_DIR"/cs*/
     FERRO_DIR=""
 }
 
@@ -454,11 +503,15 @@ target_start() {
         ferrofs_start --chunkservers 3
         TARGET_DIR=$FERRO_MNT/bench
         ;;
+    ferrofs3)
+        ferrofs_start --chunkservers 3 --masters 3
+        TARGET_DIR=$FERRO_MNT/bench
+        ;;
     moosefs)
         moosefs_start --chunkservers 3
         TARGET_DIR=$MFS_MNT/bench
         ;;
-    *) die "unknown target $1 (local, ferrofs, moosefs)" ;;
+    *) die "unknown target $1 (local, ferrofs, ferrofs3, moosefs)" ;;
     esac
     mkdir -p "$TARGET_DIR"
 }

@@ -6,6 +6,9 @@
 # WINDOW files and overall, then the master's memory (VmRSS and VmHWM from
 # /proc/PID/status) and the size of its RocksDB data directory (du), before and after.
 #
+# FERRO_MASTERS=3 runs it on a master group of three (the leader's figures, and every
+# member's RSS).
+#
 # Knobs: FILES (default 1000000; QUICK=1: 20000), CONCURRENCY (64), PER_DIR (10000),
 #        WINDOW (50000, at most FILES/4), MKFILES_BIN (default
 #        target/release/examples/mkfiles, built with cargo if missing), QUICK,
@@ -21,7 +24,7 @@ fi
 : "${CONCURRENCY:=64}" "${PER_DIR:=10000}" "${WINDOW:=50000}"
 : "${MKFILES_BIN:=$REPO_DIR/target/release/examples/mkfiles}"
 if ((WINDOW > FILES / 4)); then WINDOW=$((FILES / 4 > 0 ? FILES / 4 : 1)); fi
-REPORT_KNOBS="QUICK FILES CONCURRENCY PER_DIR WINDOW"
+REPORT_KNOBS="QUICK FILES CONCURRENCY PER_DIR WINDOW FERRO_MASTERS"
 
 require_root
 need_cmd python3 curl
@@ -37,9 +40,12 @@ proc_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 scale() {
     ferrofs_start --chunkservers 3 --no-mount
-    local pid=$FERRO_MASTER_PID out line
+    local leader pid out line i
+    leader=$(ferrofs_leader_index) || die "no master leader"
+    pid=${FERRO_MASTER_PIDS[leader]}
+    local mdir=$FERRO_DIR/master$leader
     result rss_before_mib "$(calc "$(proc_kib "$pid" VmRSS) / 1024")"
-    result db_before_mib "$(calc "$(du -sb "$FERRO_DIR/master" | cut -f1) / 1048576")"
+    result db_before_mib "$(calc "$(du -sb "$mdir" | cut -f1) / 1048576")"
 
     log "creating $FILES files ($CONCURRENCY in flight, $PER_DIR a directory)"
     out=$WORK/mkfiles.out
@@ -63,12 +69,18 @@ scale() {
 
     result rss_after_mib "$(calc "$(proc_kib "$pid" VmRSS) / 1024")"
     result hwm_mib "$(calc "$(proc_kib "$pid" VmHWM) / 1024")"
-    result db_after_mib "$(calc "$(du -sb "$FERRO_DIR/master" | cut -f1) / 1048576")"
-    result bytes_per_file "$(calc "$(du -sb "$FERRO_DIR/master" | cut -f1) / $FILES")"
+    result db_after_mib "$(calc "$(du -sb "$mdir" | cut -f1) / 1048576")"
+    result bytes_per_file "$(calc "$(du -sb "$mdir" | cut -f1) / $FILES")"
+    # Every member of a group, followers too.
+    local rss=()
+    for i in "${!FERRO_MASTER_PIDS[@]}"; do
+        rss+=("$(calc "$(proc_kib "${FERRO_MASTER_PIDS[i]}" VmRSS) / 1024")")
+    done
+    result rss_members "$(IFS=/; echo "${rss[*]}")"
     # After a pause: memtables may have been flushed.
     sleep 10
     result rss_later_mib "$(calc "$(proc_kib "$pid" VmRSS) / 1024")"
-    result db_later_mib "$(calc "$(du -sb "$FERRO_DIR/master" | cut -f1) / 1048576")"
+    result db_later_mib "$(calc "$(du -sb "$mdir" | cut -f1) / 1048576")"
 }
 
 run_one ferrofs scale
@@ -82,6 +94,7 @@ report "Master scale: $FILES empty files through the client API" --targets ferro
     --row "rss_before_mib=master RSS before (MiB)" \
     --row "rss_after_mib=master RSS after (MiB)" \
     --row "rss_later_mib=master RSS 10 s later (MiB)" \
+    --row "rss_members=RSS of each member after (MiB)" \
     --row "hwm_mib=master peak RSS, VmHWM (MiB)" \
     --row "db_before_mib=master data dir before (MiB)" \
     --row "db_after_mib=master data dir after (MiB)" \

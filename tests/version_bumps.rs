@@ -42,6 +42,15 @@ async fn a_bump_without_reply_leaves_the_replica_stale() {
     )
     .await;
 
+    // A lease keeps the chunk's version when every replica is current and nothing was
+    // copied; a master that just took over cannot know that, so its first lease bumps.
+    phase!("restart the master: its first lease on the chunk bumps the version");
+    c.restart_master().await;
+    c.wait_until("every chunkserver reported", Duration::from_secs(20), |s| {
+        !s.safe_mode && s.chunkservers.iter().filter(|x| x.alive).count() == 3
+    })
+    .await;
+
     phase!("overwrite: the lease bumps every holder; chunkserver 2 dies mid-bump");
     let new = random_bytes(300_000, 2);
     let ino = client.resolve("/f").await.unwrap().ino;
@@ -49,10 +58,10 @@ async fn a_bump_without_reply_leaves_the_replica_stale() {
         .write_at(ino, 0, Bytes::from(new.clone()))
         .await
         .unwrap();
-    // Durable, which also ends the lease (so the chunk may be re-replicated).
+    // Durable, and closed: the lease ends (so the chunk may be re-replicated).
     client.sync_chunks(ino, &[0]).await.unwrap();
     client
-        .commit(ino, new.len() as u64, None, true)
+        .close(ino, new.len() as u64, None, true)
         .await
         .unwrap();
     c.wait_until("chunkserver 2 gone", Duration::from_secs(20), |s| {

@@ -209,7 +209,7 @@ impl ChunkIo {
         data: Bytes,
         sync: bool,
     ) -> std::result::Result<WriteResp, PipelineError> {
-        let first = first_replica(lease)?;
+        let first = lease.replicas.first().ok_or_else(|| no_replica(lease))?;
         let url = format!("http://{}{}", first.addr, data_path(lease.chunk_id));
         let rb = self
             .http
@@ -226,7 +226,7 @@ impl ChunkIo {
     }
 
     pub async fn sync(&self, lease: &WriteLease) -> std::result::Result<WriteResp, PipelineError> {
-        let first = first_replica(lease)?;
+        let first = lease.replicas.first().ok_or_else(|| no_replica(lease))?;
         let url = format!("http://{}{}", first.addr, sync_path(lease.chunk_id));
         let rb = self.http.post(&url).query(&SyncParams {
             version: lease.version,
@@ -241,7 +241,7 @@ impl ChunkIo {
         lease: &WriteLease,
         len: u64,
     ) -> std::result::Result<WriteResp, PipelineError> {
-        let first = first_replica(lease)?;
+        let first = lease.replicas.first().ok_or_else(|| no_replica(lease))?;
         let url = format!("http://{}{}", first.addr, truncate_path(lease.chunk_id));
         let rb = self.http.post(&url).query(&TruncateParams {
             version: lease.version,
@@ -253,16 +253,16 @@ impl ChunkIo {
     }
 }
 
-/// The head of a lease's pipeline; a lease without replicas (the master knew none of
-/// them alive) is a retryable refusal, not a panic.
-fn first_replica(lease: &WriteLease) -> std::result::Result<&ReplicaLoc, PipelineError> {
-    lease.replicas.first().ok_or_else(|| PipelineError {
+/// A lease without replicas (the master knew none of them alive) is a retryable
+/// refusal, not a panic.
+fn no_replica(lease: &WriteLease) -> PipelineError {
+    PipelineError {
         error: ClientError::Api(ApiError::new(
             ErrorCode::NoChunkservers,
             format!("the lease on chunk {} names no replica", lease.chunk_id),
         )),
         failed: None,
-    })
+    }
 }
 
 #[cfg(test)]

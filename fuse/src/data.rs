@@ -167,7 +167,7 @@ impl Core {
     fn commit(&self, st: &InodeState, sync: bool, close: bool) -> R<()> {
         let (size, mtime) = {
             let m = st.meta.lock();
-            if !m.uncommitted && !(close && m.wrote) {
+            if !(m.uncommitted || close && m.wrote) {
                 return Ok(());
             }
             (m.size, m.mtime)

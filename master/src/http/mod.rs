@@ -19,8 +19,10 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Largest body the master accepts (a Raft snapshot chunk is 3 MiB).
-pub const MAX_BODY: usize = 8 << 20;
+/// Largest JSON body the master accepts.
+pub const MAX_BODY: usize = 4 << 20;
+/// Largest body between masters (a Raft snapshot piece is 3 MiB, an append batch more).
+pub const MAX_RAFT_BODY: usize = 64 << 20;
 
 /// An error reply: JSON `ApiError` with the status its code maps to.
 pub struct HttpError(pub ApiError);

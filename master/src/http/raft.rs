@@ -26,6 +26,7 @@ pub fn routes() -> Router<Arc<Master>> {
         .route(VOTE, post(vote))
         .route(SNAPSHOT, post(snapshot))
         .route(SYNC, post(sync))
+        .layer(axum::extract::DefaultBodyLimit::max(super::MAX_RAFT_BODY))
 }
 
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, HttpError> {

@@ -3,6 +3,10 @@
 //! (`sm_store`), snapshots of it (`snapshot`), and the HTTP transport between members
 //! (`network`, routes in `crate::http::raft`). A single master is a group of one.
 
+// openraft's storage traits return its `StorageError` (over 200 bytes): the helpers
+// here return what the traits return rather than box it to unbox it again.
+#![allow(clippy::result_large_err)]
+
 pub mod log_store;
 pub mod network;
 pub mod sm_store;

@@ -278,8 +278,8 @@ impl St<'_> {
         // Parent directory records, updated in place (they may be the same inode).
         let mut parents: BTreeMap<Ino, InodeRec> = BTreeMap::new();
         parents.insert(req.parent, self.inode(req.parent)?);
-        if !parents.contains_key(&req.new_parent) {
-            parents.insert(req.new_parent, self.inode(req.new_parent)?);
+        if let std::collections::btree_map::Entry::Vacant(e) = parents.entry(req.new_parent) {
+            e.insert(self.inode(req.new_parent)?);
         }
         if req.exchange {
             let d = dst.expect("checked above");
