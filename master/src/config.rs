@@ -206,3 +206,43 @@ pub fn parse_peers(s: &str) -> Result<std::collections::BTreeMap<u64, String>, S
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The annotated example config lists every master setting, each at its default:
+    /// the defaults are declared once (here) and the example cannot drift from them.
+    #[test]
+    fn example_config_lists_every_default() {
+        let text = include_str!("../../etc/ferrofs.toml");
+        let doc: toml::Table = toml::from_str(text).expect("etc/ferrofs.toml parses");
+        let example = doc["master"].as_table().expect("[master] section").clone();
+        let defaults: toml::Table =
+            toml::from_str(&toml::to_string(&MasterConfig::default()).unwrap()).unwrap();
+        for key in defaults.keys() {
+            assert!(
+                example.contains_key(key),
+                "etc/ferrofs.toml does not list master setting {key}"
+            );
+        }
+        let parsed: MasterConfig = example.try_into().expect("the example is a valid config");
+        let parsed: toml::Table = toml::from_str(&toml::to_string(&parsed).unwrap()).unwrap();
+        assert_eq!(
+            parsed, defaults,
+            "etc/ferrofs.toml differs from the defaults"
+        );
+        assert!(MasterConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn peers_parse_and_refuse_nonsense() {
+        let m = parse_peers("1=a:1, 2=b:2,3=http://c:3").unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[&3], "c:3");
+        assert!(parse_peers("").unwrap().is_empty());
+        for bad in ["1=a", "x=a:1", "0=a:1", "1=a:1,1=b:2", "1=:5", "1=a:99999"] {
+            assert!(parse_peers(bad).is_err(), "{bad} accepted");
+        }
+    }
+}
