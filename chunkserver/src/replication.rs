@@ -253,6 +253,28 @@ pub async fn receive(
     p: ReplicaParams,
     body: Body,
 ) -> Result<ChunkReport> {
+    let mut frames = body.into_data_stream();
+    let result = receive_checked(&node, id, &p, &mut frames).await;
+    if result.is_err() {
+        // Read what the sender is still sending before refusing: a reply sent before the
+        // body is read makes the connection close under the sender, which then sees a
+        // send error instead of the reason.
+        drain(&mut frames, p.length.min(DRAIN_MAX) + DRAIN_SLACK).await;
+    }
+    result
+}
+
+/// Bytes past a refused replica's declared length still read before replying.
+const DRAIN_SLACK: u64 = 1 << 20;
+/// Most of a refused replica's declared length read before replying.
+const DRAIN_MAX: u64 = 128 << 20;
+
+async fn receive_checked(
+    node: &Arc<Node>,
+    id: ChunkId,
+    p: &ReplicaParams,
+    frames: &mut axum::body::BodyDataStream,
+) -> Result<ChunkReport> {
     if p.sha_trailer && p.crc_trailer {
         return Err(E::BadRequest(
             "sha_trailer and crc_trailer exclude each other".into(),
@@ -294,11 +316,23 @@ pub async fn receive(
         crcs: CrcBuilder::default(),
         sha: ShaBuilder::default(),
     };
-    let result = receive_into(&node, id, &p, want_sha, inc, body).await;
+    let result = receive_into(node, id, p, want_sha, inc, frames).await;
     if result.is_err() {
         let _ = std::fs::remove_file(&path);
     }
     result
+}
+
+/// Read and drop what is left of a body, up to `limit` bytes or 5 seconds.
+async fn drain(frames: &mut axum::body::BodyDataStream, limit: u64) {
+    let mut seen = 0u64;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while seen <= limit {
+        match tokio::time::timeout_at(deadline, frames.next()).await {
+            Ok(Some(Ok(b))) => seen += b.len() as u64,
+            _ => return,
+        }
+    }
 }
 
 async fn receive_into(
@@ -307,9 +341,8 @@ async fn receive_into(
     p: &ReplicaParams,
     want_sha: Option<[u8; 32]>,
     inc: Incoming,
-    body: Body,
+    frames: &mut axum::body::BodyDataStream,
 ) -> Result<ChunkReport> {
-    let mut frames = body.into_data_stream();
     let mut buf = Vec::with_capacity(RECEIVE_PIECE);
     let trailer_len = trailer_len(p);
     let mut trailer = Vec::with_capacity(trailer_len.min(64 << 10));
