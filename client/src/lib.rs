@@ -17,6 +17,7 @@ pub mod error;
 mod file;
 pub mod master;
 mod namespace;
+mod stream;
 mod transfer;
 
 pub use config::ClientConfig;
