@@ -36,6 +36,12 @@ pub enum Cmd {
     Up(UpArgs),
     /// Mount the namespace with FUSE.
     Mount(MountArgs),
+    /// Serve the cluster over S3 (buckets are top-level directories).
+    S3(GatewayArgs),
+    /// Serve the cluster over WebHDFS (`/webhdfs/v1/PATH?op=...`).
+    Webhdfs(GatewayArgs),
+    /// Serve both S3 (`--s3-listen`) and WebHDFS (`--webhdfs-listen`) in one process.
+    Gateway(GatewayArgs),
     /// Copy a local file into the cluster (`-` reads standard input).
     Put {
         local: PathBuf,
@@ -254,4 +260,43 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     ferrofs_proto::units::parse_duration(s)
+}
+
+/// Flags of `ferrofs s3`, `ferrofs webhdfs` and `ferrofs gateway` (both endpoints in
+/// one process). Flags override the `[gateway]` section of `--config`.
+#[derive(Args, Debug, Default)]
+pub struct GatewayArgs {
+    /// TOML config file (see the `[gateway]` section of etc/ferrofs.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Master URL.
+    #[arg(long, env = "FERROFS_MASTER")]
+    pub master: Option<String>,
+    /// Address to listen on (`ferrofs s3` and `ferrofs webhdfs`).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// S3 address (`ferrofs gateway`).
+    #[arg(long)]
+    pub s3_listen: Option<String>,
+    /// WebHDFS address (`ferrofs gateway`).
+    #[arg(long)]
+    pub webhdfs_listen: Option<String>,
+    /// S3 access key (added to the config's keys).
+    #[arg(long, env = "FERROFS_S3_ACCESS_KEY")]
+    pub access_key: Option<String>,
+    /// Secret of `--access-key`.
+    #[arg(long, env = "FERROFS_S3_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Accept unsigned S3 requests (off by default).
+    #[arg(long)]
+    pub anonymous: bool,
+    /// Region GetBucketLocation reports.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Write the S3 endpoint's bound address to this file once listening.
+    #[arg(long)]
+    pub s3_addr_file: Option<PathBuf>,
+    /// Write the WebHDFS endpoint's bound address to this file once listening.
+    #[arg(long)]
+    pub webhdfs_addr_file: Option<PathBuf>,
 }

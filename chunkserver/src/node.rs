@@ -30,6 +30,9 @@ pub struct Node {
     /// (chunk, target addr) of copies queued or running, to ignore repeated commands.
     pub copying: Mutex<HashSet<(ChunkId, String)>>,
     pub io_bytes: AtomicU64,
+    /// Bytes read for clients and written into replicas (the master's history).
+    pub read_bytes: AtomicU64,
+    pub written_bytes: AtomicU64,
     pub scrub_status: Mutex<String>,
 }
 
@@ -58,6 +61,8 @@ impl Node {
             copies_in_flight: AtomicU32::new(0),
             copying: Mutex::new(HashSet::new()),
             io_bytes: AtomicU64::new(0),
+            read_bytes: AtomicU64::new(0),
+            written_bytes: AtomicU64::new(0),
             scrub_status: Mutex::new("not started".into()),
             config,
         })

@@ -41,7 +41,38 @@ pub fn s3_router(client: Client, cfg: &GatewayConfig) -> Router {
         tracing::warn!(error = ?e, "S3 request failed below the S3 layer");
         (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
     });
-    Router::new().fallback_service(service)
+    Router::new()
+        .fallback_service(service)
+        .layer(axum::middleware::from_fn(log_status))
+}
+
+/// One log line per refused or failed request: 5xx at warn, 4xx at info (s3s's own
+/// logs say ERROR for every 4xx; `ferrofs` turns them off unless RUST_LOG asks).
+///
+/// A refused upload may leave its body unread (a part for an unknown upload is refused
+/// before its bytes are looked at), and an unread aws-chunked body with trailers
+/// leaves the HTTP/1 connection stuck for the client's next request (boto3 waits out
+/// its read timeout). So an error reply to a request with a body closes the connection.
+async fn log_status(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let has_body = matches!(method, axum::http::Method::PUT | axum::http::Method::POST);
+    let mut resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    if status >= 400 && has_body {
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, "S3 request failed");
+    } else if status >= 400 {
+        tracing::info!(%method, %path, status, "S3 request refused");
+    }
+    resp
 }
 
 /// Run the configured endpoints on pre-bound listeners until `shutdown` resolves.

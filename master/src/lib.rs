@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod heartbeat;
+pub mod history;
 mod http;
 pub mod lease;
 pub mod metrics;
@@ -43,7 +44,8 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tracing::info!("starting re-replication worker");
     let worker = tokio::spawn(rereplication::run(master.clone(), stop_rx.clone()));
-    let prober = tokio::spawn(prober::run(master.clone(), stop_rx));
+    let prober = tokio::spawn(prober::run(master.clone(), stop_rx.clone()));
+    let sampler = tokio::spawn(history::run(master.clone(), stop_rx));
     tracing::info!(%addr, "master listening");
     let app = http::router(master.clone());
     let feed = master.clone();
@@ -58,6 +60,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = prober.await;
+    let _ = sampler.await;
     tracing::info!("master stopped");
     res.map_err(MasterError::from)
 }

@@ -68,6 +68,8 @@ pub struct Master {
     pub prober_wake: tokio::sync::Notify,
     /// Flips to true when the master starts shutting down (ends presence polls).
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// The dashboard's one-second samples and the counters feeding them.
+    pub history: crate::history::Recorder,
 }
 
 impl Master {
@@ -111,6 +113,7 @@ impl Master {
             rereplication_wake: tokio::sync::Notify::new(),
             prober_wake: tokio::sync::Notify::new(),
             stopping: tokio::sync::watch::channel(false).0,
+            history: Default::default(),
             cfg,
         };
         if m.db.get::<InodeRec>(&db::inode_key(ROOT_INO))?.is_none() {

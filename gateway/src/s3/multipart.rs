@@ -2,14 +2,18 @@
 //!
 //! An upload is a directory `/.ferrofs-multipart/<upload-id>/` holding a `data` file
 //! and one `part-NNNNN` entry per part. Clients (aws-cli, boto3, rclone) cut an object
-//! into parts of one size `S` except a shorter last one, so the first part to arrive
-//! fixes `S` (an extended attribute created once, so racing parts agree) and every part
-//! no longer than `S` is written straight into `data` at `(N-1)*S`, its entry an empty
-//! file labelled with its size, MD5 and offset. If the parts completed are exactly
-//! those, in place and consecutive, completion truncates `data` to the total and
-//! renames it to the key: no byte is copied. Any other part (longer than `S`, of
-//! unknown length) is parked in its own entry, and a completion that names a part
-//! out of place falls back to stream-copying every part into a new file in order.
+//! into parts of one size `S` except a shorter last one, so part 1's length fixes `S`
+//! (an extended attribute created once; part 1 is the one part that is never a short
+//! last part, unless it is the only one) and every part no longer than `S` is written
+//! straight into `data` at `(N-1)*S`, its entry an empty file labelled with its size,
+//! MD5 and offset. Clients send their parts concurrently, so a part that arrives before
+//! part 1 waits for it a moment (`SLOT_WAIT`). If the parts completed are all in place
+//! and consecutive, completion truncates `data` to the total and renames it to the
+//! key: no byte is copied. A part that cannot go in place (part 1 never came, or it is
+//! longer than `S`, or of unknown length) is parked in its own entry; completion then
+//! copies just the parked parts into their places in `data`, and only a part list
+//! that disagrees with the in-place layout (parts skipped) makes it copy every part
+//! into a new file.
 //!
 //! A part that fails its checksum loses its entry (its in-place bytes may have been
 //! overwritten), so it must be sent again. Two uploads of the same part running at
@@ -43,6 +47,8 @@ const PART_XATTR: &str = "user.ferrofs.s3.part";
 const DATA: &str = "data";
 /// Highest part number S3 allows.
 pub const MAX_PART: i32 = 10_000;
+/// How long a part that arrives before part 1 waits for part 1 to fix the slot size.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct UploadRecord {
@@ -75,14 +81,24 @@ pub fn slot_offset(slot: u64, n: u32, len: Option<u64>) -> Option<u64> {
     }
 }
 
+/// How a completed upload's bytes come together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Every part already sits at its offset in `data`: rename it.
+    InPlace,
+    /// Parts in `data` are at their offsets, the others parked: copy those in.
+    Patch,
+    /// Some part in `data` is not where the object needs it: copy every part.
+    Copy,
+}
+
 /// How to assemble a completed upload.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Plan {
     /// Parts in order with the offset each has in the object.
     pub parts: Vec<(u32, PartRecord, u64)>,
     pub total: u64,
-    /// Every part already sits at its offset in `data`.
-    pub in_place: bool,
+    pub layout: Layout,
     pub etag: String,
 }
 
@@ -128,7 +144,16 @@ pub fn plan(
         parts.push((*n as u32, rec.clone(), total));
         total += rec.size;
     }
-    let in_place = parts.iter().all(|(_, r, off)| r.offset == Some(*off));
+    let layout = if parts.iter().all(|(_, r, off)| r.offset == Some(*off)) {
+        Layout::InPlace
+    } else if parts
+        .iter()
+        .all(|(_, r, off)| r.offset.is_none_or(|o| o == *off))
+    {
+        Layout::Patch
+    } else {
+        Layout::Copy
+    };
     let etag = multipart_etag(
         &parts
             .iter()
@@ -139,7 +164,7 @@ pub fn plan(
     Ok(Plan {
         parts,
         total,
-        in_place,
+        layout,
         etag,
     })
 }
@@ -274,13 +299,25 @@ impl FerroS3 {
         })
     }
 
-    /// The upload's slot size: set by the first part to get here, read by the rest.
-    async fn slot(&self, dir: &Attr, len: Option<u64>) -> S3Result<u64> {
+    /// The upload's slot size: part 1's length. Other parts wait for it a moment;
+    /// 0 if it is not known (the part is then parked).
+    async fn slot(&self, dir: &Attr, n: u32, len: Option<u64>) -> S3Result<u64> {
         if let Some(s) = get_json::<u64>(&self.client, dir.ino, SLOT_XATTR).await? {
             return Ok(s);
         }
-        let Some(len) = len.filter(|l| *l > 0) else {
-            return Ok(0); // no guess to make: park this part
+        let len = match len.filter(|l| *l > 0) {
+            Some(l) if n == 1 => l,
+            None if n == 1 => return Ok(0),
+            _ => {
+                let deadline = tokio::time::Instant::now() + SLOT_WAIT;
+                while tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    if let Some(s) = get_json::<u64>(&self.client, dir.ino, SLOT_XATTR).await? {
+                        return Ok(s);
+                    }
+                }
+                return Ok(0);
+            }
         };
         match self
             .client
@@ -316,7 +353,7 @@ impl FerroS3 {
         let n = i.part_number as u32;
         let (dir, _) = self.upload(&i.bucket, &i.key, &i.upload_id).await?;
         let len = i.content_length.map(|l| l.max(0) as u64);
-        let slot = self.slot(&dir, len).await?;
+        let slot = self.slot(&dir, n, len).await?;
         let offset = slot_offset(slot, n, len);
         let mut expected = Expected {
             content_md5: i.content_md5,
@@ -485,22 +522,35 @@ impl FerroS3 {
             .lookup(dir.ino, DATA)
             .await
             .map_err(upload_err)?;
-        let assembled = if plan.in_place {
-            tracing::debug!(upload = %i.upload_id, parts = plan.parts.len(), "parts in place: completing by rename");
-            self.client
-                .truncate(data.ino, plan.total)
-                .await
-                .map_err(upload_err)?
-        } else {
-            tracing::info!(upload = %i.upload_id, parts = plan.parts.len(), "parts out of place: copying them");
-            self.assemble_by_copy(&dir, &data, &have, &plan).await?
+        let parked = plan
+            .parts
+            .iter()
+            .filter(|(_, r, _)| r.offset.is_none())
+            .count();
+        let (upload, parts) = (&i.upload_id, plan.parts.len());
+        let assembled = match plan.layout {
+            Layout::InPlace => {
+                tracing::info!(%upload, parts, "parts in place: completing by rename");
+                self.client
+                    .truncate(data.ino, plan.total)
+                    .await
+                    .map_err(upload_err)?
+            }
+            Layout::Patch => {
+                tracing::info!(%upload, parts, parked, "copying the parked parts into place");
+                self.patch_parked(&data, &have, &plan).await?
+            }
+            Layout::Copy => {
+                tracing::info!(%upload, parts, "parts out of place: copying them all");
+                self.assemble_by_copy(&dir, &data, &have, &plan).await?
+            }
         };
         let meta = new.into_meta(plan.etag.clone(), &assembled);
         self.client
             .setxattr(assembled.ino, META_XATTR, meta.encode(), XattrMode::Either)
             .await
             .map_err(key_err)?;
-        let name_in_dir = if plan.in_place {
+        let name_in_dir = if plan.layout != Layout::Copy {
             DATA.to_string()
         } else {
             COPY.to_string()
@@ -544,6 +594,36 @@ impl FerroS3 {
             e_tag: Some(ETag::Strong(plan.etag)),
             ..Default::default()
         })
+    }
+
+    /// Copy the parked parts into their places in `data` (the others are there).
+    async fn patch_parked(
+        &self,
+        data: &Attr,
+        have: &BTreeMap<u32, (PartRecord, Attr)>,
+        plan: &Plan,
+    ) -> S3Result<Attr> {
+        for (n, r, at) in plan.parts.iter().filter(|(_, r, _)| r.offset.is_none()) {
+            let src = &have[n].1;
+            let reader =
+                tokio_util::io::StreamReader::new(read_stream(&self.client, src, 0, r.size));
+            let (got, _) = self
+                .client
+                .write_stream(data.ino, *at, reader, false)
+                .await
+                .map_err(upload_err)?;
+            if got != r.size {
+                return Err(s3_error!(
+                    InternalError,
+                    "part {n} read back {got} of {} bytes",
+                    r.size
+                ));
+            }
+        }
+        self.client
+            .truncate(data.ino, plan.total)
+            .await
+            .map_err(upload_err)
     }
 
     /// Copy every part, in order, into a new file `COPY` in the upload directory.
@@ -685,7 +765,7 @@ mod tests {
             (3, Some(E3.to_string())),
         ];
         let p = plan(&listed, &have, 8).unwrap();
-        assert!(p.in_place);
+        assert_eq!(p.layout, Layout::InPlace);
         assert_eq!(p.total, 19);
         assert_eq!(
             p.parts.iter().map(|(_, _, o)| *o).collect::<Vec<_>>(),
@@ -695,24 +775,36 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_guessed_from_a_short_last_part_falls_back_to_copying() {
-        // The last part arrived first and fixed the slot at 3: parts 1 and 2 were
-        // longer and parked; part 3 sits at offset 6, not 16.
+    fn parked_parts_are_patched_in_and_misplaced_ones_force_a_copy() {
+        // Part 2 came before part 1 and was parked: copy only it.
         let have = BTreeMap::from([
-            (1, rec(8, E1, None)),
+            (1, rec(8, E1, Some(0))),
+            (2, rec(8, E2, None)),
+            (3, rec(3, E3, Some(16))),
+        ]);
+        let p = plan(&[(1, None), (2, None), (3, None)], &have, 1).unwrap();
+        assert_eq!(p.layout, Layout::Patch);
+        assert_eq!(p.total, 19);
+        // A slot of 3 (from a client whose part 1 was short): part 3 sits at 6, where
+        // part 1's bytes belong.
+        let have = BTreeMap::from([
+            (1, rec(3, E1, Some(0))),
             (2, rec(8, E2, None)),
             (3, rec(3, E3, Some(6))),
         ]);
         let p = plan(&[(1, None), (2, None), (3, None)], &have, 1).unwrap();
-        assert!(!p.in_place);
-        assert_eq!(p.total, 19);
+        assert_eq!(p.layout, Layout::Copy);
     }
 
     #[test]
     fn skipping_a_part_is_not_in_place() {
         let have = BTreeMap::from([(1, rec(8, E1, Some(0))), (3, rec(8, E3, Some(16)))]);
         let p = plan(&[(1, None), (3, None)], &have, 1).unwrap();
-        assert!(!p.in_place, "part 3 belongs at 8 in the object, not 16");
+        assert_eq!(
+            p.layout,
+            Layout::Copy,
+            "part 3 belongs at 8 in the object, not 16"
+        );
     }
 
     #[test]

@@ -46,6 +46,14 @@ pub(super) fn body_reader(body: Option<StreamingBlob>) -> impl AsyncRead + Unpin
     tokio_util::io::StreamReader::new(stream)
 }
 
+/// Read a body to its end (an empty one, or trailers only) so the connection is
+/// ready for the next request.
+async fn drain(body: Option<StreamingBlob>) {
+    if let Some(mut b) = body {
+        while let Some(Ok(_)) = futures::StreamExt::next(&mut b).await {}
+    }
+}
+
 fn http_date_range(start: u64, end: u64, size: u64) -> String {
     format!("bytes {start}-{}/{size}", end.saturating_sub(1))
 }
@@ -160,6 +168,7 @@ impl FerroS3 {
                     "a key ending in \"/\" is a directory and takes no content"
                 ));
             }
+            drain(i.body).await;
             self.bucket(&i.bucket).await?;
             self.client.mkdir_p(&path).await.map_err(|e| {
                 if e.is(ErrorCode::NotADirectory) {
