@@ -229,8 +229,8 @@ async fn protocol_shapes_and_errors() {
             "java.io.IOException",
         ),
         (
-            "GET",
-            "/raw?op=LISTSTATUS&x=%zz",
+            "PUT",
+            "/raw/x?op=CREATE&data=true&replication=abc",
             400,
             "java.lang.IllegalArgumentException",
         ),
