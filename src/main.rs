@@ -1,11 +1,14 @@
 //! The `ferrofs` binary: every role and tool as a subcommand.
 
 mod admin_cmd;
+mod attr_fmt;
 mod cli;
+mod dfs_cmds;
 mod files;
 mod gateway_cmd;
 mod mount_cmd;
 mod servers;
+mod tree_transfer;
 mod up;
 mod up_gateway;
 

@@ -59,10 +59,15 @@ fn key_pair(dir: &Path) -> Result<(String, String)> {
 }
 
 /// Start the gateway as one of `procs` and wait until both endpoints accept.
-pub async fn start(dir: &Path, master: &str, procs: &mut Vec<Proc>) -> Result<Started> {
+pub async fn start(
+    dir: &Path,
+    master: &str,
+    (s3, hdfs): (u16, u16),
+    procs: &mut Vec<Proc>,
+) -> Result<Started> {
     let (access_key, secret_key) = key_pair(dir)?;
-    let s3_port = free_port(9100)?;
-    let hdfs_port = free_port(9870)?;
+    let s3_port = free_port(s3)?;
+    let hdfs_port = free_port(hdfs)?;
     let mut args = vec![
         "gateway".to_string(),
         "--master".into(),

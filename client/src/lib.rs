@@ -17,6 +17,7 @@ pub mod error;
 mod file;
 pub mod master;
 mod namespace;
+pub mod staged;
 mod stream;
 mod transfer;
 

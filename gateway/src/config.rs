@@ -109,6 +109,19 @@ mod tests {
         assert_eq!(c.webhdfs_listen, "127.0.0.1:9870");
     }
 
+    #[test]
+    fn the_example_config_parses_and_matches_the_defaults() {
+        let text = include_str!("../../etc/ferrofs.toml");
+        let mut doc: toml::Table = toml::from_str(text).unwrap();
+        let c: GatewayConfig = doc.remove("gateway").unwrap().try_into().unwrap();
+        let d = GatewayConfig::default();
+        assert_eq!(
+            (&c.master, &c.s3_listen, &c.webhdfs_listen, c.anonymous, &c.region, c.min_part_size),
+            (&d.master, &d.s3_listen, &d.webhdfs_listen, d.anonymous, &d.region, d.min_part_size)
+        );
+        assert!(c.keys.is_empty());
+    }
+
     fn toml_like(json: &str) -> GatewayConfig {
         serde_json::from_str(json).unwrap()
     }
