@@ -23,6 +23,8 @@ async fn sales_per_product_small() {
     let r = job::run(&j).await.expect("the job");
     eprintln!("{r:?}");
     assert_eq!(r.rows, 100_000);
+    assert!(r.parquet_bytes > 0 && r.parquet_bytes < r.csv_bytes, "{r:?}");
+    assert!(r.write_secs > 0.0 && r.csv_query_secs > 0.0 && r.parquet_query_secs > 0.0);
     assert!(r.products_checked > 900, "only {} products had sales", r.products_checked);
     phase!("the tables are files in the namespace");
     let cl = c.client();

@@ -112,7 +112,7 @@ fn to_csv(b: &RecordBatch) -> Vec<u8> {
 
 fn to_parquet(b: &RecordBatch) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    let props = WriterProperties::builder().set_max_row_group_size(256 * 1024).build();
+    let props = WriterProperties::builder().set_max_row_group_row_count(Some(256 * 1024)).build();
     let mut w = ArrowWriter::try_new(&mut buf, schema(), Some(props))?;
     w.write(b)?;
     w.close()?;
@@ -175,11 +175,11 @@ pub async fn run(job: &Job) -> anyhow::Result<Report> {
         let pq = to_parquet(&batch)?;
         csv_bytes += csv.len() as u64;
         parquet_bytes += pq.len() as u64;
-        let (c, p) = (
-            store.put(&Path::from(format!("csv/part-{i:04}.csv")), csv.into()),
-            store.put(&Path::from(format!("parquet/part-{i:04}.parquet")), pq.into()),
+        let (cp, pp) = (
+            Path::from(format!("csv/part-{i:04}.csv")),
+            Path::from(format!("parquet/part-{i:04}.parquet")),
         );
-        futures::try_join!(c, p)?;
+        futures::try_join!(store.put(&cp, csv.into()), store.put(&pp, pq.into()))?;
         first += n;
         i += 1;
     }

@@ -5,6 +5,7 @@
 
 use crate::errors::to_os;
 use crate::{FerroStore, meta};
+
 use ferrofs_proto::ErrorCode;
 use ferrofs_proto::namespace::{Attr, DirEntry, FileKind};
 use futures::stream::{BoxStream, StreamExt};
@@ -55,9 +56,7 @@ impl Walk {
                     Err(e) => return Some(Err(e)),
                     Ok(None) => return None,
                     Ok(Some(a)) if a.kind == FileKind::Dir => self.dirs.push((a.ino, self.prefix.clone())),
-                    Ok(Some(a)) if a.kind == FileKind::File && !self.prefix.as_ref().is_empty() => {
-                        return Some(Ok(meta(self.prefix.clone(), &a)));
-                    }
+                    // A prefix naming a file lists nothing: prefixes are directories.
                     Ok(Some(_)) => return None,
                 }
             }
