@@ -36,7 +36,13 @@ pub enum Cmd {
     Up(UpArgs),
     /// Mount the namespace with FUSE.
     Mount(MountArgs),
-    /// Copy a local file into the cluster (`-` reads standard input).
+    /// Serve the cluster over S3 (buckets are top-level directories).
+    S3(GatewayArgs),
+    /// Serve the cluster over WebHDFS (`/webhdfs/v1/PATH?op=...`).
+    Webhdfs(GatewayArgs),
+    /// Serve both S3 (`--s3-listen`) and WebHDFS (`--webhdfs-listen`) in one process.
+    Gateway(GatewayArgs),
+    /// Copy a local file or directory tree into the cluster (`-` reads standard input).
     Put {
         local: PathBuf,
         remote: String,
@@ -46,10 +52,13 @@ pub enum Cmd {
         #[command(flatten)]
         m: MasterUrl,
     },
-    /// Copy a file out of the cluster (`-` writes standard output).
+    /// Copy a file or directory tree out of the cluster (`-` writes standard output).
     Get {
         remote: String,
         local: PathBuf,
+        /// Accepted for habit's sake: directories are always copied whole.
+        #[arg(short = 'r')]
+        recursive: bool,
         #[command(flatten)]
         m: MasterUrl,
     },
@@ -60,12 +69,100 @@ pub enum Cmd {
         m: MasterUrl,
     },
     /// List a directory.
+    #[command(disable_help_flag = true)]
     Ls {
         #[arg(default_value = "/")]
         path: String,
-        /// Long format.
+        /// Long format: mode, links, owner, group, size, time, name.
         #[arg(short = 'l')]
         long: bool,
+        /// With -l: numeric user and group ids.
+        #[arg(short = 'n')]
+        numeric: bool,
+        /// With -l: sizes like 1.5K, 12M.
+        #[arg(short = 'h')]
+        human: bool,
+        /// JSON array of entries.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, action = clap::ArgAction::Help, help = "Print help")]
+        help: Option<bool>,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Space used under a path: each entry's size and its size on the disks (all
+    /// replicas), as `hdfs dfs -du`.
+    #[command(disable_help_flag = true)]
+    Du {
+        #[arg(default_value = "/")]
+        path: String,
+        /// One total for the path.
+        #[arg(short = 's')]
+        summary: bool,
+        /// Sizes like 1.5K, 12M.
+        #[arg(short = 'h')]
+        human: bool,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, action = clap::ArgAction::Help, help = "Print help")]
+        help: Option<bool>,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// The cluster's capacity, used and available space.
+    #[command(disable_help_flag = true)]
+    Df {
+        /// Sizes like 1.5K, 12M.
+        #[arg(short = 'h')]
+        human: bool,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, action = clap::ArgAction::Help, help = "Print help")]
+        help: Option<bool>,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Change permissions: octal (755) or symbolic (u+x, go-w, a=r).
+    Chmod {
+        mode: String,
+        path: String,
+        #[arg(short = 'R')]
+        recursive: bool,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Change owner and/or group: OWNER, OWNER:GROUP or :GROUP (names or numbers).
+    Chown {
+        owner: String,
+        path: String,
+        #[arg(short = 'R')]
+        recursive: bool,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Create an empty file, or set an existing one's times to now.
+    Touch {
+        path: String,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Print the end of a file; -f keeps printing what is appended.
+    Tail {
+        path: String,
+        #[arg(short = 'f')]
+        follow: bool,
+        /// Bytes from the end to start at.
+        #[arg(short = 'c', default_value_t = 1024)]
+        bytes: u64,
+        #[command(flatten)]
+        m: MasterUrl,
+    },
+    /// Copy inside the cluster (-r for directories).
+    Cp {
+        from: String,
+        to: String,
+        #[arg(short = 'r', short_alias = 'R')]
+        recursive: bool,
         #[command(flatten)]
         m: MasterUrl,
     },
@@ -260,6 +357,12 @@ pub struct UpArgs {
     /// Serve extended attributes on the mount (see `ferrofs mount --xattr`).
     #[arg(long)]
     pub xattr: bool,
+    /// S3 gateway port (0 picks a free one).
+    #[arg(long, default_value_t = 9100)]
+    pub s3_port: u16,
+    /// WebHDFS gateway port (0 picks a free one).
+    #[arg(long, default_value_t = 9870)]
+    pub webhdfs_port: u16,
 }
 
 #[derive(Args, Debug)]
@@ -291,4 +394,43 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     ferrofs_proto::units::parse_duration(s)
+}
+
+/// Flags of `ferrofs s3`, `ferrofs webhdfs` and `ferrofs gateway` (both endpoints in
+/// one process). Flags override the `[gateway]` section of `--config`.
+#[derive(Args, Debug, Default)]
+pub struct GatewayArgs {
+    /// TOML config file (see the `[gateway]` section of etc/ferrofs.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Master URL.
+    #[arg(long, env = "FERROFS_MASTER")]
+    pub master: Option<String>,
+    /// Address to listen on (`ferrofs s3` and `ferrofs webhdfs`).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// S3 address (`ferrofs gateway`).
+    #[arg(long)]
+    pub s3_listen: Option<String>,
+    /// WebHDFS address (`ferrofs gateway`).
+    #[arg(long)]
+    pub webhdfs_listen: Option<String>,
+    /// S3 access key (added to the config's keys).
+    #[arg(long, env = "FERROFS_S3_ACCESS_KEY")]
+    pub access_key: Option<String>,
+    /// Secret of `--access-key`.
+    #[arg(long, env = "FERROFS_S3_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Accept unsigned S3 requests (off by default).
+    #[arg(long)]
+    pub anonymous: bool,
+    /// Region GetBucketLocation reports.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Write the S3 endpoint's bound address to this file once listening.
+    #[arg(long)]
+    pub s3_addr_file: Option<PathBuf>,
+    /// Write the WebHDFS endpoint's bound address to this file once listening.
+    #[arg(long)]
+    pub webhdfs_addr_file: Option<PathBuf>,
 }

@@ -1,9 +1,10 @@
-//! File commands: put, get, cat, ls, stat, mkdir, rm, mv.
+//! File commands: put, get, cat, ls, stat, mkdir, rm, mv (and, in `dfs_cmds`, du, df,
+//! chmod, chown, touch, tail, cp).
 
 use crate::cli::Cmd;
 use anyhow::{Context, Result};
 use ferrofs_client::{Client, ClientConfig, Progress};
-use ferrofs_proto::namespace::{Attr, FileKind};
+use ferrofs_proto::namespace::FileKind;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -38,6 +39,9 @@ pub async fn run(cmd: Cmd) -> Result<()> {
             m,
         } => {
             let c = client(&m.master)?;
+            if local.is_dir() {
+                return crate::tree_transfer::put_dir(&c, &local, &remote, replication).await;
+            }
             let attr = if local.as_os_str() == "-" {
                 c.put(&remote, tokio::io::stdin(), replication, None)
                     .await?
@@ -62,8 +66,13 @@ pub async fn run(cmd: Cmd) -> Result<()> {
             };
             tracing::info!(path = %remote, size = attr.size, "stored");
         }
-        Cmd::Get { remote, local, m } => {
+        Cmd::Get {
+            remote, local, m, ..
+        } => {
             let c = client(&m.master)?;
+            if c.resolve(&remote).await?.kind == FileKind::Dir {
+                return crate::tree_transfer::get_dir(&c, &remote, &local).await;
+            }
             if local.as_os_str() == "-" {
                 c.get(&remote, &mut tokio::io::stdout(), None).await?;
             } else {
@@ -92,25 +101,54 @@ pub async fn run(cmd: Cmd) -> Result<()> {
                 .get(&remote, &mut tokio::io::stdout(), None)
                 .await?;
         }
-        Cmd::Ls { path, long, m } => {
-            let c = client(&m.master)?;
-            let a = c.resolve(&path).await?;
-            let entries = if a.kind == FileKind::Dir {
-                c.readdir_all(a.ino).await?
-            } else {
-                vec![ferrofs_proto::namespace::DirEntry {
-                    name: path.clone(),
-                    attr: a,
-                }]
-            };
-            for e in entries {
-                if long {
-                    println!("{}", long_line(&e.attr, &e.name));
-                } else {
-                    println!("{}", e.name);
-                }
-            }
+        Cmd::Ls {
+            path,
+            long,
+            numeric,
+            human,
+            json,
+            m,
+            ..
+        } => {
+            let o = crate::attr_fmt::LongOpts { numeric, human };
+            crate::dfs_cmds::ls(&client(&m.master)?, &path, long, o, json).await?;
         }
+        Cmd::Du {
+            path,
+            summary,
+            human,
+            json,
+            m,
+            ..
+        } => crate::dfs_cmds::du(&client(&m.master)?, &path, summary, human, json).await?,
+        Cmd::Df { human, json, m, .. } => {
+            crate::dfs_cmds::df(&client(&m.master)?, &m.master, human, json).await?
+        }
+        Cmd::Chmod {
+            mode,
+            path,
+            recursive,
+            m,
+        } => crate::dfs_cmds::chmod(&client(&m.master)?, &mode, &path, recursive).await?,
+        Cmd::Chown {
+            owner,
+            path,
+            recursive,
+            m,
+        } => crate::dfs_cmds::chown(&client(&m.master)?, &owner, &path, recursive).await?,
+        Cmd::Touch { path, m } => crate::dfs_cmds::touch(&client(&m.master)?, &path).await?,
+        Cmd::Tail {
+            path,
+            follow,
+            bytes,
+            m,
+        } => crate::dfs_cmds::tail(&client(&m.master)?, &path, bytes, follow).await?,
+        Cmd::Cp {
+            from,
+            to,
+            recursive,
+            m,
+        } => crate::dfs_cmds::cp(&client(&m.master)?, &from, &to, recursive).await?,
         Cmd::Stat { path, json, m } => {
             let c = client(&m.master)?;
             let a = c.resolve(&path).await?;
@@ -144,10 +182,18 @@ pub async fn run(cmd: Cmd) -> Result<()> {
                     "  size: {}  uid: {}  gid: {}  replication: {}",
                     a.size, a.uid, a.gid, a.replication
                 );
+                let names = crate::attr_fmt::Names::default();
                 println!(
-                    " mtime: {}.{:09}  ctime: {}.{:09}",
-                    a.mtime.sec, a.mtime.nsec, a.ctime.sec, a.ctime.nsec
+                    " owner: {} ({})  group: {} ({})  perms: {}",
+                    names.user(a.uid),
+                    a.uid,
+                    names.group(a.gid),
+                    a.gid,
+                    crate::attr_fmt::mode_string(a.kind, a.mode)
                 );
+                println!("access: {}", crate::attr_fmt::stat_time(a.atime));
+                println!("modify: {}", crate::attr_fmt::stat_time(a.mtime));
+                println!("change: {}", crate::attr_fmt::stat_time(a.ctime));
                 if let Some(info) = info {
                     for ch in info.chunks {
                         println!(
@@ -172,7 +218,7 @@ pub async fn run(cmd: Cmd) -> Result<()> {
         Cmd::Rm { path, recursive, m } => {
             let c = client(&m.master)?;
             if recursive {
-                c.remove_all(&path).await?;
+                crate::dfs_cmds::rm_recursive(&c, &path).await?;
             } else {
                 c.remove(&path).await?;
             }
@@ -194,27 +240,4 @@ pub fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn long_line(a: &Attr, name: &str) -> String {
-    let t = match a.kind {
-        FileKind::Dir => 'd',
-        FileKind::Symlink => 'l',
-        FileKind::Fifo => 'p',
-        FileKind::Socket => 's',
-        FileKind::CharDevice => 'c',
-        FileKind::BlockDevice => 'b',
-        FileKind::File => '-',
-    };
-    let mut perms = String::new();
-    for shift in [6, 3, 0] {
-        let bits = (a.mode >> shift) & 7;
-        perms.push(if bits & 4 != 0 { 'r' } else { '-' });
-        perms.push(if bits & 2 != 0 { 'w' } else { '-' });
-        perms.push(if bits & 1 != 0 { 'x' } else { '-' });
-    }
-    format!(
-        "{t}{perms} {:>3} {:>5} {:>5} {:>12} {:>10} {name}",
-        a.nlink, a.uid, a.gid, a.size, a.mtime.sec
-    )
 }

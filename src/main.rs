@@ -1,19 +1,29 @@
 //! The `ferrofs` binary: every role and tool as a subcommand.
 
 mod admin_cmd;
+mod attr_fmt;
 mod cli;
+mod dfs_cmds;
 mod files;
+mod gateway_cmd;
 mod mount_cmd;
 mod servers;
+mod tree_transfer;
 mod up;
+mod up_gateway;
 
 use clap::Parser;
 use cli::{Cli, Cmd};
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(server: bool) {
-    // openraft logs every vote and state change at info.
-    let default = if server { "info,openraft=warn" } else { "warn" };
+    // openraft logs every vote and state change at info; s3s logs every refused
+    // request at ERROR (the gateway logs them itself).
+    let default = if server {
+        "info,openraft=warn,s3s=off"
+    } else {
+        "warn,s3s=off"
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // Colours only on a terminal: `up` and services write logs to files.
     use std::io::IsTerminal;
@@ -28,7 +38,13 @@ fn main() {
     let cli = Cli::parse();
     let server = matches!(
         cli.cmd,
-        Cmd::Master(_) | Cmd::Chunkserver(_) | Cmd::Up(_) | Cmd::Mount(_)
+        Cmd::Master(_)
+            | Cmd::Chunkserver(_)
+            | Cmd::Up(_)
+            | Cmd::Mount(_)
+            | Cmd::S3(_)
+            | Cmd::Webhdfs(_)
+            | Cmd::Gateway(_)
     );
     init_logging(server);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -41,6 +57,9 @@ fn main() {
             Cmd::Chunkserver(a) => servers::chunkserver(a).await,
             Cmd::Up(a) => up::run(a).await,
             Cmd::Mount(a) => mount_cmd::run(a).await,
+            Cmd::S3(a) => gateway_cmd::run(a, gateway_cmd::Mode::S3).await,
+            Cmd::Webhdfs(a) => gateway_cmd::run(a, gateway_cmd::Mode::WebHdfs).await,
+            Cmd::Gateway(a) => gateway_cmd::run(a, gateway_cmd::Mode::Both).await,
             Cmd::Admin { cmd, m, token } => admin_cmd::run(cmd, &m.master, token).await,
             other => files::run(other).await,
         }

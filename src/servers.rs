@@ -7,7 +7,7 @@ use ferrofs_chunkserver::ChunkserverConfig;
 use ferrofs_master::MasterConfig;
 use std::path::Path;
 
-fn load<T: serde::de::DeserializeOwned + Default>(
+pub(crate) fn load<T: serde::de::DeserializeOwned + Default>(
     path: Option<&Path>,
     section: &str,
 ) -> anyhow::Result<T> {
@@ -34,7 +34,10 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn bind(listen: &str, addr_file: Option<&Path>) -> anyhow::Result<tokio::net::TcpListener> {
+pub(crate) async fn bind(
+    listen: &str,
+    addr_file: Option<&Path>,
+) -> anyhow::Result<tokio::net::TcpListener> {
     let l = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -21,7 +21,7 @@ use tokio::process::{Child, Command};
 /// loop, not `kill -9`) before `up` gives up.
 const MASTER_RESTARTS: usize = 5;
 
-struct Proc {
+pub(crate) struct Proc {
     name: String,
     args: Vec<String>,
     log: PathBuf,
@@ -51,7 +51,7 @@ fn start(name: &str, args: &[String], log: &Path, append: bool) -> Result<Child>
         .with_context(|| format!("starting {name}"))
 }
 
-fn spawn(name: &str, args: &[String], log: &Path) -> Result<Proc> {
+pub(crate) fn spawn(name: &str, args: &[String], log: &Path) -> Result<Proc> {
     Ok(Proc {
         name: name.to_string(),
         args: args.to_vec(),
@@ -88,7 +88,7 @@ fn how(s: std::process::ExitStatus) -> String {
     }
 }
 
-fn free_port(preferred: u16) -> Result<u16> {
+pub(crate) fn free_port(preferred: u16) -> Result<u16> {
     if preferred != 0 && std::net::TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
         return Ok(preferred);
     }
@@ -97,7 +97,11 @@ fn free_port(preferred: u16) -> Result<u16> {
         .port())
 }
 
-async fn wait_for(what: &str, deadline: Duration, mut f: impl AsyncFnMut() -> bool) -> Result<()> {
+pub(crate) async fn wait_for(
+    what: &str,
+    deadline: Duration,
+    mut f: impl AsyncFnMut() -> bool,
+) -> Result<()> {
     let start = Instant::now();
     while start.elapsed() < deadline {
         if f().await {
@@ -268,6 +272,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
         },
     )
     .await?;
+    let gateway = crate::up_gateway::start(&dir, &url, (a.s3_port, a.webhdfs_port), &mut procs).await?;
     let mut mounted: Option<PathBuf> = None;
     if let Some(mnt) = &a.mount {
         std::fs::create_dir_all(mnt)?;
@@ -306,6 +311,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
     let first = &urls[0];
     println!("  dashboard: {first}/");
     println!("  admin API: {first}/api/v1/status");
+    gateway.print_banner();
     if let Some(m) = &mounted {
         println!("  mounted:   {}", m.display());
     }

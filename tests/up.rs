@@ -1,7 +1,8 @@
 //! `ferrofs up`, the README's front door, as a user runs it: it starts a mounted local
 //! cluster, starts a `kill -9`ed master again on the same port and data (the mount goes
 //! on working and no closed file is lost), leaves a killed chunkserver down until
-//! SIGHUP, and on SIGTERM stops everything and unmounts.
+//! SIGHUP, prints its S3 and WebHDFS gateway in the banner, and on SIGTERM stops
+//! everything and unmounts.
 
 mod common;
 use common::*;
@@ -80,7 +81,8 @@ async fn up_supervises_its_cluster() {
         .unwrap();
     let mnt = dir.path().join("mnt");
     let mut up = Command::new(BIN)
-        .args(["up", "--port", "0", "--chunkservers", "2", "--dir"])
+        .args(["up", "--port", "0", "--s3-port", "0", "--webhdfs-port", "0"])
+        .args(["--chunkservers", "2", "--dir"])
         .arg(dir.path().join("data"))
         .arg("--mount")
         .arg(&mnt)
@@ -120,6 +122,9 @@ async fn up_supervises_its_cluster() {
     };
     let url = wait_line("master:", 120).await;
     let url = url.split_whitespace().nth(1).unwrap().to_string();
+    let s3 = wait_line("S3:", 60).await;
+    assert!(s3.contains("http://127.0.0.1:") && s3.contains("access key"), "{s3}");
+    wait_line("WebHDFS:", 60).await;
     wait_line("Ctrl-C", 60).await;
     assert!(is_mounted(&mnt));
 
@@ -154,7 +159,7 @@ async fn up_supervises_its_cluster() {
 
     phase!("SIGTERM stops everything and unmounts");
     let kids = children(pid, "");
-    assert_eq!(kids.len(), 4, "master, 2 chunkservers, mount: {kids:?}");
+    assert_eq!(kids.len(), 5, "master, 2 chunkservers, gateway, mount: {kids:?}");
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     wait_line("stopped", 60).await;
     let status = tokio::task::spawn_blocking(move || up.wait())

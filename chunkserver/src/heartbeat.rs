@@ -120,6 +120,8 @@ async fn heartbeat(node: &Arc<Node>, link: &Link) -> Result<HeartbeatResp> {
         corrupt: delta.corrupt.iter().copied().collect(),
         copies_in_flight: node.copies_in_flight.load(Ordering::Relaxed),
         io_bytes: node.io_bytes.load(Ordering::Relaxed),
+        read_bytes: node.read_bytes.load(Ordering::Relaxed),
+        written_bytes: node.written_bytes.load(Ordering::Relaxed),
     };
     let r = call::<_, HeartbeatResp>(node, &link.master, HEARTBEAT, &req).await;
     if r.is_err() {

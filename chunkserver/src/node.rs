@@ -30,6 +30,9 @@ pub struct Node {
     /// (chunk, target addr) of copies queued or running, to ignore repeated commands.
     pub copying: Mutex<HashSet<(ChunkId, String)>>,
     pub io_bytes: AtomicU64,
+    /// Bytes read for clients and written into replicas (the master's history).
+    pub read_bytes: AtomicU64,
+    pub written_bytes: AtomicU64,
     pub scrub_status: Mutex<String>,
     /// Highest master term heard in a heartbeat reply (commands of older terms are
     /// ignored).
@@ -62,6 +65,8 @@ impl Node {
             copying: Mutex::new(HashSet::new()),
             io_bytes: AtomicU64::new(0),
             master_term: AtomicU64::new(0),
+            read_bytes: AtomicU64::new(0),
+            written_bytes: AtomicU64::new(0),
             scrub_status: Mutex::new("not started".into()),
             config,
         })

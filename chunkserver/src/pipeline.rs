@@ -269,6 +269,7 @@ pub async fn write(
         local_result = node.blocking(move |s| s.sync(&c2, v)).await;
     }
     node.io_bytes.fetch_add(total, Ordering::Relaxed);
+    node.written_bytes.fetch_add(total, Ordering::Relaxed);
     let down_result = match down {
         None => None,
         Some(task) => Some(match timeout(rt, join(task)).await {

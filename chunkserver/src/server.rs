@@ -165,6 +165,7 @@ async fn read(State(node): Node_, Id(id): Id, Q(p): Q<api::ReadParams>) -> Resul
         .await?;
     let pos = start + first.len() as u64;
     node.io_bytes.fetch_add(total, Ordering::Relaxed);
+    node.read_bytes.fetch_add(total, Ordering::Relaxed);
     let first = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) });
     let rest = futures::stream::try_unfold(pos, move |at| {
         let (node, c) = (node.clone(), c.clone());

@@ -17,6 +17,8 @@ pub mod error;
 mod file;
 pub mod master;
 mod namespace;
+pub mod staged;
+mod stream;
 mod transfer;
 
 pub use config::ClientConfig;

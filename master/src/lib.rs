@@ -13,6 +13,7 @@ pub mod db;
 mod durable;
 pub mod error;
 pub mod heartbeat;
+pub mod history;
 mod http;
 mod leader;
 pub mod lease;
@@ -73,7 +74,8 @@ pub async fn run(
         tokio::spawn(leader::run(master.clone(), stop_rx.clone())),
         tokio::spawn(leader::watch_leader(master.clone(), stop_rx.clone())),
         tokio::spawn(rereplication::run(master.clone(), stop_rx.clone())),
-        tokio::spawn(prober::run(master.clone(), stop_rx)),
+        tokio::spawn(prober::run(master.clone(), stop_rx.clone())),
+        tokio::spawn(history::run(master.clone(), stop_rx)),
     ];
     let res = server
         .await

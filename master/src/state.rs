@@ -63,6 +63,8 @@ pub struct Master {
     /// The state was converted from a single master's (before the group existed): the
     /// first leadership takes a snapshot so members added later start from it.
     pub(crate) migrated: bool,
+    /// The dashboard's one-second samples and the counters feeding them.
+    pub history: crate::history::Recorder,
 }
 
 impl Master {
@@ -146,6 +148,7 @@ impl Master {
             prober_wake: tokio::sync::Notify::new(),
             stopping: tokio::sync::watch::channel(false).0,
             migrated,
+            history: Default::default(),
             cfg,
         }))
     }

@@ -172,3 +172,45 @@ pub struct FsckResp {
 pub struct MaintenanceReq {
     pub on: bool,
 }
+
+/// `GET ?since=<unix ms>`: `HistoryResp`, the master's one-second samples newer than
+/// `since` (all it keeps, about an hour, without it).
+pub const HISTORY: &str = "/api/v1/history";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    #[serde(default)]
+    pub since: u64,
+}
+
+/// One chunkserver's disk in a history sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiskSample {
+    pub id: CsId,
+    pub used_bytes: u64,
+    pub capacity_bytes: u64,
+    pub alive: bool,
+}
+
+/// The cluster over one sample interval. Rates are per second over the interval
+/// (bytes counted by the chunkservers: written counts every replica's copy).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HistorySample {
+    /// Unix time of the sample, milliseconds.
+    pub t: u64,
+    pub read_bps: f64,
+    pub write_bps: f64,
+    /// Namespace calls (lookups, creates, renames ...) per second.
+    pub meta_ops: f64,
+    pub rereplication_bps: f64,
+    pub chunks: u64,
+    pub under_replicated: u64,
+    pub missing: u64,
+    pub disks: Vec<DiskSample>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HistoryResp {
+    pub interval_ms: u64,
+    pub samples: Vec<HistorySample>,
+}

@@ -69,6 +69,12 @@ pub struct HeartbeatReq {
     /// Bytes read + written for clients since start (for load-aware placement and metrics).
     #[serde(default)]
     pub io_bytes: u64,
+    /// Bytes read for clients since start (the dashboard's history).
+    #[serde(default)]
+    pub read_bytes: u64,
+    /// Bytes written into replicas since start, as head or middle of a pipeline.
+    #[serde(default)]
+    pub written_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -26,6 +26,7 @@ pub fn routes() -> Router<Arc<Master>> {
         .route("/api/v1/chunkservers/{id}/maintenance", post(maintenance))
         .route("/api/v1/chunkservers/{id}/decommission", post(decommission))
         .route(METRICS, get(metrics))
+        .route(HISTORY, get(history))
 }
 
 pub(super) fn check_admin(m: &Master, headers: &HeaderMap) -> Result<(), HttpError> {
@@ -111,4 +112,11 @@ async fn metrics(State(m): S) -> impl IntoResponse {
         )],
         m.metrics.encode(),
     )
+}
+
+async fn history(State(m): S, ApiQuery(q): ApiQuery<HistoryQuery>) -> Json<HistoryResp> {
+    Json(HistoryResp {
+        interval_ms: crate::history::INTERVAL.as_millis() as u64,
+        samples: m.history.history.lock().since(q.since),
+    })
 }

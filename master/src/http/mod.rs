@@ -105,6 +105,9 @@ async fn observe(State(m): State<Arc<Master>>, req: Request, next: Next) -> Resp
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
+    if route.starts_with("/rpc/v1/ns/") && route != ferrofs_proto::namespace::CHANGES {
+        m.history.count_meta_op();
+    }
     let method = req.method().clone();
     let start = Instant::now();
     let resp = next.run(req).await;
