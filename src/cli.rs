@@ -370,12 +370,15 @@ pub struct MountArgs {
     pub mountpoint: PathBuf,
     #[command(flatten)]
     pub m: MasterUrl,
-    /// Let other users use the mount (kernel checks permissions).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    pub allow_other: bool,
-    /// Worker threads serving kernel requests.
-    #[arg(long, default_value_t = 16)]
-    pub threads: usize,
+    /// TOML config file: its `[mount]` section (see etc/ferrofs.toml); flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Let other users use the mount (kernel checks permissions). Default true.
+    #[arg(long, action = clap::ArgAction::Set)]
+    pub allow_other: Option<bool>,
+    /// Worker threads serving kernel requests. Default 16.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Memory for verified 64 KiB blocks of small (random) reads, e.g. 1GiB; 0 turns
     /// the cache off.
     #[arg(long, env = "FERROFS_BLOCK_CACHE", default_value = "256MiB", value_parser = parse_size)]
@@ -386,6 +389,12 @@ pub struct MountArgs {
     /// (4 KiB writes 45% slower, `ls -l` of 10,000 files 0.08 s -> 0.42 s here).
     #[arg(long, env = "FERROFS_XATTR", value_parser = clap::builder::BoolishValueParser::new())]
     pub xattr: bool,
+    /// close(2) makes the file's data durable as fsync(2) does: fsynced on every
+    /// replica and the master group's log synced (HDFS's synconclose). Off by default,
+    /// as in HDFS, MooseFS and ext4: close returns once every replica holds the bytes
+    /// and the master group's log the size; chunkservers write back within 5 s.
+    #[arg(long, env = "FERROFS_SYNC_ON_CLOSE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub sync_on_close: bool,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {

@@ -28,6 +28,24 @@ pub fn cleanup_stale(path: &Path) -> bool {
     rc == 0
 }
 
+/// The `[mount]` section of a config file, or the defaults.
+fn mount_options(config: Option<&Path>) -> Result<ferrofs_fuse::MountOptions> {
+    let Some(path) = config else {
+        return Ok(Default::default());
+    };
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let mut doc: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+    let Some(section) = doc.remove("mount") else {
+        return Ok(Default::default());
+    };
+    let opts: ferrofs_fuse::MountOptions = section
+        .try_into()
+        .with_context(|| format!("{}: [mount]", path.display()))?;
+    anyhow::ensure!(opts.threads > 0, "[mount] threads must be at least 1");
+    Ok(opts)
+}
+
 pub async fn run(a: MountArgs) -> Result<()> {
     std::fs::create_dir_all(&a.mountpoint).ok();
     let mnt = a
@@ -54,12 +72,16 @@ pub async fn run(a: MountArgs) -> Result<()> {
     let client = ferrofs_client::Client::new(cfg)?;
     // Fail early and clearly if the master is not there.
     client.statfs().await?;
-    let opts = ferrofs_fuse::MountOptions {
-        allow_other: a.allow_other,
-        threads: a.threads,
-        xattr: a.xattr,
-        ..Default::default()
-    };
+    let mut opts = mount_options(a.config.as_deref())?;
+    if let Some(v) = a.allow_other {
+        opts.allow_other = v;
+    }
+    if let Some(n) = a.threads {
+        anyhow::ensure!(n > 0, "--threads must be at least 1");
+        opts.threads = n;
+    }
+    opts.xattr |= a.xattr;
+    opts.sync_on_close |= a.sync_on_close;
     let handle = tokio::runtime::Handle::current();
     let mnt2 = mnt.clone();
     let session =

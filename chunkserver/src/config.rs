@@ -48,6 +48,11 @@ pub struct ChunkserverConfig {
     /// Default 5s.
     #[serde(with = "serde_duration")]
     pub pipeline_timeout: Duration,
+    /// Data written without an fsync (a file closed without fsync(2), as HDFS and
+    /// MooseFS close by default) is synced to disk by a write-back worker within this
+    /// window, as ext4 commits every 5 s. Default 5s.
+    #[serde(with = "serde_duration")]
+    pub writeback_interval: Duration,
 }
 
 impl Default for ChunkserverConfig {
@@ -65,6 +70,7 @@ impl Default for ChunkserverConfig {
             scrub_interval: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(30),
             pipeline_timeout: Duration::from_secs(5),
+            writeback_interval: Duration::from_secs(5),
         }
     }
 }
@@ -77,12 +83,14 @@ pub const FAULT_EXIT_AFTER_BUMP: &str = "FERROFS_FAULT_EXIT_AFTER_BUMP";
 /// Environment variables that override config fields (after the file, before flags are
 /// validated): for operators and test harnesses that cannot pass a config file.
 /// `FERROFS_SCRUB_INTERVAL` ("1s"), `FERROFS_SCRUB_BYTES_PER_SEC` ("32MiB", 0 disables),
-/// `FERROFS_PIPELINE_TIMEOUT` ("5s"), `FERROFS_CS_REQUEST_TIMEOUT` ("30s").
-pub const ENV_OVERRIDES: [&str; 4] = [
+/// `FERROFS_PIPELINE_TIMEOUT` ("5s"), `FERROFS_CS_REQUEST_TIMEOUT` ("30s"),
+/// `FERROFS_WRITEBACK_INTERVAL` ("5s").
+pub const ENV_OVERRIDES: [&str; 5] = [
     "FERROFS_SCRUB_INTERVAL",
     "FERROFS_SCRUB_BYTES_PER_SEC",
     "FERROFS_PIPELINE_TIMEOUT",
     "FERROFS_CS_REQUEST_TIMEOUT",
+    "FERROFS_WRITEBACK_INTERVAL",
 ];
 
 impl ChunkserverConfig {
@@ -107,6 +115,9 @@ impl ChunkserverConfig {
                 }
                 "FERROFS_CS_REQUEST_TIMEOUT" => {
                     self.request_timeout = parse_duration(&v).map_err(|e| bad(var, e))?
+                }
+                "FERROFS_WRITEBACK_INTERVAL" => {
+                    self.writeback_interval = parse_duration(&v).map_err(|e| bad(var, e))?
                 }
                 _ => {}
             }
@@ -153,6 +164,9 @@ impl ChunkserverConfig {
         }
         if self.pipeline_timeout.is_zero() {
             return bad("pipeline_timeout must be positive".into());
+        }
+        if self.writeback_interval.is_zero() {
+            return bad("writeback_interval must be positive".into());
         }
         if self.scrub_bytes_per_sec > 0 && self.scrub_interval.is_zero() {
             return bad("scrub_interval must be positive when the scrubber is on".into());

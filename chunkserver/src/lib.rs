@@ -18,6 +18,7 @@ mod server;
 mod store;
 #[cfg(test)]
 mod store_tests;
+mod writeback;
 
 pub use config::ChunkserverConfig;
 pub use error::ChunkserverError;
@@ -88,6 +89,10 @@ pub async fn run(
             tokio::spawn(heartbeat::presence(node.clone(), master, stop_rx.clone())),
         ));
     }
+    workers.push((
+        "writeback",
+        tokio::spawn(writeback::run(node.clone(), stop_rx.clone())),
+    ));
     workers.push((
         "scrubber",
         tokio::spawn(scrubber::run(node.clone(), stop_rx)),

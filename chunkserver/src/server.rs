@@ -118,7 +118,12 @@ fn json<T: serde::Serialize>(v: T) -> Response {
 }
 
 async fn health(State(node): Node_) -> Response {
-    json(serde_json::json!({"status": "ok", "id": node.id}))
+    // `unsynced`: replicas written since their last fsync (the write-back's backlog).
+    json(serde_json::json!({
+        "status": "ok",
+        "id": node.id,
+        "unsynced": node.store.dirty_count(),
+    }))
 }
 
 async fn heartbeat_now(State(node): Node_, headers: HeaderMap) -> Result<Response> {

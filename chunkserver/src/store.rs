@@ -94,6 +94,10 @@ pub struct Store {
     /// needs no durability of its own: only the data the client syncs does.
     dir_created: AtomicU64,
     dir_synced: AtomicU64,
+    /// Replicas written since their last fsync: the write-back worker syncs them
+    /// (`crate::writeback`), so data a client closed without fsync reaches the disk
+    /// within a bounded window.
+    dirty: parking_lot::Mutex<std::collections::HashSet<ChunkId>>,
 }
 
 fn open_rw(p: &Path) -> Result<File> {
@@ -125,7 +129,18 @@ impl Store {
             changes: ChangeFan::default(),
             dir_created: AtomicU64::new(0),
             dir_synced: AtomicU64::new(0),
+            dirty: Default::default(),
         })
+    }
+
+    /// Replicas written since their last fsync, taken out of the dirty set.
+    pub fn take_dirty(&self) -> Vec<ChunkId> {
+        self.dirty.lock().drain().collect()
+    }
+
+    /// How many replicas wait for the write-back worker.
+    pub fn dirty_count(&self) -> usize {
+        self.dirty.lock().len()
     }
 
     pub fn dat_path(&self, id: ChunkId, v: Version) -> PathBuf {
@@ -218,6 +233,7 @@ impl Store {
         }
         let (dp, mp) = (self.dat_path(c.id, version), self.meta_path(c.id, version));
         let (dat, meta) = (open_rw(&dp)?, open_rw(&mp)?);
+        self.dirty.lock().insert(c.id);
         dat.write_all_at(data, offset)
             .ctx(|| format!("write {}", dp.display()))?;
         let old_len = st.length;
@@ -308,6 +324,7 @@ impl Store {
         if len == old_len {
             return Ok(());
         }
+        self.dirty.lock().insert(c.id);
         let (dp, mp) = (self.dat_path(c.id, version), self.meta_path(c.id, version));
         let (dat, meta) = (open_rw(&dp)?, open_rw(&mp)?);
         dat.set_len(len)
@@ -344,6 +361,8 @@ impl Store {
     pub fn sync(&self, c: &Chunk, version: Version) -> Result<()> {
         let st = c.st.read();
         c.check(&st, version)?;
+        // Writes hold `st` for writing: none lands between this and the fsyncs.
+        self.dirty.lock().remove(&c.id);
         let created = self.dir_created.load(Ordering::Acquire);
         let dir_dirty = self.dir_synced.load(Ordering::Acquire) < created;
         let fsync = |p: PathBuf| -> Result<()> {

@@ -32,6 +32,8 @@ pub struct Core {
     pub md: Arc<crate::mdcache::MdCache>,
     /// Extended attributes served (`MountOptions::xattr`).
     pub xattr: bool,
+    /// close(2) makes the data durable, as fsync(2) does (`MountOptions::sync_on_close`).
+    pub sync_on_close: bool,
 }
 
 /// What one fuser worker thread runs its client calls on.

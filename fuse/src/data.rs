@@ -197,10 +197,21 @@ impl Core {
     /// fsynced on every replica, size and mtime synced at the master. Reports (once)
     /// an earlier write-behind error.
     fn sync_all(&self, st: &InodeState, close: bool) -> R<()> {
+        self.settle(st, close, true)
+    }
+
+    /// Send out everything written through this mount and commit the size and mtime;
+    /// with `durable` also fsync the dirty chunks on every replica and sync the
+    /// master's log on a majority (fsync(2)). Without it (close(2) by default, as HDFS
+    /// and MooseFS close), the bytes are on every replica and the size in the master
+    /// group's log when this returns; the chunkservers' write-back puts them on disk.
+    /// Reports (once) an earlier write-behind error.
+    fn settle(&self, st: &InodeState, close: bool, durable: bool) -> R<()> {
         let mut buf = st.io.lock();
         {
             let mut m = st.meta.lock();
-            if buf.is_empty() && m.dirty.is_empty() && !m.uncommitted && !(close && m.wrote) {
+            let dirty = durable && !m.dirty.is_empty();
+            if buf.is_empty() && !dirty && !m.uncommitted && !(close && m.wrote) {
                 return m.error.take().map_or(Ok(()), Err);
             }
         }
@@ -214,27 +225,29 @@ impl Core {
                     let touched = chunks_touched(off, data.len() as u64, self.chunk_size);
                     let (ino, cs) = (st.ino, self.chunk_size);
                     self.call_here("write", |c| async move {
-                        write_out(&c, ino, off, data, cs, true).await
+                        write_out(&c, ino, off, data, cs, durable).await
                     })
                     .map(|()| touched.collect::<Vec<u64>>())
                 }
             });
         let earlier = st.meta.lock().error.take();
         let synced = r?;
-        let dirty: Vec<u64> = std::mem::take(&mut st.meta.lock().dirty)
-            .into_iter()
-            .filter(|i| !synced.contains(i))
-            .collect();
-        if !dirty.is_empty()
-            && let Err(e) = self.call_here("fsync", |c| {
-                let (ino, dirty) = (st.ino, dirty.clone());
-                async move { c.sync_chunks(ino, &dirty).await }
-            })
-        {
-            st.meta.lock().dirty.extend(dirty);
-            return Err(e);
+        if durable {
+            let dirty: Vec<u64> = std::mem::take(&mut st.meta.lock().dirty)
+                .into_iter()
+                .filter(|i| !synced.contains(i))
+                .collect();
+            if !dirty.is_empty()
+                && let Err(e) = self.call_here("fsync", |c| {
+                    let (ino, dirty) = (st.ino, dirty.clone());
+                    async move { c.sync_chunks(ino, &dirty).await }
+                })
+            {
+                st.meta.lock().dirty.extend(dirty);
+                return Err(e);
+            }
         }
-        self.commit(st, true, close)?;
+        self.commit(st, durable, close)?;
         earlier.map_or(Ok(()), Err)
     }
 
@@ -365,10 +378,12 @@ impl Core {
         Ok(())
     }
 
-    /// close(2) of one descriptor: durable before it returns, so errors reach close.
+    /// close(2) of one descriptor: everything written is on every replica and
+    /// committed before it returns, so errors reach close; on disk too with
+    /// `sync_on_close`.
     pub fn flush(&self, fh: u64) -> R<()> {
         let f = self.file(fh)?;
-        self.sync_all(&f.state, false)
+        self.settle(&f.state, false, self.sync_on_close)
     }
 
     pub fn fsync(&self, fh: u64) -> R<()> {
@@ -383,7 +398,7 @@ impl Core {
             return Ok(());
         };
         let last = f.state.meta.lock().open <= 1;
-        let r = self.sync_all(&f.state, last);
+        let r = self.settle(&f.state, last, self.sync_on_close);
         self.close_state(&f.state);
         r
     }

@@ -75,6 +75,10 @@ pub struct Inodes {
     open: Mutex<HashMap<Ino, Arc<InodeState>>>,
     seen: Mutex<HashMap<Ino, (Timespec, u64)>>,
     parents: Mutex<HashMap<Ino, Ino>>,
+    /// Chunks of closed files written since their last fsync (a close does not sync,
+    /// `MountOptions::sync_on_close` aside): a later open's fsync(2) must still sync
+    /// them, as fsync covers every write to the file, not only its own handle's.
+    unsynced: Mutex<HashMap<Ino, BTreeSet<u64>>>,
 }
 
 impl Inodes {
@@ -113,6 +117,7 @@ impl Inodes {
                 open: 1,
                 size: attr.size,
                 cached: Some((attr.mtime, attr.size)),
+                dirty: self.unsynced.lock().remove(&attr.ino).unwrap_or_default(),
                 ..Default::default()
             }),
             io: Mutex::new(WriteBuffer::default()),
@@ -131,6 +136,14 @@ impl Inodes {
             return false;
         }
         open.remove(&st.ino);
+        if !m.dirty.is_empty() && !m.unlinked {
+            let mut u = self.unsynced.lock();
+            if u.len() >= MAX_SEEN {
+                // The chunkservers' write-back has synced these long since.
+                u.clear();
+            }
+            u.insert(st.ino, std::mem::take(&mut m.dirty));
+        }
         let mut seen = self.seen.lock();
         if seen.len() >= MAX_SEEN {
             seen.clear();

@@ -23,7 +23,8 @@ mod xattr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MountOptions {
     /// Let users other than the mounting one use the mount (the kernel checks modes).
     pub allow_other: bool,
@@ -36,6 +37,13 @@ pub struct MountOptions {
     /// `ls -l` asks for two attributes per file (one FUSE round trip each, answered
     /// locally); off, the kernel stops asking and callers get EOPNOTSUPP. Default: off.
     pub xattr: bool,
+    /// close(2) fsyncs the file's new data on every replica and syncs the master's
+    /// log, as fsync(2) does (HDFS's `dfs.datanode.synconclose`, MooseFS's
+    /// `HDD_FSYNC_BEFORE_CLOSE`). Off by default, as there and on ext4: close returns
+    /// once every replica holds the bytes and the master group's log (on a majority)
+    /// the size; the chunkservers write the data back to disk within their
+    /// `writeback_interval`. Default: off.
+    pub sync_on_close: bool,
 }
 
 impl Default for MountOptions {
@@ -45,6 +53,7 @@ impl Default for MountOptions {
             threads: 16,
             fsname: "ferrofs".into(),
             xattr: false,
+            sync_on_close: false,
         }
     }
 }
@@ -93,6 +102,7 @@ pub fn mount(
             local: Default::default(),
             md,
             xattr: opts.xattr,
+            sync_on_close: opts.sync_on_close,
         },
     };
     let mut cfg = Config::default();
@@ -117,4 +127,27 @@ pub fn mount(
     session.run().map_err(FuseError::Session)?;
     tracing::info!(mountpoint = %mountpoint.display(), "unmounted");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MountOptions;
+
+    /// etc/ferrofs.toml's `[mount]` section lists every option at its default.
+    #[test]
+    fn example_config_is_the_defaults() {
+        let doc: toml::Table = toml::from_str(include_str!("../../etc/ferrofs.toml")).unwrap();
+        let section = doc["mount"].as_table().expect("a [mount] section").clone();
+        let keys: Vec<&String> = section.keys().collect();
+        for k in ["allow_other", "threads", "fsname", "xattr", "sync_on_close"] {
+            assert!(keys.iter().any(|x| x.as_str() == k), "[mount] lacks {k}");
+        }
+        let o: MountOptions = section.try_into().expect("[mount] parses");
+        let d = MountOptions::default();
+        assert_eq!(
+            (o.allow_other, o.threads, o.fsname, o.xattr, o.sync_on_close),
+            (d.allow_other, d.threads, d.fsname, d.xattr, d.sync_on_close)
+        );
+        assert!(toml::from_str::<MountOptions>("sync_on_clos = true").is_err());
+    }
 }
