@@ -13,9 +13,17 @@
 //! Races: a reply is cached only if nothing was invalidated while its call was in
 //! flight (`stamp` / `put_read`), so an answer that predates a change never outlives
 //! the change's invalidation. As a safety net under all of that, nothing is served from
-//! the cache once it is `MAX_AGE` old. What is not cached: negative lookups (a name another
-//! mount just created must be found at once, close-to-open), and attributes at open
-//! (`open` always asks the master).
+//! the cache once it is `MAX_AGE` old. What is not cached: attributes at open (`open`
+//! always asks the master), and negative lookups in general (a name another mount just
+//! created must be found at once, close-to-open), with one exception: a directory this
+//! mount created is *complete* (every entry of it is in the cache, as this mount made
+//! them all) until any other client changes an entry in it, this mount changes one in
+//! any way but creating it, the cache starts over, or `MAX_AGE` passes; a name missing
+//! from a complete directory is answered "absent" without asking the master. That turns
+//! the LOOKUP the kernel sends before every CREATE, MKDIR and SYMLINK into no round trip
+//! while a tree is unpacked or copied. A stale "absent" lasts as long as a stale
+//! positive entry can (the feed's delay), and a create it misleads is still decided by
+//! the master (an existing name is opened, or EEXIST for O_EXCL and mkdir).
 
 use ferrofs_client::Client;
 use ferrofs_proto::Ino;
@@ -40,6 +48,8 @@ const RETRY: Duration = Duration::from_millis(200);
 struct State {
     attrs: HashMap<Ino, (Attr, Instant)>,
     entries: HashMap<(Ino, String), (Ino, Instant)>,
+    /// Directories whose every entry is in `entries`, since when (see the module docs).
+    complete: HashMap<Ino, Instant>,
     /// Bumped by every invalidation (see `stamp`).
     generation: u64,
     /// Bumped by invalidations from other clients and resets only.
@@ -89,6 +99,33 @@ impl MdCache {
             .map(|(a, _)| a.clone())
     }
 
+    /// Is `name` known to be absent from `parent` (a complete directory without it)?
+    pub fn absent(&self, parent: Ino, name: &str) -> bool {
+        if !self.on() {
+            return false;
+        }
+        let st = self.state.lock();
+        st.complete
+            .get(&parent)
+            .is_some_and(|t| t.elapsed() < MAX_AGE)
+            && !st.entries.contains_key(&(parent, name.to_string()))
+    }
+
+    /// A directory this mount just created (empty, all its entries to come from this
+    /// mount) is complete, unless other clients changed anything since `stamp`.
+    pub fn put_new_dir(&self, stamp: Stamp, dir: Ino) {
+        if !self.on() {
+            return;
+        }
+        let mut st = self.state.lock();
+        if st.foreign == stamp.foreign {
+            if st.complete.len() >= MAX_ENTRIES {
+                st.complete.clear();
+            }
+            st.complete.insert(dir, Instant::now());
+        }
+    }
+
     pub fn attr(&self, ino: Ino) -> Option<Attr> {
         if !self.on() {
             return None;
@@ -114,6 +151,7 @@ impl MdCache {
         if st.attrs.len() >= MAX_ENTRIES || st.entries.len() >= MAX_ENTRIES {
             st.attrs.clear();
             st.entries.clear();
+            st.complete.clear();
         }
         let now = Instant::now();
         if let Some((parent, name)) = entry {
@@ -146,7 +184,8 @@ impl MdCache {
         }
     }
 
-    /// This mount changed these inodes' attributes and these entries.
+    /// This mount changed these inodes' attributes and these entries (a changed entry's
+    /// directory is no longer complete: the name may exist now without being cached).
     pub fn invalidate(&self, inos: &[Ino], entries: &[(Ino, &str)]) {
         let mut st = self.state.lock();
         st.generation += 1;
@@ -155,6 +194,7 @@ impl MdCache {
         }
         for (p, n) in entries {
             st.entries.remove(&(*p, n.to_string()));
+            st.complete.remove(p);
         }
     }
 
@@ -168,6 +208,7 @@ impl MdCache {
                 Some(name) => {
                     st.entries.remove(&(c.ino, name));
                     st.attrs.remove(&c.ino);
+                    st.complete.remove(&c.ino);
                 }
                 None => {
                     st.attrs.remove(&c.ino);
@@ -185,6 +226,7 @@ impl MdCache {
         let mut st = self.state.lock();
         st.attrs.clear();
         st.entries.clear();
+        st.complete.clear();
         st.generation += 1;
         st.foreign += 1;
         self.enabled.store(enable, Ordering::Release);
@@ -349,5 +391,66 @@ mod tests {
         ]);
         assert!(c.entry(1, "a").is_none());
         assert!(c.attr(6).is_none() && c.entry(1, "b").is_none());
+    }
+
+    /// A directory this mount made answers "absent" for names it lacks, until anyone
+    /// else changes an entry in it, this mount changes one other than by creating it,
+    /// the cache starts over or the mark grows old.
+    #[test]
+    fn new_directories_are_complete_until_touched() {
+        let c = MdCache::new(1);
+        c.reset(true);
+        let s = c.stamp();
+        c.put_created(s, 1, "d", &attr(10));
+        c.put_new_dir(s, 10);
+        assert!(c.absent(10, "x"), "a new directory has no entries");
+        assert!(
+            !c.absent(1, "x"),
+            "the root was not made here: ask the master"
+        );
+        let s = c.stamp();
+        c.put_created(s, 10, "x", &attr(11));
+        assert!(!c.absent(10, "x") && c.absent(10, "y"));
+        c.invalidate(&[10], &[(10, "y")]);
+        assert!(
+            !c.absent(10, "z"),
+            "an own rename or link into it: not complete"
+        );
+
+        c.put_new_dir(c.stamp(), 12);
+        c.apply(vec![Change {
+            origin: 2,
+            ino: 12,
+            name: Some("z".into()),
+        }]);
+        assert!(!c.absent(12, "z"), "another client created a name in it");
+
+        let s = c.stamp();
+        c.apply(vec![Change {
+            origin: 2,
+            ino: 99,
+            name: None,
+        }]);
+        c.put_new_dir(s, 13);
+        assert!(
+            !c.absent(13, "a"),
+            "other clients changed things during the mkdir"
+        );
+
+        c.put_new_dir(c.stamp(), 14);
+        c.reset(true);
+        assert!(!c.absent(14, "a"), "the cache started over");
+
+        c.put_new_dir(c.stamp(), 15);
+        c.state.lock().complete.insert(
+            15,
+            Instant::now()
+                .checked_sub(MAX_AGE + Duration::from_secs(1))
+                .expect("clock far enough from boot"),
+        );
+        assert!(!c.absent(15, "a"), "an old mark is not trusted");
+        c.reset(false);
+        c.put_new_dir(c.stamp(), 16);
+        assert!(!c.absent(16, "a"), "off: nothing answered");
     }
 }

@@ -36,6 +36,7 @@ impl Core {
         let name = name_str(name)?;
         let a = match self.md.entry(parent, name) {
             Some(a) => a,
+            None if self.md.absent(parent, name) => return Err(Errno::ENOENT),
             None => {
                 let stamp = self.md.stamp();
                 let a =
@@ -88,10 +89,21 @@ impl Core {
             exclusive: n.exclusive,
             replication: None,
         };
-        let r = self.call_here("create", |c| async move { c.create(req).await })?;
+        let r = self.call_here("create", |c| async move { c.create(req).await });
+        let Ok(r) = r else {
+            // EEXIST and the like: the directory may hold names this mount has not seen.
+            self.md.invalidate(&[], &[(parent, &name)]);
+            return r.map(|r| (r.attr, r.created));
+        };
         if r.created {
             self.md.invalidate(&[parent], &[]);
             self.md.put_created(stamp, parent, &name, &r.attr);
+            if r.attr.kind == FileKind::Dir {
+                self.md.put_new_dir(stamp, r.attr.ino);
+            }
+        } else {
+            // The name existed (another client made it): the directory is not complete.
+            self.md.invalidate(&[], &[(parent, &name)]);
         }
         if r.attr.kind == FileKind::Dir {
             self.inodes.set_parent(r.attr.ino, n.parent);
