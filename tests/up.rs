@@ -2,7 +2,8 @@
 //! cluster, starts a `kill -9`ed master again on the same port and data (the mount goes
 //! on working and no closed file is lost), leaves a killed chunkserver down until
 //! SIGHUP, prints its S3 and WebHDFS gateway in the banner, and on SIGTERM stops
-//! everything and unmounts.
+//! everything and unmounts; `up --masters 3` runs a master group through kills of its
+//! members.
 
 mod common;
 use common::*;
@@ -73,41 +74,52 @@ impl Drop for StopOnDrop {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn up_supervises_its_cluster() {
-    let dir = tempfile::Builder::new()
-        .prefix("ferrofs-up-")
-        .tempdir()
-        .unwrap();
-    let mnt = dir.path().join("mnt");
-    let mut up = Command::new(BIN)
-        .args(["up", "--port", "0", "--s3-port", "0", "--webhdfs-port", "0"])
-        .args(["--chunkservers", "2", "--dir"])
-        .arg(dir.path().join("data"))
-        .arg("--mount")
-        .arg(&mnt)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = up.id();
-    let mut guard = StopOnDrop(Some(pid as i32));
-    // stdout: the banner (master URL); stderr: what the supervisor saw, read in order.
-    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
-    for r in [
-        Box::new(up.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(up.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for l in BufReader::new(r).lines().map_while(Result::ok) {
-                eprintln!("up| {l}");
-                let _ = tx.send(l);
-            }
-        });
+/// A running `ferrofs up` and the lines it printed (stdout and stderr, in order).
+struct Up {
+    child: std::process::Child,
+    guard: StopOnDrop,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
+}
+
+impl Up {
+    fn start(args: &[&str]) -> Up {
+        let mut child = Command::new(BIN)
+            .args(["up", "--port", "0", "--s3-port", "0", "--webhdfs-port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let guard = StopOnDrop(Some(child.id() as i32));
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+        for r in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(r).lines().map_while(Result::ok) {
+                    eprintln!("up| {l}");
+                    let _ = tx.send(l);
+                }
+            });
+        }
+        Up {
+            child,
+            guard,
+            lines,
+            seen: vec![],
+        }
     }
-    let mut seen: Vec<String> = vec![];
-    let mut wait_line = async |what: &str, secs: u64| -> String {
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line containing `what`, within `secs`.
+    async fn wait_line(&mut self, what: &str, secs: u64) -> String {
+        let (lines, seen) = (&mut self.lines, &mut self.seen);
         let found = tokio::time::timeout(Duration::from_secs(secs), async {
             loop {
                 match lines.recv().await {
@@ -119,13 +131,35 @@ async fn up_supervises_its_cluster() {
         })
         .await;
         found.unwrap_or_else(|_| panic!("no line with {what:?} from `ferrofs up` in {secs}s"))
-    };
-    let url = wait_line("master:", 120).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_supervises_its_cluster() {
+    let dir = tempfile::Builder::new()
+        .prefix("ferrofs-up-")
+        .tempdir()
+        .unwrap();
+    let mnt = dir.path().join("mnt");
+    let data = dir.path().join("data");
+    let mut up = Up::start(&[
+        "--chunkservers",
+        "2",
+        "--dir",
+        data.to_str().unwrap(),
+        "--mount",
+        mnt.to_str().unwrap(),
+    ]);
+    let pid = up.pid();
+    let url = up.wait_line("master:", 120).await;
     let url = url.split_whitespace().nth(1).unwrap().to_string();
-    let s3 = wait_line("S3:", 60).await;
-    assert!(s3.contains("http://127.0.0.1:") && s3.contains("access key"), "{s3}");
-    wait_line("WebHDFS:", 60).await;
-    wait_line("Ctrl-C", 60).await;
+    let s3 = up.wait_line("S3:", 60).await;
+    assert!(
+        s3.contains("http://127.0.0.1:") && s3.contains("access key"),
+        "{s3}"
+    );
+    up.wait_line("WebHDFS:", 60).await;
+    up.wait_line("Ctrl-C", 60).await;
     assert!(is_mounted(&mnt));
 
     phase!("write through the mount, kill -9 the master, write and read again");
@@ -134,7 +168,7 @@ async fn up_supervises_its_cluster() {
     let masters = children(pid, "master");
     assert_eq!(masters.len(), 1, "one master child");
     unsafe { libc::kill(masters[0], libc::SIGKILL) };
-    wait_line("started it again", 30).await;
+    up.wait_line("started it again", 30).await;
     let b = random_bytes(2 << 20, 2);
     std::fs::write(mnt.join("b"), &b).unwrap();
     assert_eq!(sha256(&std::fs::read(mnt.join("a")).unwrap()), sha256(&a));
@@ -146,10 +180,10 @@ async fn up_supervises_its_cluster() {
     let cs = children(pid, "chunkserver");
     assert_eq!(cs.len(), 2);
     unsafe { libc::kill(cs[0], libc::SIGKILL) };
-    wait_line("left down", 30).await;
+    up.wait_line("left down", 30).await;
     assert_eq!(children(pid, "chunkserver").len(), 1);
     unsafe { libc::kill(pid as i32, libc::SIGHUP) };
-    wait_line("started again (SIGHUP)", 30).await;
+    up.wait_line("started again (SIGHUP)", 30).await;
     wait_for(
         "both chunkservers alive again",
         Duration::from_secs(60),
@@ -159,14 +193,19 @@ async fn up_supervises_its_cluster() {
 
     phase!("SIGTERM stops everything and unmounts");
     let kids = children(pid, "");
-    assert_eq!(kids.len(), 5, "master, 2 chunkservers, gateway, mount: {kids:?}");
+    assert_eq!(
+        kids.len(),
+        5,
+        "master, 2 chunkservers, gateway, mount: {kids:?}"
+    );
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    wait_line("stopped", 60).await;
-    let status = tokio::task::spawn_blocking(move || up.wait())
+    up.wait_line("stopped", 60).await;
+    up.guard.0 = None;
+    let mut child = up.child;
+    let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .unwrap()
         .unwrap();
-    guard.0 = None;
     assert!(status.success(), "{status:?}");
     assert!(!is_mounted(&mnt), "still mounted after up stopped");
     wait_for(
@@ -178,5 +217,73 @@ async fn up_supervises_its_cluster() {
         },
     )
     .await;
-    drop(seen);
+}
+
+/// `ferrofs up --masters 3` starts a group of three, prints every member, and the mount
+/// goes on through a `kill -9` of any one of them (the leader or a follower): `up`
+/// starts it again, and the files written before and after read back whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_runs_a_master_group() {
+    let dir = tempfile::Builder::new()
+        .prefix("ferrofs-up3-")
+        .tempdir()
+        .unwrap();
+    let mnt = dir.path().join("mnt");
+    let data = dir.path().join("data");
+    let mut up = Up::start(&[
+        "--masters",
+        "3",
+        "--chunkservers",
+        "3",
+        "--dir",
+        data.to_str().unwrap(),
+        "--mount",
+        mnt.to_str().unwrap(),
+    ]);
+    let pid = up.pid();
+    let mut urls = vec![];
+    for i in 1..=3 {
+        let l = up.wait_line(&format!("master {i}:"), 120).await;
+        urls.push(l.split_whitespace().last().unwrap().to_string());
+    }
+    up.wait_line("Ctrl-C", 60).await;
+    assert!(is_mounted(&mnt));
+    assert_eq!(children(pid, "master").len(), 3, "three master children");
+    let a = random_bytes(3 << 20, 1);
+    std::fs::write(mnt.join("a"), &a).unwrap();
+    for round in 0..2u64 {
+        phase!("kill -9 master child {round}; the mount goes on");
+        let victim = children(pid, "master")[round as usize];
+        unsafe { libc::kill(victim, libc::SIGKILL) };
+        up.wait_line("started it again", 30).await;
+        let b = random_bytes(1 << 20, 10 + round);
+        std::fs::write(mnt.join(format!("b{round}")), &b).unwrap();
+        assert_eq!(sha256(&std::fs::read(mnt.join("a")).unwrap()), sha256(&a));
+        assert_eq!(
+            sha256(&std::fs::read(mnt.join(format!("b{round}"))).unwrap()),
+            sha256(&b)
+        );
+    }
+    phase!("every member answers and names the same leader");
+    wait_for(
+        "all three members to name one leader",
+        Duration::from_secs(30),
+        async || {
+            let mut leaders = std::collections::BTreeSet::new();
+            for u in &urls {
+                let Ok(r) = reqwest::get(format!("{u}/api/v1/masters")).await else {
+                    return false;
+                };
+                let Ok(v) = r.json::<serde_json::Value>().await else {
+                    return false;
+                };
+                if v["leader"].is_null() {
+                    return false;
+                }
+                leaders.insert(v["leader"].to_string());
+            }
+            leaders.len() == 1
+        },
+    )
+    .await;
 }

@@ -145,10 +145,10 @@ impl IoTotals {
 /// What the master keeps for the history: the buffer and the counters feeding it.
 #[derive(Debug)]
 pub struct Recorder {
-    pub history: Mutex<History>,
-    pub io: IoTotals,
+    history: Mutex<History>,
+    io: IoTotals,
     /// Namespace calls served (counted by the HTTP layer).
-    pub meta_ops: AtomicU64,
+    meta_ops: AtomicU64,
 }
 
 impl Default for Recorder {
@@ -164,6 +164,16 @@ impl Default for Recorder {
 impl Recorder {
     pub fn count_meta_op(&self) {
         self.meta_ops.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A chunkserver's cumulative read and written bytes, from its heartbeat.
+    pub fn note_io(&self, cs: &CsId, read_bytes: u64, written_bytes: u64) {
+        self.io.note(cs, read_bytes, written_bytes);
+    }
+
+    /// The samples taken after `t_ms` (unix ms), oldest first.
+    pub fn since(&self, t_ms: u64) -> Vec<HistorySample> {
+        self.history.lock().since(t_ms)
     }
 }
 

@@ -117,6 +117,6 @@ async fn metrics(State(m): S) -> impl IntoResponse {
 async fn history(State(m): S, ApiQuery(q): ApiQuery<HistoryQuery>) -> Json<HistoryResp> {
     Json(HistoryResp {
         interval_ms: crate::history::INTERVAL.as_millis() as u64,
-        samples: m.history.history.lock().since(q.since),
+        samples: m.history.since(q.since),
     })
 }

@@ -172,7 +172,7 @@ async fn beat(
     ApiJson(r): ApiJson<HeartbeatReq>,
 ) -> HttpResult<HeartbeatResp> {
     check_secret(&m, &headers)?;
-    m.history.io.note(&r.id, r.read_bytes, r.written_bytes);
+    m.history.note_io(&r.id, r.read_bytes, r.written_bytes);
     Ok(Json(m.heartbeat(r)))
 }
 
