@@ -36,7 +36,11 @@ pub fn mode_string(kind: FileKind, mode: u32) -> String {
         FileKind::File => '-',
     };
     let mut s = String::from(t);
-    for (shift, special, on, off) in [(6, 0o4000, 's', 'S'), (3, 0o2000, 's', 'S'), (0, 0o1000, 't', 'T')] {
+    for (shift, special, on, off) in [
+        (6, 0o4000, 's', 'S'),
+        (3, 0o2000, 's', 'S'),
+        (0, 0o1000, 't', 'T'),
+    ] {
         let bits = (mode >> shift) & 7;
         s.push(if bits & 4 != 0 { 'r' } else { '-' });
         s.push(if bits & 2 != 0 { 'w' } else { '-' });
@@ -104,7 +108,11 @@ fn c_str(p: *const libc::c_char) -> Option<String> {
         return None;
     }
     // SAFETY: a non-null pw_name/gr_name points at a NUL-terminated string in `buf`.
-    Some(unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { std::ffi::CStr::from_ptr(p) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 fn user_name(uid: u32) -> Option<String> {
@@ -113,7 +121,9 @@ fn user_name(uid: u32) -> Option<String> {
     unsafe {
         let mut pw: libc::passwd = std::mem::zeroed();
         let mut out = std::ptr::null_mut();
-        if libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) != 0 || out.is_null() {
+        if libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) != 0
+            || out.is_null()
+        {
             return None;
         }
         c_str(pw.pw_name)
@@ -126,7 +136,9 @@ fn group_name(gid: u32) -> Option<String> {
     unsafe {
         let mut gr: libc::group = std::mem::zeroed();
         let mut out = std::ptr::null_mut();
-        if libc::getgrgid_r(gid, &mut gr, buf.as_mut_ptr(), buf.len(), &mut out) != 0 || out.is_null() {
+        if libc::getgrgid_r(gid, &mut gr, buf.as_mut_ptr(), buf.len(), &mut out) != 0
+            || out.is_null()
+        {
             return None;
         }
         c_str(gr.gr_name)
@@ -144,7 +156,9 @@ pub fn uid_of(name: &str) -> Option<u32> {
     unsafe {
         let mut pw: libc::passwd = std::mem::zeroed();
         let mut out = std::ptr::null_mut();
-        if libc::getpwnam_r(c.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) != 0 || out.is_null() {
+        if libc::getpwnam_r(c.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) != 0
+            || out.is_null()
+        {
             return None;
         }
         Some(pw.pw_uid)
@@ -162,7 +176,9 @@ pub fn gid_of(name: &str) -> Option<u32> {
     unsafe {
         let mut gr: libc::group = std::mem::zeroed();
         let mut out = std::ptr::null_mut();
-        if libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut out) != 0 || out.is_null() {
+        if libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut out) != 0
+            || out.is_null()
+        {
             return None;
         }
         Some(gr.gr_gid)
@@ -172,12 +188,18 @@ pub fn gid_of(name: &str) -> Option<u32> {
 impl Names {
     pub fn user(&self, uid: u32) -> String {
         let mut m = self.users.lock().expect("not poisoned");
-        m.entry(uid).or_insert_with(|| user_name(uid)).clone().unwrap_or_else(|| uid.to_string())
+        m.entry(uid)
+            .or_insert_with(|| user_name(uid))
+            .clone()
+            .unwrap_or_else(|| uid.to_string())
     }
 
     pub fn group(&self, gid: u32) -> String {
         let mut m = self.groups.lock().expect("not poisoned");
-        m.entry(gid).or_insert_with(|| group_name(gid)).clone().unwrap_or_else(|| gid.to_string())
+        m.entry(gid)
+            .or_insert_with(|| group_name(gid))
+            .clone()
+            .unwrap_or_else(|| gid.to_string())
     }
 }
 
@@ -197,7 +219,11 @@ pub fn long_line(a: &Attr, name: &str, o: LongOpts, names: &Names, now: Timespec
     } else {
         (names.user(a.uid), names.group(a.gid))
     };
-    let size = if o.human { human(a.size) } else { a.size.to_string() };
+    let size = if o.human {
+        human(a.size)
+    } else {
+        a.size.to_string()
+    };
     format!(
         "{} {:>3} {:<8} {:<8} {:>10} {} {name}",
         mode_string(a.kind, a.mode),
@@ -254,10 +280,25 @@ mod tests {
 
     #[test]
     fn ls_times_show_the_year_only_when_old() {
-        let now = Timespec { sec: 1_800_000_000, nsec: 0 };
-        let recent = ls_time(Timespec { sec: now.sec - 3600, nsec: 0 }, now);
+        let now = Timespec {
+            sec: 1_800_000_000,
+            nsec: 0,
+        };
+        let recent = ls_time(
+            Timespec {
+                sec: now.sec - 3600,
+                nsec: 0,
+            },
+            now,
+        );
         assert!(recent.contains(':'), "{recent}");
-        let old = ls_time(Timespec { sec: now.sec - 400 * 24 * 3600, nsec: 0 }, now);
+        let old = ls_time(
+            Timespec {
+                sec: now.sec - 400 * 24 * 3600,
+                nsec: 0,
+            },
+            now,
+        );
         assert!(!old.contains(':') && old.ends_with("2025"), "{old}");
         let s = stat_time(Timespec { sec: 0, nsec: 5 });
         assert!(s.contains(".000000005 "), "{s}");

@@ -16,8 +16,10 @@ pub fn counter(what: &'static str) -> Option<indicatif::ProgressBar> {
     }
     let pb = indicatif::ProgressBar::new_spinner();
     pb.set_style(
-        indicatif::ProgressStyle::with_template(&format!("{{spinner}} {what} {{pos}} ({{per_sec}}) {{elapsed}}"))
-            .expect("valid template"),
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} {{pos}} ({{per_sec}}) {{elapsed}}"
+        ))
+        .expect("valid template"),
     );
     pb.enable_steady_tick(std::time::Duration::from_millis(200));
     Some(pb)
@@ -129,7 +131,10 @@ pub async fn df(c: &Client, master: &str, h: bool, json: bool) -> Result<()> {
     } else {
         0
     };
-    println!("{:<32} {:>12} {:>12} {:>12} {:>5}", "Filesystem", "Size", "Used", "Available", "Use%");
+    println!(
+        "{:<32} {:>12} {:>12} {:>12} {:>5}",
+        "Filesystem", "Size", "Used", "Available", "Use%"
+    );
     println!(
         "{:<32} {:>12} {:>12} {:>12} {:>4}%",
         master,
@@ -152,13 +157,17 @@ pub fn parse_mode(spec: &str, old: u32, is_dir: bool) -> Result<u32> {
     }
     let mut mode = old & 0o7777;
     for clause in spec.split(',') {
-        let op_at = clause
-            .find(['+', '-', '='])
-            .with_context(|| format!("invalid mode {spec:?}: expected [ugoa][+-=][rwxXst] or octal"))?;
+        let op_at = clause.find(['+', '-', '=']).with_context(|| {
+            format!("invalid mode {spec:?}: expected [ugoa][+-=][rwxXst] or octal")
+        })?;
         let (who, rest) = clause.split_at(op_at);
         let (op, perms) = rest.split_at(1);
         let mut mask = 0u32;
-        for w in if who.is_empty() { "a".chars() } else { who.chars() } {
+        for w in if who.is_empty() {
+            "a".chars()
+        } else {
+            who.chars()
+        } {
             mask |= match w {
                 'u' => 0o4700,
                 'g' => 0o2070,
@@ -205,7 +214,11 @@ async fn tree(c: &Client, a: Attr) -> Result<Vec<Attr>> {
 
 pub async fn chmod(c: &Client, spec: &str, path: &str, recursive: bool) -> Result<()> {
     let a = c.resolve(path).await?;
-    let all = if recursive { tree(c, a).await? } else { vec![a] };
+    let all = if recursive {
+        tree(c, a).await?
+    } else {
+        vec![a]
+    };
     for a in all {
         let mode = parse_mode(spec, a.mode, a.kind == FileKind::Dir)?;
         c.setattr(SetattrReq {
@@ -241,7 +254,11 @@ pub fn parse_owner(spec: &str) -> Result<(Option<u32>, Option<u32>)> {
 pub async fn chown(c: &Client, spec: &str, path: &str, recursive: bool) -> Result<()> {
     let (uid, gid) = parse_owner(spec)?;
     let a = c.resolve(path).await?;
-    let all = if recursive { tree(c, a).await? } else { vec![a] };
+    let all = if recursive {
+        tree(c, a).await?
+    } else {
+        vec![a]
+    };
     for a in all {
         c.setattr(SetattrReq {
             ino: a.ino,
@@ -311,7 +328,12 @@ pub async fn tail(c: &Client, path: &str, bytes: u64, follow: bool) -> Result<()
 /// directory the source keeps its name, as with `cp`.
 pub async fn cp(c: &Client, from: &str, to: &str, recursive: bool) -> Result<()> {
     let src = c.resolve(from).await?;
-    let name = from.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
+    let name = from
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let dest = match c.resolve(to).await {
         Ok(d) if d.kind == FileKind::Dir => format!("{}/{name}", to.trim_end_matches('/')),
         _ => to.to_string(),
@@ -333,7 +355,9 @@ pub async fn cp(c: &Client, from: &str, to: &str, recursive: bool) -> Result<()>
                 }
             }
             FileKind::File => {
-                copy_file(c, &a, &to).await.with_context(|| format!("copying to {to}"))?;
+                copy_file(c, &a, &to)
+                    .await
+                    .with_context(|| format!("copying to {to}"))?;
                 if let Some(p) = &pb {
                     p.inc(1);
                 }

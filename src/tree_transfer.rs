@@ -45,7 +45,8 @@ impl Bar {
         let mine = Arc::new(AtomicU64::new(0));
         Some(Arc::new(move |n| {
             let before = mine.swap(n, Ordering::Relaxed);
-            let all = done.fetch_add(n.saturating_sub(before), Ordering::Relaxed) + n.saturating_sub(before);
+            let all = done.fetch_add(n.saturating_sub(before), Ordering::Relaxed)
+                + n.saturating_sub(before);
             pb.set_position(all);
         }))
     }
@@ -67,14 +68,21 @@ fn local_tree(dir: &Path) -> Result<(Vec<(PathBuf, String, u64)>, Vec<String>)> 
         for e in std::fs::read_dir(&d).with_context(|| format!("{}", d.display()))? {
             let e = e?;
             let name = e.file_name().to_string_lossy().into_owned();
-            let r = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
             let t = e.file_type()?;
             if t.is_dir() {
                 stack.push((e.path(), r));
             } else if t.is_file() {
                 files.push((e.path(), r, e.metadata()?.len()));
             } else {
-                eprintln!("ferrofs: skipping {}: not a regular file or directory", e.path().display());
+                eprintln!(
+                    "ferrofs: skipping {}: not a regular file or directory",
+                    e.path().display()
+                );
             }
         }
     }
@@ -82,11 +90,20 @@ fn local_tree(dir: &Path) -> Result<(Vec<(PathBuf, String, u64)>, Vec<String>)> 
 }
 
 /// Upload directory `local` as `remote` (created, with its subdirectories).
-pub async fn put_dir(c: &Client, local: &Path, remote: &str, replication: Option<u8>) -> Result<()> {
+pub async fn put_dir(
+    c: &Client,
+    local: &Path,
+    remote: &str,
+    replication: Option<u8>,
+) -> Result<()> {
     let (files, dirs) = local_tree(local)?;
     let base = remote.trim_end_matches('/');
     for d in &dirs {
-        let p = if d.is_empty() { base.to_string() } else { format!("{base}/{d}") };
+        let p = if d.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}/{d}")
+        };
         c.mkdir_p(if p.is_empty() { "/" } else { &p }).await?;
     }
     let bar = Bar::new(files.iter().map(|f| f.2).sum(), files.len());
@@ -115,7 +132,11 @@ pub async fn put_dir(c: &Client, local: &Path, remote: &str, replication: Option
 pub async fn get_dir(c: &Client, remote: &str, local: &Path) -> Result<()> {
     let root = c.resolve(remote).await?;
     let mut files = vec![];
-    let mut stack = vec![(root.ino, local.to_path_buf(), remote.trim_end_matches('/').to_string())];
+    let mut stack = vec![(
+        root.ino,
+        local.to_path_buf(),
+        remote.trim_end_matches('/').to_string(),
+    )];
     while let Some((ino, dir, rpath)) = stack.pop() {
         std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
         for e in c.readdir_all(ino).await? {

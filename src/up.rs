@@ -272,7 +272,8 @@ pub async fn run(a: UpArgs) -> Result<()> {
         },
     )
     .await?;
-    let gateway = crate::up_gateway::start(&dir, &url, (a.s3_port, a.webhdfs_port), &mut procs).await?;
+    let gateway =
+        crate::up_gateway::start(&dir, &url, (a.s3_port, a.webhdfs_port), &mut procs).await?;
     let mut mounted: Option<PathBuf> = None;
     if let Some(mnt) = &a.mount {
         std::fs::create_dir_all(mnt)?;

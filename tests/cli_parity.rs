@@ -29,17 +29,27 @@ fn ok(c: &TestCluster, args: &[&str]) -> String {
 
 /// A `Mon DD HH:MM` or `Mon DD  YYYY` time as `ls -l` prints it.
 fn has_ls_time(line: &str) -> bool {
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     months.iter().any(|m| line.contains(&format!(" {m} "))) && line.contains(':')
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ls_stat_du_df() {
-    let c = TestCluster::builder().chunkservers(2).replication(2).start().await;
+    let c = TestCluster::builder()
+        .chunkservers(2)
+        .replication(2)
+        .start()
+        .await;
     let cl = c.client();
     cl.mkdir_p("/p/sub").await.unwrap();
-    cl.put_bytes("/p/one.bin", random_bytes(1536, 1).into()).await.unwrap();
-    cl.put_bytes("/p/sub/two.bin", random_bytes(3 << 20, 2).into()).await.unwrap();
+    cl.put_bytes("/p/one.bin", random_bytes(1536, 1).into())
+        .await
+        .unwrap();
+    cl.put_bytes("/p/sub/two.bin", random_bytes(3 << 20, 2).into())
+        .await
+        .unwrap();
     phase!("ls -l: names, times; -n numbers; -h sizes");
     let out = ok(&c, &["ls", "-l", "/p"]);
     let line = out.lines().find(|l| l.ends_with("one.bin")).expect(&out);
@@ -47,31 +57,65 @@ async fn ls_stat_du_df() {
     assert!(line.contains(" root     root "), "owner names: {line}");
     assert!(line.contains(" 1536 "), "{line}");
     assert!(has_ls_time(line), "human time: {line}");
-    assert!(out.lines().any(|l| l.starts_with("drwxr-xr-x") && l.ends_with(" sub")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("drwxr-xr-x") && l.ends_with(" sub")),
+        "{out}"
+    );
     let out = ok(&c, &["ls", "-ln", "/p"]);
     assert!(out.contains(" 0        0 "), "numeric ids: {out}");
     let out = ok(&c, &["ls", "-lh", "/p/sub"]);
     assert!(out.contains(" 3.0M "), "{out}");
     let v: serde_json::Value = serde_json::from_str(&ok(&c, &["ls", "--json", "/p"])).unwrap();
-    let one = v.as_array().unwrap().iter().find(|e| e["path"] == "/p/one.bin").expect("entry");
-    assert_eq!((one["size"].as_u64(), one["owner"].as_str(), one["mode"].as_str()), (Some(1536), Some("root"), Some("0644")));
+    let one = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/p/one.bin")
+        .expect("entry");
+    assert_eq!(
+        (
+            one["size"].as_u64(),
+            one["owner"].as_str(),
+            one["mode"].as_str()
+        ),
+        (Some(1536), Some("root"), Some("0644"))
+    );
     phase!("stat shows human times");
     let out = ok(&c, &["stat", "/p/one.bin"]);
     let year = out.lines().find(|l| l.starts_with("modify: ")).expect(&out);
-    assert!(year.len() > 30 && year.contains('-') && year.contains(':'), "{year}");
+    assert!(
+        year.len() > 30 && year.contains('-') && year.contains(':'),
+        "{year}"
+    );
     assert!(out.contains("owner: root (0)"), "{out}");
     phase!("du: per entry, -s, -h, --json");
     let out = ok(&c, &["du", "/p"]);
-    assert!(out.lines().any(|l| l.starts_with("1536 ") && l.contains("3072") && l.ends_with("/p/one.bin")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with(&format!("{} ", 3 << 20)) && l.ends_with("/p/sub")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("1536 ") && l.contains("3072") && l.ends_with("/p/one.bin")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("{} ", 3 << 20)) && l.ends_with("/p/sub")),
+        "{out}"
+    );
     let out = ok(&c, &["du", "-s", "-h", "/p"]);
-    assert!(out.starts_with("3.0M") && out.trim_end().ends_with("/p"), "{out}");
-    let v: serde_json::Value = serde_json::from_str(&ok(&c, &["du", "-s", "--json", "/p"])).unwrap();
+    assert!(
+        out.starts_with("3.0M") && out.trim_end().ends_with("/p"),
+        "{out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&c, &["du", "-s", "--json", "/p"])).unwrap();
     assert_eq!(v[0]["bytes"], 1536 + (3 << 20));
     assert_eq!(v[0]["files"], 2);
     phase!("df");
     let out = ok(&c, &["df", "-h"]);
-    assert!(out.contains("Filesystem") && out.contains(&c.master_url()), "{out}");
+    assert!(
+        out.contains("Filesystem") && out.contains(&c.master_url()),
+        "{out}"
+    );
     let v: serde_json::Value = serde_json::from_str(&ok(&c, &["df", "--json"])).unwrap();
     assert!(v["capacity_bytes"].as_u64().unwrap() > 0);
     let (good, _, err) = cli(&c, &["du", "/nope"]);
@@ -80,11 +124,22 @@ async fn ls_stat_du_df() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chmod_chown_touch_tail_cp() {
-    let c = TestCluster::builder().chunkservers(2).replication(2).start().await;
+    let c = TestCluster::builder()
+        .chunkservers(2)
+        .replication(2)
+        .start()
+        .await;
     let cl = c.client();
     cl.mkdir_p("/q/t/deep").await.unwrap();
-    cl.put_bytes("/q/f.txt", bytes::Bytes::from_static(b"line one\nline two\n")).await.unwrap();
-    cl.put_bytes("/q/t/deep/x.bin", random_bytes(2 << 20, 3).into()).await.unwrap();
+    cl.put_bytes(
+        "/q/f.txt",
+        bytes::Bytes::from_static(b"line one\nline two\n"),
+    )
+    .await
+    .unwrap();
+    cl.put_bytes("/q/t/deep/x.bin", random_bytes(2 << 20, 3).into())
+        .await
+        .unwrap();
     phase!("chmod octal and symbolic, -R");
     ok(&c, &["chmod", "750", "/q/f.txt"]);
     assert_eq!(cl.resolve("/q/f.txt").await.unwrap().mode, 0o750);
@@ -128,19 +183,30 @@ async fn chmod_chown_touch_tail_cp() {
         String::from_utf8_lossy(&got).to_string()
     });
     let a = cl.resolve("/q/f.txt").await.unwrap();
-    cl.write_stream(a.ino, a.size, &b"appended\n"[..], true).await.unwrap();
-    let got = tokio::time::timeout(Duration::from_secs(20), tokio::task::spawn_blocking(move || reader.join().unwrap()))
+    cl.write_stream(a.ino, a.size, &b"appended\n"[..], true)
         .await
-        .expect("tail -f printed the appended line within 20 s")
         .unwrap();
+    let got = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || reader.join().unwrap()),
+    )
+    .await
+    .expect("tail -f printed the appended line within 20 s")
+    .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(got, "appended\n");
     phase!("cp a file into a directory, cp -r a tree, no cp into itself");
     ok(&c, &["cp", "/q/f.txt", "/q/t"]);
-    assert_eq!(&cl.get_bytes("/q/t/f.txt").await.unwrap()[..], b"line one\nline two\nappended\n");
+    assert_eq!(
+        &cl.get_bytes("/q/t/f.txt").await.unwrap()[..],
+        b"line one\nline two\nappended\n"
+    );
     ok(&c, &["cp", "-r", "/q/t", "/copy"]);
-    assert_eq!(sha256(&cl.get_bytes("/copy/deep/x.bin").await.unwrap()), sha256(&random_bytes(2 << 20, 3)));
+    assert_eq!(
+        sha256(&cl.get_bytes("/copy/deep/x.bin").await.unwrap()),
+        sha256(&random_bytes(2 << 20, 3))
+    );
     let (good, _, err) = cli(&c, &["cp", "/q/t", "/x"]);
     assert!(!good && err.contains("cp -r"), "{err}");
     let (good, _, err) = cli(&c, &["cp", "-r", "/q", "/q/t/inner"]);
@@ -149,7 +215,11 @@ async fn chmod_chown_touch_tail_cp() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn trees_put_get_and_rm_r() {
-    let c = TestCluster::builder().chunkservers(2).replication(2).start().await;
+    let c = TestCluster::builder()
+        .chunkservers(2)
+        .replication(2)
+        .start()
+        .await;
     let cl = c.client();
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
@@ -165,9 +235,16 @@ async fn trees_put_get_and_rm_r() {
     phase!("put a directory tree");
     ok(&c, &["put", src.to_str().unwrap(), "/tree"]);
     for (rel, data) in &want {
-        assert_eq!(sha256(&cl.get_bytes(&format!("/tree/{rel}")).await.unwrap()), sha256(data), "{rel}");
+        assert_eq!(
+            sha256(&cl.get_bytes(&format!("/tree/{rel}")).await.unwrap()),
+            sha256(data),
+            "{rel}"
+        );
     }
-    assert!(cl.resolve("/tree/empty").await.is_ok(), "empty directories come along");
+    assert!(
+        cl.resolve("/tree/empty").await.is_ok(),
+        "empty directories come along"
+    );
     phase!("get -r it back");
     let back = tmp.path().join("back");
     ok(&c, &["get", "-r", "/tree", back.to_str().unwrap()]);
@@ -179,7 +256,9 @@ async fn trees_put_get_and_rm_r() {
         cl.mkdir_p(&format!("/tree/many/{d}")).await.unwrap();
     }
     for i in 0..250 {
-        cl.put_bytes(&format!("/tree/many/{}/{i}", i % 7), bytes::Bytes::new()).await.unwrap();
+        cl.put_bytes(&format!("/tree/many/{}/{i}", i % 7), bytes::Bytes::new())
+            .await
+            .unwrap();
     }
     ok(&c, &["rm", "-r", "/tree"]);
     assert!(cl.resolve("/tree").await.is_err());

@@ -53,10 +53,18 @@ async fn screenshot(url: String, profile: std::path::PathBuf, png: std::path::Pa
     tokio::task::spawn_blocking(move || {
         let status = std::process::Command::new(chromium().unwrap())
             .args(chromium_args(&profile))
-            .args(["--window-size=1280,1250", &format!("--screenshot={}", png.display()), &url])
+            .args([
+                "--window-size=1280,1250",
+                &format!("--screenshot={}", png.display()),
+                &url,
+            ])
             .output()
             .expect("run chromium");
-        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
     })
     .await
     .unwrap()
@@ -71,12 +79,20 @@ fn chart_attr(dom: &str, key: &str, attr: &str) -> f64 {
     let end = rest.find('>').unwrap();
     let tag = &rest[..end];
     let pat = format!("data-{attr}=\"");
-    let v = &tag[tag.find(&pat).unwrap_or_else(|| panic!("{key}: no {attr} in {tag}")) + pat.len()..];
+    let v = &tag[tag
+        .find(&pat)
+        .unwrap_or_else(|| panic!("{key}: no {attr} in {tag}"))
+        + pat.len()..];
     v[..v.find('"').unwrap()].parse().unwrap()
 }
 
 async fn history(url: &str) -> HistoryResp {
-    reqwest::get(format!("{url}/api/v1/history")).await.unwrap().json().await.unwrap()
+    reqwest::get(format!("{url}/api/v1/history"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -100,52 +116,91 @@ async fn charts_move_during_a_heal() {
     phase!("write 24 MiB and read some back, so throughput and metadata charts have data");
     let cl = c.client();
     for i in 0..6 {
-        cl.put_bytes(&format!("/heal/f{i}"), random_bytes(4 << 20, i).into()).await.unwrap();
+        cl.put_bytes(&format!("/heal/f{i}"), random_bytes(4 << 20, i).into())
+            .await
+            .unwrap();
     }
     for i in 0..6 {
         cl.get_bytes(&format!("/heal/f{i}")).await.unwrap();
     }
-    wait_for("a sample with write throughput", Duration::from_secs(20), async || {
-        history(&url).await.samples.iter().any(|s| s.write_bps > 0.0 && s.read_bps > 0.0 && s.meta_ops > 0.0)
-    })
+    wait_for(
+        "a sample with write throughput",
+        Duration::from_secs(20),
+        async || {
+            history(&url)
+                .await
+                .samples
+                .iter()
+                .any(|s| s.write_bps > 0.0 && s.read_bps > 0.0 && s.meta_ops > 0.0)
+        },
+    )
     .await;
     phase!("load the dashboard: every chart renders");
     let dom = dump_dom(format!("{url}/"), profile.path().into()).await;
     for key in ["throughput", "meta", "health", "rereplication", "disks"] {
-        assert!(chart_attr(&dom, key, "points") >= 2.0, "{key} has no points");
+        assert!(
+            chart_attr(&dom, key, "points") >= 2.0,
+            "{key} has no points"
+        );
     }
     assert!(chart_attr(&dom, "throughput", "max") > 0.0);
     assert!(chart_attr(&dom, "meta", "max") > 0.0);
     assert!(chart_attr(&dom, "disks", "max") > 0.0);
-    assert_eq!(chart_attr(&dom, "health", "max"), 0.0, "healthy before the kill");
+    assert_eq!(
+        chart_attr(&dom, "health", "max"),
+        0.0,
+        "healthy before the kill"
+    );
     assert_eq!(chart_attr(&dom, "rereplication", "max"), 0.0);
     let points_before = chart_attr(&dom, "health", "points");
     phase!("kill a chunkserver and wait for the heal");
     c.kill_chunkserver(0);
-    c.wait_until("chunks under-replicated", Duration::from_secs(30), |s| s.chunks.under_replicated > 0)
-        .await;
+    c.wait_until("chunks under-replicated", Duration::from_secs(30), |s| {
+        s.chunks.under_replicated > 0
+    })
+    .await;
     c.wait_until("healed", Duration::from_secs(90), |s| {
         s.chunks.under_replicated == 0 && s.chunks.missing == 0 && s.rereplication.completed > 0
     })
     .await;
-    wait_for("the history to show the whole heal", Duration::from_secs(20), async || {
-        let h = history(&url).await.samples;
-        h.iter().any(|s| s.under_replicated > 0)
-            && h.iter().any(|s| s.rereplication_bps > 0.0)
-            && h.last().is_some_and(|s| s.under_replicated == 0)
-    })
+    wait_for(
+        "the history to show the whole heal",
+        Duration::from_secs(20),
+        async || {
+            let h = history(&url).await.samples;
+            h.iter().any(|s| s.under_replicated > 0)
+                && h.iter().any(|s| s.rereplication_bps > 0.0)
+                && h.last().is_some_and(|s| s.under_replicated == 0)
+        },
+    )
     .await;
     phase!("reload: the health and re-replication curves moved");
     let dom = dump_dom(format!("{url}/"), profile.path().into()).await;
-    assert!(chart_attr(&dom, "health", "points") > points_before, "the charts advance");
-    assert!(chart_attr(&dom, "health", "max") > 0.0, "under-replicated chunks were drawn");
-    assert!(chart_attr(&dom, "rereplication", "max") > 0.0, "re-replication was drawn");
-    assert!(dom.contains("under-replicated 0"), "the legend shows the healed state");
+    assert!(
+        chart_attr(&dom, "health", "points") > points_before,
+        "the charts advance"
+    );
+    assert!(
+        chart_attr(&dom, "health", "max") > 0.0,
+        "under-replicated chunks were drawn"
+    );
+    assert!(
+        chart_attr(&dom, "rereplication", "max") > 0.0,
+        "re-replication was drawn"
+    );
+    assert!(
+        dom.contains("under-replicated 0"),
+        "the legend shows the healed state"
+    );
     phase!("screenshot");
     let png = c.root().join("dashboard-heal.png");
     screenshot(format!("{url}/"), profile.path().into(), png.clone()).await;
     let bytes = std::fs::read(&png).expect("screenshot written");
-    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000, "a real picture: {} bytes", bytes.len());
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "a real picture: {} bytes",
+        bytes.len()
+    );
     if let Some(dest) = std::env::var_os("FERROFS_SCREENSHOT") {
         std::fs::copy(&png, dest).unwrap();
     }

@@ -51,14 +51,35 @@ async fn conformance_suite() {
 /// client, and files written by the client are objects.
 #[tokio::test(flavor = "multi_thread")]
 async fn objects_are_files() {
-    let c = TestCluster::builder().chunkservers(2).replication(2).start().await;
+    let c = TestCluster::builder()
+        .chunkservers(2)
+        .replication(2)
+        .start()
+        .await;
     let s = store(&c, "/").await;
     let data = random_bytes(3 << 20, 5);
-    s.put(&Path::from("d/x.bin"), data.clone().into()).await.unwrap();
-    assert_eq!(sha256(&c.client().get_bytes("/d/x.bin").await.unwrap()), sha256(&data));
-    assert!(c.client().resolve("/.ferrofs-staging").await.is_ok(), "puts are staged");
-    c.client().put_bytes("/d/y.txt", "from the client".into()).await.unwrap();
-    let got = s.get(&Path::from("d/y.txt")).await.unwrap().bytes().await.unwrap();
+    s.put(&Path::from("d/x.bin"), data.clone().into())
+        .await
+        .unwrap();
+    assert_eq!(
+        sha256(&c.client().get_bytes("/d/x.bin").await.unwrap()),
+        sha256(&data)
+    );
+    assert!(
+        c.client().resolve("/.ferrofs-staging").await.is_ok(),
+        "puts are staged"
+    );
+    c.client()
+        .put_bytes("/d/y.txt", "from the client".into())
+        .await
+        .unwrap();
+    let got = s
+        .get(&Path::from("d/y.txt"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(&got[..], b"from the client");
     let all: Vec<String> = futures::TryStreamExt::try_collect::<Vec<_>>(s.list(None))
         .await
@@ -68,7 +89,14 @@ async fn objects_are_files() {
         .collect();
     let mut all = all;
     all.sort();
-    assert_eq!(all, ["d/x.bin", "d/y.txt"], "the staging directory is not listed");
-    let r = s.get_range(&Path::from("d/x.bin"), 1_000_000..1_000_010).await.unwrap();
+    assert_eq!(
+        all,
+        ["d/x.bin", "d/y.txt"],
+        "the staging directory is not listed"
+    );
+    let r = s
+        .get_range(&Path::from("d/x.bin"), 1_000_000..1_000_010)
+        .await
+        .unwrap();
     assert_eq!(&r[..], &data[1_000_000..1_000_010]);
 }

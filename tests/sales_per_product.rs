@@ -11,7 +11,11 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sales_per_product_small() {
-    let c = TestCluster::builder().chunkservers(3).replication(2).start().await;
+    let c = TestCluster::builder()
+        .chunkservers(3)
+        .replication(2)
+        .start()
+        .await;
     let j = job::Job {
         master: c.master_url(),
         rows: 100_000,
@@ -23,9 +27,16 @@ async fn sales_per_product_small() {
     let r = job::run(&j).await.expect("the job");
     eprintln!("{r:?}");
     assert_eq!(r.rows, 100_000);
-    assert!(r.parquet_bytes > 0 && r.parquet_bytes < r.csv_bytes, "{r:?}");
+    assert!(
+        r.parquet_bytes > 0 && r.parquet_bytes < r.csv_bytes,
+        "{r:?}"
+    );
     assert!(r.write_secs > 0.0 && r.csv_query_secs > 0.0 && r.parquet_query_secs > 0.0);
-    assert!(r.products_checked > 900, "only {} products had sales", r.products_checked);
+    assert!(
+        r.products_checked > 900,
+        "only {} products had sales",
+        r.products_checked
+    );
     phase!("the tables are files in the namespace");
     let cl = c.client();
     let csv = cl.resolve("/sales/csv").await.unwrap();

@@ -105,14 +105,23 @@ fn to_csv(b: &RecordBatch) -> Vec<u8> {
     out.push_str("txn_id,product_id,quantity,unit_price_cents\n");
     use std::fmt::Write;
     for i in 0..b.num_rows() {
-        let _ = writeln!(out, "{},{},{},{}", ids.value(i), prod.value(i), qty.value(i), price.value(i));
+        let _ = writeln!(
+            out,
+            "{},{},{},{}",
+            ids.value(i),
+            prod.value(i),
+            qty.value(i),
+            price.value(i)
+        );
     }
     out.into_bytes()
 }
 
 fn to_parquet(b: &RecordBatch) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    let props = WriterProperties::builder().set_max_row_group_row_count(Some(256 * 1024)).build();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(256 * 1024))
+        .build();
     let mut w = ArrowWriter::try_new(&mut buf, schema(), Some(props))?;
     w.write(b)?;
     w.close()?;
@@ -124,8 +133,16 @@ async fn totals_by_sql(ctx: &SessionContext, t: &str) -> anyhow::Result<Vec<(i32
     let batches = ctx.sql(&SQL.replace("{t}", t)).await?.collect().await?;
     let mut out = vec![];
     for b in batches {
-        let p = b.column(0).as_any().downcast_ref::<Int32Array>().expect("product_id");
-        let s = b.column(1).as_any().downcast_ref::<Int64Array>().expect("sales");
+        let p = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .expect("product_id");
+        let s = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("sales");
         for i in 0..b.num_rows() {
             out.push((p.value(i), s.value(i)));
         }
@@ -194,8 +211,12 @@ pub async fn run(job: &Job) -> anyhow::Result<Report> {
         CsvReadOptions::new().schema(&schema()).has_header(true),
     )
     .await?;
-    ctx.register_parquet("tx_parquet", "ferrofs://sales/parquet/", ParquetReadOptions::default())
-        .await?;
+    ctx.register_parquet(
+        "tx_parquet",
+        "ferrofs://sales/parquet/",
+        ParquetReadOptions::default(),
+    )
+    .await?;
 
     let t = Instant::now();
     let got = totals_by_sql(&ctx, "tx_csv").await?;

@@ -37,18 +37,24 @@ fn args() -> anyhow::Result<Args> {
             "--products" => a.products = val()?.parse()?,
             "--files" => a.files = val()?.parse()?,
             "-h" | "--help" => {
-                println!("usage: sales_per_product [--rows N (10000000)] [--products N (1000)] [--files N (8)]");
+                println!(
+                    "usage: sales_per_product [--rows N (10000000)] [--products N (1000)] [--files N (8)]"
+                );
                 std::process::exit(0);
             }
             other => anyhow::bail!("unknown argument {other:?} (try --help)"),
         }
     }
-    anyhow::ensure!(a.products > 0 && a.files > 0, "--products and --files must be positive");
+    anyhow::ensure!(
+        a.products > 0 && a.files > 0,
+        "--products and --files must be positive"
+    );
     Ok(a)
 }
 
 /// A master and three chunkservers in this process, until the returned guard drops.
-async fn local_cluster() -> anyhow::Result<(String, tempfile::TempDir, tokio::sync::watch::Sender<bool>)> {
+async fn local_cluster()
+-> anyhow::Result<(String, tempfile::TempDir, tokio::sync::watch::Sender<bool>)> {
     let dir = tempfile::tempdir()?;
     let (stop, rx) = tokio::sync::watch::channel(false);
     let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -73,14 +79,19 @@ async fn local_cluster() -> anyhow::Result<(String, tempfile::TempDir, tokio::sy
     let http = reqwest::Client::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let s: Option<ferrofs_proto::admin::Status> = match http.get(format!("{url}/api/v1/status")).send().await {
-            Ok(r) => r.json().await.ok(),
-            Err(_) => None,
-        };
-        if s.is_some_and(|s| s.chunkservers.iter().filter(|c| c.alive).count() == 3 && !s.safe_mode) {
+        let s: Option<ferrofs_proto::admin::Status> =
+            match http.get(format!("{url}/api/v1/status")).send().await {
+                Ok(r) => r.json().await.ok(),
+                Err(_) => None,
+            };
+        if s.is_some_and(|s| s.chunkservers.iter().filter(|c| c.alive).count() == 3 && !s.safe_mode)
+        {
             break;
         }
-        anyhow::ensure!(std::time::Instant::now() < deadline, "the local cluster did not come up");
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the local cluster did not come up"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok((url, dir, stop))
@@ -92,7 +103,9 @@ async fn main() -> anyhow::Result<()> {
     let (master, _guard) = match std::env::var("FERROFS_MASTER") {
         Ok(m) => (m, None),
         Err(_) => {
-            eprintln!("FERROFS_MASTER not set: starting a local cluster (1 master, 3 chunkservers)");
+            eprintln!(
+                "FERROFS_MASTER not set: starting a local cluster (1 master, 3 chunkservers)"
+            );
             let (url, dir, stop) = local_cluster().await?;
             (url, Some((dir, stop)))
         }
@@ -104,7 +117,10 @@ async fn main() -> anyhow::Result<()> {
         files: a.files,
         dir: "/sales".into(),
     };
-    println!("sales_per_product: {} rows over {} products in {} files per format", job.rows, job.products, job.files);
+    println!(
+        "sales_per_product: {} rows over {} products in {} files per format",
+        job.rows, job.products, job.files
+    );
     let r = job::run(&job).await?;
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     println!(
@@ -125,6 +141,9 @@ async fn main() -> anyhow::Result<()> {
         r.parquet_query_secs,
         r.rows as f64 / r.parquet_query_secs
     );
-    println!("  totals of all {} products match the direct computation", r.products_checked);
+    println!(
+        "  totals of all {} products match the direct computation",
+        r.products_checked
+    );
     Ok(())
 }

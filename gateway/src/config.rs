@@ -116,8 +116,22 @@ mod tests {
         let c: GatewayConfig = doc.remove("gateway").unwrap().try_into().unwrap();
         let d = GatewayConfig::default();
         assert_eq!(
-            (&c.master, &c.s3_listen, &c.webhdfs_listen, c.anonymous, &c.region, c.min_part_size),
-            (&d.master, &d.s3_listen, &d.webhdfs_listen, d.anonymous, &d.region, d.min_part_size)
+            (
+                &c.master,
+                &c.s3_listen,
+                &c.webhdfs_listen,
+                c.anonymous,
+                &c.region,
+                c.min_part_size
+            ),
+            (
+                &d.master,
+                &d.s3_listen,
+                &d.webhdfs_listen,
+                d.anonymous,
+                &d.region,
+                d.min_part_size
+            )
         );
         assert!(c.keys.is_empty());
     }

@@ -18,10 +18,12 @@ pub fn to_os(e: ClientError, location: &Path) -> object_store::Error {
             path,
             source: Box::new(e),
         },
-        Some(ErrorCode::PermissionDenied | ErrorCode::Unauthorized) => object_store::Error::PermissionDenied {
-            path,
-            source: Box::new(e),
-        },
+        Some(ErrorCode::PermissionDenied | ErrorCode::Unauthorized) => {
+            object_store::Error::PermissionDenied {
+                path,
+                source: Box::new(e),
+            }
+        }
         _ => object_store::Error::Generic {
             store: "ferrofs",
             source: Box::new(e),

@@ -33,9 +33,9 @@ use ferrofs_proto::namespace::{Attr, FileKind, RenameReq};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
-    CopyMode, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, RenameTargetMode,
-    Result,
+    CopyMode, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    RenameOptions, RenameTargetMode, Result,
 };
 
 /// Bytes per read request of a streamed get.
@@ -53,13 +53,23 @@ pub struct FerroStore {
 
 impl std::fmt::Debug for FerroStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FerroStore({}, {})", self.client.config().master, self.root_path())
+        write!(
+            f,
+            "FerroStore({}, {})",
+            self.client.config().master,
+            self.root_path()
+        )
     }
 }
 
 impl std::fmt::Display for FerroStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ferrofs({}{})", self.client.config().master, self.root_path())
+        write!(
+            f,
+            "ferrofs({}{})",
+            self.client.config().master,
+            self.root_path()
+        )
     }
 }
 
@@ -67,7 +77,9 @@ impl FerroStore {
     /// A store rooted at directory `root` (absolute; created on the first put).
     pub fn new(client: Client, root: &str) -> Result<FerroStore> {
         if !root.starts_with('/') {
-            return Err(generic(format!("the root {root:?} must be an absolute path")));
+            return Err(generic(format!(
+                "the root {root:?} must be an absolute path"
+            )));
         }
         if root != "/" {
             ferrofs_proto::path::components(root).map_err(|e| generic(e.message))?;
@@ -79,7 +91,11 @@ impl FerroStore {
     }
 
     fn root_path(&self) -> &str {
-        if self.root.is_empty() { "/" } else { &self.root }
+        if self.root.is_empty() {
+            "/"
+        } else {
+            &self.root
+        }
     }
 
     /// The ferrofs path of an object path.
@@ -94,7 +110,11 @@ impl FerroStore {
     /// Attributes of the file at `location` (NotFound for directories, as for S3).
     async fn file(&self, location: &Path) -> Result<Attr> {
         let path = self.fs_path(location);
-        let a = self.client.resolve(&path).await.map_err(|e| to_os(e, location))?;
+        let a = self
+            .client
+            .resolve(&path)
+            .await
+            .map_err(|e| to_os(e, location))?;
         if a.kind != FileKind::File {
             return Err(to_os(not_found(), location));
         }
@@ -104,8 +124,13 @@ impl FerroStore {
     /// Parent directory of an object (created) and its file name.
     async fn parent_of(&self, location: &Path) -> Result<(Attr, String)> {
         let path = self.fs_path(location);
-        let (dir, name) = ferrofs_proto::path::split_parent(&path).map_err(|e| generic(e.message))?;
-        let parent = self.client.mkdir_p(&dir).await.map_err(|e| to_os(e, location))?;
+        let (dir, name) =
+            ferrofs_proto::path::split_parent(&path).map_err(|e| generic(e.message))?;
+        let parent = self
+            .client
+            .mkdir_p(&dir)
+            .await
+            .map_err(|e| to_os(e, location))?;
         Ok((parent, name))
     }
 
@@ -123,7 +148,10 @@ impl FerroStore {
         let staged = Staged::create(&self.client, parent.replication)
             .await
             .map_err(|e| to_os(e, location))?;
-        let written = self.client.write_stream(staged.attr.ino, 0, reader, true).await;
+        let written = self
+            .client
+            .write_stream(staged.attr.ino, 0, reader, true)
+            .await;
         let attr = match written {
             Ok((_, a)) => a,
             Err(e) => {
@@ -140,9 +168,13 @@ impl FerroStore {
 
     /// Remove the directories above `path` that are now empty, up to the root.
     async fn prune(&self, path: &str) {
-        let mut dir = ferrofs_proto::path::split_parent(path).map(|d| d.0).unwrap_or_default();
+        let mut dir = ferrofs_proto::path::split_parent(path)
+            .map(|d| d.0)
+            .unwrap_or_default();
         while dir.len() > self.root.len() && dir.starts_with(&self.root) && dir != "/" {
-            let Ok(a) = self.client.resolve(&dir).await else { return };
+            let Ok(a) = self.client.resolve(&dir).await else {
+                return;
+            };
             match self.client.readdir(a.ino, None, 1).await {
                 Ok(p) if p.entries.is_empty() => {}
                 _ => return,
@@ -150,25 +182,36 @@ impl FerroStore {
             if self.client.remove(&dir).await.is_err() {
                 return;
             }
-            dir = ferrofs_proto::path::split_parent(&dir).map(|d| d.0).unwrap_or_default();
+            dir = ferrofs_proto::path::split_parent(&dir)
+                .map(|d| d.0)
+                .unwrap_or_default();
         }
     }
 
     async fn delete_one(&self, location: &Path) -> Result<()> {
         let path = self.fs_path(location);
         self.file(location).await?;
-        self.client.remove(&path).await.map_err(|e| to_os(e, location))?;
+        self.client
+            .remove(&path)
+            .await
+            .map_err(|e| to_os(e, location))?;
         self.prune(&path).await;
         Ok(())
     }
 }
 
 pub(crate) fn not_found() -> ClientError {
-    ClientError::Api(ferrofs_proto::ApiError::new(ErrorCode::NotFound, "not a file"))
+    ClientError::Api(ferrofs_proto::ApiError::new(
+        ErrorCode::NotFound,
+        "not a file",
+    ))
 }
 
 fn exists() -> ClientError {
-    ClientError::Api(ferrofs_proto::ApiError::new(ErrorCode::AlreadyExists, "exists"))
+    ClientError::Api(ferrofs_proto::ApiError::new(
+        ErrorCode::AlreadyExists,
+        "exists",
+    ))
 }
 
 /// Object metadata of a file. The e-tag names this version of the file (inode, size,
@@ -178,7 +221,10 @@ pub(crate) fn meta(location: Path, a: &Attr) -> ObjectMeta {
         location,
         last_modified: chrono::DateTime::<chrono::Utc>::from(a.mtime.to_system_time()),
         size: a.size,
-        e_tag: Some(format!("{:x}-{:x}.{:x}-{:x}", a.ino, a.mtime.sec, a.mtime.nsec, a.size)),
+        e_tag: Some(format!(
+            "{:x}-{:x}.{:x}-{:x}",
+            a.ino, a.mtime.sec, a.mtime.nsec, a.size
+        )),
         version: None,
     }
 }
@@ -186,12 +232,19 @@ pub(crate) fn meta(location: Path, a: &Attr) -> ObjectMeta {
 /// A reader over a payload's pieces.
 fn payload_reader(p: PutPayload) -> impl tokio::io::AsyncRead + Unpin {
     let parts: Vec<Bytes> = p.into_iter().collect();
-    tokio_util::io::StreamReader::new(futures::stream::iter(parts.into_iter().map(Ok::<_, std::io::Error>)))
+    tokio_util::io::StreamReader::new(futures::stream::iter(
+        parts.into_iter().map(Ok::<_, std::io::Error>),
+    ))
 }
 
 #[async_trait]
 impl ObjectStore for FerroStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
         let replace = match opts.mode {
             PutMode::Overwrite => true,
             PutMode::Create => false,
@@ -202,7 +255,9 @@ impl ObjectStore for FerroStore {
                 });
             }
         };
-        let a = self.store(location, payload_reader(payload), replace).await?;
+        let a = self
+            .store(location, payload_reader(payload), replace)
+            .await?;
         Ok(PutResult {
             e_tag: meta(location.clone(), &a).e_tag,
             version: None,
@@ -232,10 +287,12 @@ impl ObjectStore for FerroStore {
         let m = meta(location.clone(), &a);
         options.check_preconditions(&m)?;
         let range = match &options.range {
-            Some(r) => r.as_range(a.size).map_err(|e| object_store::Error::Generic {
-                store: "ferrofs",
-                source: Box::new(e),
-            })?,
+            Some(r) => r
+                .as_range(a.size)
+                .map_err(|e| object_store::Error::Generic {
+                    store: "ferrofs",
+                    source: Box::new(e),
+                })?,
             None => 0..a.size,
         };
         let payload = if options.head || range.is_empty() {
@@ -260,7 +317,10 @@ impl ObjectStore for FerroStore {
         })
     }
 
-    fn delete_stream(&self, locations: BoxStream<'static, Result<Path>>) -> BoxStream<'static, Result<Path>> {
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
         let me = self.clone();
         locations
             .and_then(move |p| {
@@ -294,15 +354,21 @@ impl ObjectStore for FerroStore {
             .buffered(READ_AHEAD)
             .boxed();
         let replace = matches!(options.mode, CopyMode::Overwrite);
-        self.store(to, tokio_util::io::StreamReader::new(pieces), replace).await?;
+        self.store(to, tokio_util::io::StreamReader::new(pieces), replace)
+            .await?;
         Ok(())
     }
 
     async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
         self.file(from).await?;
         let from_path = self.fs_path(from);
-        let (fdir, fname) = ferrofs_proto::path::split_parent(&from_path).map_err(|e| generic(e.message))?;
-        let fparent = self.client.resolve(&fdir).await.map_err(|e| to_os(e, from))?;
+        let (fdir, fname) =
+            ferrofs_proto::path::split_parent(&from_path).map_err(|e| generic(e.message))?;
+        let fparent = self
+            .client
+            .resolve(&fdir)
+            .await
+            .map_err(|e| to_os(e, from))?;
         let (tparent, tname) = self.parent_of(to).await?;
         self.client
             .rename(RenameReq {

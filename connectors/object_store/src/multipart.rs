@@ -30,7 +30,13 @@ impl std::fmt::Debug for Upload {
 }
 
 impl Upload {
-    pub fn new(client: Client, location: Path, staged: Staged, parent: Attr, name: String) -> Upload {
+    pub fn new(
+        client: Client,
+        location: Path,
+        staged: Staged,
+        parent: Attr,
+        name: String,
+    ) -> Upload {
         Upload {
             client,
             location,
@@ -65,7 +71,9 @@ impl MultipartUpload for Upload {
 
     async fn complete(&mut self) -> Result<PutResult> {
         let Some(staged) = self.staged.take() else {
-            return Err(crate::errors::generic("upload already completed or aborted"));
+            return Err(crate::errors::generic(
+                "upload already completed or aborted",
+            ));
         };
         let attr = self
             .client

@@ -55,7 +55,9 @@ impl Walk {
                 match lookup(&self.store, &self.prefix).await {
                     Err(e) => return Some(Err(e)),
                     Ok(None) => return None,
-                    Ok(Some(a)) if a.kind == FileKind::Dir => self.dirs.push((a.ino, self.prefix.clone())),
+                    Ok(Some(a)) if a.kind == FileKind::Dir => {
+                        self.dirs.push((a.ino, self.prefix.clone()))
+                    }
                     // A prefix naming a file lists nothing: prefixes are directories.
                     Ok(Some(_)) => return None,
                 }
@@ -89,7 +91,11 @@ pub fn list(store: FerroStore, prefix: Path) -> BoxStream<'static, Result<Object
         dirs: vec![],
         ready: VecDeque::new(),
     };
-    futures::stream::unfold(walk, |mut w| async move { w.next().await.map(|item| (item, w)) }).boxed()
+    futures::stream::unfold(
+        walk,
+        |mut w| async move { w.next().await.map(|item| (item, w)) },
+    )
+    .boxed()
 }
 
 pub async fn list_with_delimiter(store: &FerroStore, prefix: Path) -> Result<ListResult> {
@@ -103,7 +109,11 @@ pub async fn list_with_delimiter(store: &FerroStore, prefix: Path) -> Result<Lis
     if a.kind != FileKind::Dir {
         return Ok(out);
     }
-    let entries = store.client().readdir_all(a.ino).await.map_err(|e| to_os(e, &prefix))?;
+    let entries = store
+        .client()
+        .readdir_all(a.ino)
+        .await
+        .map_err(|e| to_os(e, &prefix))?;
     for e in entries {
         if internal(store, &prefix, &e.name) {
             continue;
