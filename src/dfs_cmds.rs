@@ -126,11 +126,7 @@ pub async fn df(c: &Client, master: &str, h: bool, json: bool) -> Result<()> {
         return Ok(());
     }
     let f = |n: u64| if h { human(n) } else { n.to_string() };
-    let pct = if s.capacity_bytes > 0 {
-        100 * s.used_bytes / s.capacity_bytes
-    } else {
-        0
-    };
+    let pct = (100 * s.used_bytes).checked_div(s.capacity_bytes).unwrap_or(0);
     println!(
         "{:<32} {:>12} {:>12} {:>12} {:>5}",
         "Filesystem", "Size", "Used", "Available", "Use%"

@@ -58,8 +58,11 @@ impl Bar {
     }
 }
 
+/// A local file to upload: where it is, its path relative to the tree, its size.
+type LocalFile = (PathBuf, String, u64);
+
 /// Local files under `dir`, with their paths relative to it; and the directories.
-fn local_tree(dir: &Path) -> Result<(Vec<(PathBuf, String, u64)>, Vec<String>)> {
+fn local_tree(dir: &Path) -> Result<(Vec<LocalFile>, Vec<String>)> {
     let mut files = vec![];
     let mut dirs = vec![];
     let mut stack = vec![(dir.to_path_buf(), String::new())];

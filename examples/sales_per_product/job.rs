@@ -66,7 +66,7 @@ impl Rng {
 
 /// One file's rows, adding each sale to `totals`.
 fn generate(first: u64, n: u64, products: u32, totals: &mut [i64]) -> RecordBatch {
-    let mut rng = Rng(first ^ 0xFE22_0F5);
+    let mut rng = Rng(first ^ 0x0FE2_20F5);
     let mut ids = Vec::with_capacity(n as usize);
     let mut prod = Vec::with_capacity(n as usize);
     let mut qty = Vec::with_capacity(n as usize);

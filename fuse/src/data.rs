@@ -210,8 +210,9 @@ impl Core {
         let mut buf = st.io.lock();
         {
             let mut m = st.meta.lock();
-            let dirty = durable && !m.dirty.is_empty();
-            if buf.is_empty() && !dirty && !m.uncommitted && !(close && m.wrote) {
+            let sync_dirty = durable && !m.dirty.is_empty();
+            let work = !buf.is_empty() || sync_dirty || m.uncommitted || close && m.wrote;
+            if !work {
                 return m.error.take().map_or(Ok(()), Err);
             }
         }

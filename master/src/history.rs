@@ -114,8 +114,15 @@ impl History {
 /// Byte counters the chunkservers report, summed over servers and restarts.
 #[derive(Debug, Default)]
 pub struct IoTotals {
-    /// Last reported (read, written) per server, and the running sums.
-    inner: Mutex<(HashMap<CsId, (u64, u64)>, u64, u64)>,
+    inner: Mutex<IoSums>,
+}
+
+#[derive(Debug, Default)]
+struct IoSums {
+    /// Last reported (read, written) per server.
+    last: HashMap<CsId, (u64, u64)>,
+    read: u64,
+    written: u64,
 }
 
 impl IoTotals {
@@ -123,22 +130,22 @@ impl IoTotals {
     /// and counts from zero again: all of it is new.
     pub fn note(&self, id: &CsId, read: u64, written: u64) {
         let mut g = self.inner.lock();
-        let (last_r, last_w) = g.0.get(id).copied().unwrap_or((0, 0));
+        let (last_r, last_w) = g.last.get(id).copied().unwrap_or((0, 0));
         let dr = if read >= last_r { read - last_r } else { read };
         let dw = if written >= last_w {
             written - last_w
         } else {
             written
         };
-        g.0.insert(id.clone(), (read, written));
-        g.1 += dr;
-        g.2 += dw;
+        g.last.insert(id.clone(), (read, written));
+        g.read += dr;
+        g.written += dw;
     }
 
     /// (read, written) bytes so far.
     pub fn sums(&self) -> (u64, u64) {
         let g = self.inner.lock();
-        (g.1, g.2)
+        (g.read, g.written)
     }
 }
 

@@ -93,7 +93,6 @@ impl FerroS3 {
         match self.client.mkdir(&path, 0o755).await {
             Ok(_) => Ok(CreateBucketOutput {
                 location: Some(path),
-                ..Default::default()
             }),
             Err(e) if e.is(ErrorCode::AlreadyExists) => match self.bucket(&i.bucket).await {
                 Ok(_) => Err(s3_error!(

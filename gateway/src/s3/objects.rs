@@ -27,6 +27,16 @@ pub(super) struct NewMeta {
     pub metadata: Option<Metadata>,
 }
 
+
+/// An object body on its way in: the bytes, the checksums the request declared (and its
+/// trailers may add), and the length it promised.
+pub(super) struct Body<'a, R> {
+    pub reader: R,
+    pub expected: Expected,
+    pub trailers: Option<&'a TrailingHeaders>,
+    pub length: Option<u64>,
+}
+
 impl NewMeta {
     pub(super) fn into_meta(self, etag: String, attr: &Attr) -> ObjectMeta {
         let mut m = ObjectMeta::new(etag, attr);
@@ -79,18 +89,21 @@ impl FerroS3 {
         Ok((parent, name))
     }
 
-    /// Stream `reader` into a staged file, check it, label it and rename it to `key`.
+    /// Stream `body` into a staged file, check it, label it and rename it to `key`.
     /// Returns the object's attributes, metadata and the checksums computed.
     pub(super) async fn store<R: AsyncRead + Unpin>(
         &self,
         bucket: &str,
         key: &str,
-        reader: R,
-        mut expected: Expected,
-        trailers: Option<&TrailingHeaders>,
-        length: Option<u64>,
+        body: Body<'_, R>,
         new: NewMeta,
     ) -> S3Result<(Attr, ObjectMeta, Checksum)> {
+        let Body {
+            reader,
+            mut expected,
+            trailers,
+            length,
+        } = body;
         let (parent, name) = self.parent_for(bucket, key).await?;
         let staged = Staged::create(&self.client, parent.replication)
             .await
@@ -206,10 +219,12 @@ impl FerroS3 {
             .store(
                 &i.bucket,
                 &i.key,
-                body_reader(i.body),
-                expected,
-                trailers.as_ref(),
-                length,
+                Body {
+                    reader: body_reader(i.body),
+                    expected,
+                    trailers: trailers.as_ref(),
+                    length,
+                },
                 new,
             )
             .await?;
@@ -400,10 +415,12 @@ impl FerroS3 {
             .store(
                 &i.bucket,
                 &i.key,
-                reader,
-                Expected::default(),
-                None,
-                Some(src.size),
+                Body {
+                    reader,
+                    expected: Expected::default(),
+                    trailers: None,
+                    length: Some(src.size),
+                },
                 new,
             )
             .await?;
