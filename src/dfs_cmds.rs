@@ -126,7 +126,9 @@ pub async fn df(c: &Client, master: &str, h: bool, json: bool) -> Result<()> {
         return Ok(());
     }
     let f = |n: u64| if h { human(n) } else { n.to_string() };
-    let pct = (100 * s.used_bytes).checked_div(s.capacity_bytes).unwrap_or(0);
+    let pct = (100 * s.used_bytes)
+        .checked_div(s.capacity_bytes)
+        .unwrap_or(0);
     println!(
         "{:<32} {:>12} {:>12} {:>12} {:>5}",
         "Filesystem", "Size", "Used", "Available", "Use%"

@@ -27,7 +27,6 @@ pub(super) struct NewMeta {
     pub metadata: Option<Metadata>,
 }
 
-
 /// An object body on its way in: the bytes, the checksums the request declared (and its
 /// trailers may add), and the length it promised.
 pub(super) struct Body<'a, R> {
