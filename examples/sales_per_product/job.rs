@@ -119,8 +119,12 @@ fn to_csv(b: &RecordBatch) -> Vec<u8> {
 
 fn to_parquet(b: &RecordBatch) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
+    // No compression codec is built in (each is a C library to compile); delta-packed
+    // integers are what makes these columns small.
     let props = WriterProperties::builder()
         .set_max_row_group_row_count(Some(256 * 1024))
+        .set_dictionary_enabled(false)
+        .set_encoding(datafusion::parquet::basic::Encoding::DELTA_BINARY_PACKED)
         .build();
     let mut w = ArrowWriter::try_new(&mut buf, schema(), Some(props))?;
     w.write(b)?;
