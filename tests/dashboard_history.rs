@@ -115,6 +115,7 @@ async fn charts_move_during_a_heal() {
     let profile = tempfile::tempdir().unwrap();
     phase!("write 24 MiB and read some back, so throughput and metadata charts have data");
     let cl = c.client();
+    cl.mkdir_p("/heal").await.unwrap();
     for i in 0..6 {
         cl.put_bytes(&format!("/heal/f{i}"), random_bytes(4 << 20, i).into())
             .await

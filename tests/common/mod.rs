@@ -303,14 +303,19 @@ impl TestCluster {
         let addr_file = self.root.join(format!("master{i}.addr"));
         let _ = std::fs::remove_file(&addr_file);
         let cfg = self.root.join("ferrofs.toml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "[master]\nsafe_mode_timeout = \"2s\"\nrereplication_interval = \"100ms\"\n{}",
-                self.opts.extra_master_config
-            ),
-        )
-        .expect("config");
+        // The harness's own settings, unless the test sets them itself.
+        let extra = &self.opts.extra_master_config;
+        let mut text = String::from("[master]\n");
+        for (key, value) in [
+            ("safe_mode_timeout", "\"2s\""),
+            ("rereplication_interval", "\"100ms\""),
+        ] {
+            if !extra.lines().any(|l| l.trim_start().starts_with(key)) {
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+        }
+        text.push_str(extra);
+        std::fs::write(&cfg, text).expect("config");
         let listen = if self.master_addrs[i].is_empty() {
             "127.0.0.1:0".to_string()
         } else {
