@@ -3,8 +3,9 @@
 #  libclang-dev: RocksDB's bindgen.  fuse3: fusermount3 for unmounting as a user.
 #  git, rsync, tar, fio: used by the FUSE tool tests and benchmarks.
 #  chromium: the dashboard test loads the page in headless Chromium.
+#  iproute2, nftables: the multi-host tests put nodes in network namespaces and cut links.
 set -euo pipefail
-pkgs=(libclang-dev fuse3 git rsync tar fio procps chromium)
+pkgs=(libclang-dev fuse3 git rsync tar fio procps chromium iproute2 nftables)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
