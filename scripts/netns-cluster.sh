@@ -183,6 +183,11 @@ cluster_up() {
   done
   mkdir -p "$DIR/mnt"
   start_in k1 "$DIR/k1.log" mount --master "$(master_urls)" "$DIR/mnt"
+  t=0
+  until mountpoint -q "$DIR/mnt"; do
+    t=$((t + 1)); [ $t -lt 300 ] || { echo "the mount did not appear; see $DIR/k1.log" >&2; exit 1; }
+    sleep 0.1
+  done
   echo "masters: $(master_urls)"
   echo "mounted at $DIR/mnt (from namespace $(ns_of $NET k1)); logs in $DIR"
 }
@@ -192,6 +197,11 @@ cluster_down() {
   if [ -f "$DIR/pids" ]; then
     local p
     while read -r p; do kill "$p" 2>/dev/null || true; done <"$DIR/pids"
+    local t=0
+    while read -r p; do
+      while kill -0 "$p" 2>/dev/null && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+      kill -9 "$p" 2>/dev/null || true
+    done <"$DIR/pids"
     rm -f "$DIR/pids"
   fi
   net_down $NET
