@@ -230,6 +230,9 @@ pub struct ChunkserverArgs {
     pub secret: Option<String>,
     #[arg(long)]
     pub addr_file: Option<PathBuf>,
+    /// The rack (failure domain) this chunkserver is in (config `rack`).
+    #[arg(long, env = "FERROFS_RACK")]
+    pub rack: Option<String>,
 }
 
 #[derive(Args, Debug)]

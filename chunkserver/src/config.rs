@@ -48,6 +48,10 @@ pub struct ChunkserverConfig {
     /// Default 5s.
     #[serde(with = "serde_duration")]
     pub pipeline_timeout: Duration,
+    /// The rack (failure domain: a switch, a power feed) this chunkserver is in. With
+    /// chunkservers in two or more racks, the master keeps every chunk's replicas in at
+    /// least two. Default "default" (one rack).
+    pub rack: String,
 }
 
 impl Default for ChunkserverConfig {
@@ -65,6 +69,7 @@ impl Default for ChunkserverConfig {
             scrub_interval: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(30),
             pipeline_timeout: Duration::from_secs(5),
+            rack: ferrofs_proto::heartbeat::DEFAULT_RACK.into(),
         }
     }
 }
@@ -138,6 +143,12 @@ impl ChunkserverConfig {
             && (a.is_empty() || a.contains('/') || !a.contains(':'))
         {
             return bad(format!("advertise_addr must be host:port, got {a:?}"));
+        }
+        if !ferrofs_proto::heartbeat::valid_rack(&self.rack) {
+            return bad(format!(
+                "rack must be 1 to 64 of A-Z a-z 0-9 . _ -, got {:?}",
+                self.rack
+            ));
         }
         if self.capacity_bytes == Some(0) {
             return bad("capacity_bytes must be positive".into());

@@ -40,6 +40,7 @@ pub struct Builder {
     masters: usize,
     master_env: Vec<(String, String)>,
     hosts: bool,
+    racks: Vec<String>,
 }
 
 impl Builder {
@@ -56,6 +57,13 @@ impl Builder {
     /// (see `netns`), so tests can cut links with `net().partition(..)`. Needs root.
     pub fn hosts(mut self) -> Self {
         self.hosts = true;
+        self
+    }
+
+    /// The rack of each chunkserver (`--rack`), by index; those beyond the list name
+    /// none (the default rack).
+    pub fn racks(mut self, racks: &[&str]) -> Self {
+        self.racks = racks.iter().map(|r| r.to_string()).collect();
         self
     }
 
@@ -233,6 +241,7 @@ impl TestCluster {
             masters: 1,
             master_env: vec![],
             hosts: false,
+            racks: vec![],
         }
     }
 
@@ -563,6 +572,9 @@ impl TestCluster {
         ];
         if let Some(c) = self.opts.capacity {
             args.extend(["--capacity".into(), c.to_string()]);
+        }
+        if let Some(r) = self.opts.racks.get(i) {
+            args.extend(["--rack".into(), r.clone()]);
         }
         let mut env = self.opts.chunkserver_env.clone();
         env.extend(self.cs_env.get(&i).cloned().unwrap_or_default());
