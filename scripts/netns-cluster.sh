@@ -141,8 +141,9 @@ loss() { # N NODE PERCENT: drop PERCENT% of the packets arriving at NODE
 
 NET=0
 DIR=${FERROFS_NETNS_DIR:-/tmp/ferrofs-netns}
-BIN=${FERROFS_BIN:-$(cd "$(dirname "$0")/.." && pwd)/target/debug/ferrofs}
-SECRET=${FERROFS_SECRET:-netns-secret}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${FERROFS_BIN:-$ROOT/target/debug/ferrofs}
+export FERROFS_SECRET=${FERROFS_SECRET:-netns-secret}
 MASTERS=(m1 m2 m3)
 CHUNKSERVERS=(c1 c2 c3 c4)
 
@@ -168,13 +169,18 @@ cluster_up() {
   for m in "${MASTERS[@]}"; do peers+=("$i=$(ip_of $NET "$m"):9000"); i=$((i + 1)); done
   i=1
   for m in "${MASTERS[@]}"; do
-    start_in "$m" "$DIR/$m.log" master --id $i --listen "$(ip_of $NET "$m"):9000" \
-      --peers "$(IFS=,; echo "${peers[*]}")" --data "$DIR/$m" --secret "$SECRET"
+    # The steps of docs/DEPLOY.md: the role's file from etc/, the member's flags.
+    start_in "$m" "$DIR/$m.log" master --config "$ROOT/etc/master.toml" --id $i \
+      --listen "$(ip_of $NET "$m"):9000" --peers "$(IFS=,; echo "${peers[*]}")" --data "$DIR/$m"
     i=$((i + 1))
   done
+  i=0
   for c in "${CHUNKSERVERS[@]}"; do
-    start_in "$c" "$DIR/$c.log" chunkserver --master "$(master_urls)" \
-      --listen "$(ip_of $NET "$c"):9100" --data "$DIR/$c" --secret "$SECRET"
+    # Two racks: c1 c2 in rack r1, c3 c4 in rack r2.
+    start_in "$c" "$DIR/$c.log" chunkserver --config "$ROOT/etc/chunkserver.toml" \
+      --master "$(master_urls)" --listen "$(ip_of $NET "$c"):9100" --data "$DIR/$c" \
+      --rack "r$((i / 2 + 1))"
+    i=$((i + 1))
   done
   local t=0
   until "$BIN" admin status --master "$(master_urls)" >/dev/null 2>&1; do

@@ -207,6 +207,22 @@ mod tests {
         assert!(bad.validate().is_err());
     }
 
+    /// The deployment example (docs/DEPLOY.md) is a valid config; a bad rack is refused.
+    #[test]
+    fn deploy_example_and_racks() {
+        let doc: toml::Table = toml::from_str(include_str!("../../etc/chunkserver.toml")).unwrap();
+        let c: ChunkserverConfig = doc["chunkserver"].clone().try_into().unwrap();
+        c.validate().unwrap();
+        assert_eq!(ChunkserverConfig::default().rack, "default");
+        for bad in ["", "a b", "r/1", &"x".repeat(65)] {
+            let c = ChunkserverConfig {
+                rack: bad.to_string(),
+                ..Default::default()
+            };
+            assert!(c.validate().is_err(), "rack {bad:?} accepted");
+        }
+    }
+
     #[test]
     fn env_overrides() {
         let mut c = ChunkserverConfig::default();

@@ -245,6 +245,15 @@ mod tests {
         assert!(MasterConfig::default().validate().is_ok());
     }
 
+    /// The deployment example for a group of three (docs/DEPLOY.md) is a valid config.
+    #[test]
+    fn deploy_example_is_valid() {
+        let doc: toml::Table = toml::from_str(include_str!("../../etc/master.toml")).unwrap();
+        let c: MasterConfig = doc["master"].clone().try_into().expect("etc/master.toml");
+        c.validate().unwrap();
+        assert_eq!(c.peer_map().unwrap().len(), 3);
+    }
+
     #[test]
     fn peers_parse_and_refuse_nonsense() {
         let m = parse_peers("1=a:1, 2=b:2,3=http://c:3").unwrap();
