@@ -262,7 +262,9 @@ mod tests {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect()
         };
-        let table: &[(&[(&str, &str)], usize, &[&str])] = &[
+        // (holders in trim order with their racks, surplus, expected deletions)
+        type Case<'a> = (&'a [(&'a str, &'a str)], usize, &'a [&'a str]);
+        let table: &[Case] = &[
             // b1 would go first (fullest) but is rack b's only replica.
             (
                 &[("b1", "b"), ("a1", "a"), ("a2", "a"), ("a3", "a")],
