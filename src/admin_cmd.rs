@@ -68,18 +68,19 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                 if s.safe_mode { "  [SAFE MODE]" } else { "" }
             );
             println!(
-                "{:<14} {:<22} {:<16} {:>8} {:>12} {:>12}",
+                "{:<14} {:<22} {:<16} {:>8} {:>12} {:>12}  RACK",
                 "ID", "ADDRESS", "STATE", "CHUNKS", "USED", "CAPACITY"
             );
             for cs in &s.chunkservers {
                 println!(
-                    "{:<14} {:<22} {:<16} {:>8} {:>12} {:>12}",
+                    "{:<14} {:<22} {:<16} {:>8} {:>12} {:>12}  {}",
                     cs.id,
                     cs.addr,
                     format!("{:?}", cs.state).to_lowercase(),
                     cs.chunks,
                     human(cs.used_bytes),
-                    human(cs.capacity_bytes)
+                    human(cs.capacity_bytes),
+                    cs.rack
                 );
             }
             for w in &s.workers {

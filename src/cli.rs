@@ -209,6 +209,29 @@ pub enum Cmd {
         #[arg(long, env = "FERROFS_ADMIN_TOKEN", global = true)]
         token: Option<String>,
     },
+    /// The cluster's certificate authority (TLS between every node).
+    Ca {
+        #[command(subcommand)]
+        cmd: CaCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CaCmd {
+    /// Make a cluster CA in CA_DIR (`ca.pem`, and `ca-key.pem`: keep it safe).
+    Init { ca_dir: PathBuf },
+    /// Issue a certificate signed by the CA into OUT_DIR (`ca.pem`, `cert.pem`,
+    /// `key.pem`), for a node (its host names and addresses) or a client (none).
+    Issue {
+        ca_dir: PathBuf,
+        out_dir: PathBuf,
+        /// The certificate's name (e.g. master1, cs3, admin).
+        #[arg(long)]
+        name: String,
+        /// A DNS name or IP address the node is reached at (repeatable).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -327,6 +350,9 @@ pub struct ChunkserverArgs {
     pub secret: Option<String>,
     #[arg(long)]
     pub addr_file: Option<PathBuf>,
+    /// The rack (failure domain) this chunkserver is in (config `rack`).
+    #[arg(long, env = "FERROFS_RACK")]
+    pub rack: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -61,6 +61,7 @@ fn main() {
             Cmd::Webhdfs(a) => gateway_cmd::run(a, gateway_cmd::Mode::WebHdfs).await,
             Cmd::Gateway(a) => gateway_cmd::run(a, gateway_cmd::Mode::Both).await,
             Cmd::Admin { cmd, m, token } => admin_cmd::run(cmd, &m.master, token).await,
+            Cmd::Ca { cmd } => ca_cmd(cmd),
             other => files::run(other).await,
         }
     });
@@ -68,4 +69,24 @@ fn main() {
         eprintln!("ferrofs: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// `ferrofs ca init|issue`.
+fn ca_cmd(cmd: cli::CaCmd) -> anyhow::Result<()> {
+    match cmd {
+        cli::CaCmd::Init { ca_dir } => {
+            ferrofs_tls::ca::init(&ca_dir)?;
+            println!("cluster CA in {}", ca_dir.display());
+        }
+        cli::CaCmd::Issue {
+            ca_dir,
+            out_dir,
+            name,
+            hosts,
+        } => {
+            ferrofs_tls::ca::issue(&ca_dir, &out_dir, &name, &hosts)?;
+            println!("{name}: {}/{{ca,cert,key}}.pem", out_dir.display());
+        }
+    }
+    Ok(())
 }

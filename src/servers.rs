@@ -120,6 +120,9 @@ pub async fn chunkserver(a: ChunkserverArgs) -> anyhow::Result<()> {
     if let Some(s) = a.secret {
         cfg.secret = s;
     }
+    if let Some(r) = a.rack {
+        cfg.rack = r;
+    }
     cfg.validate()
         .map_err(|e| anyhow::anyhow!("invalid chunkserver config: {e}"))?;
     let l = bind(&a.listen, a.addr_file.as_deref()).await?;

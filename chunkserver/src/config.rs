@@ -53,6 +53,10 @@ pub struct ChunkserverConfig {
     /// window, as ext4 commits every 5 s. Default 5s.
     #[serde(with = "serde_duration")]
     pub writeback_interval: Duration,
+    /// The rack (failure domain: a switch, a power feed) this chunkserver is in. With
+    /// chunkservers in two or more racks, the master keeps every chunk's replicas in at
+    /// least two. Default "default" (one rack).
+    pub rack: String,
 }
 
 impl Default for ChunkserverConfig {
@@ -71,6 +75,7 @@ impl Default for ChunkserverConfig {
             request_timeout: Duration::from_secs(30),
             pipeline_timeout: Duration::from_secs(5),
             writeback_interval: Duration::from_secs(5),
+            rack: ferrofs_proto::heartbeat::DEFAULT_RACK.into(),
         }
     }
 }
@@ -150,6 +155,12 @@ impl ChunkserverConfig {
         {
             return bad(format!("advertise_addr must be host:port, got {a:?}"));
         }
+        if !ferrofs_proto::heartbeat::valid_rack(&self.rack) {
+            return bad(format!(
+                "rack must be 1 to 64 of A-Z a-z 0-9 . _ -, got {:?}",
+                self.rack
+            ));
+        }
         if self.capacity_bytes == Some(0) {
             return bad("capacity_bytes must be positive".into());
         }
@@ -208,6 +219,22 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().is_err());
+    }
+
+    /// The deployment example (docs/DEPLOY.md) is a valid config; a bad rack is refused.
+    #[test]
+    fn deploy_example_and_racks() {
+        let doc: toml::Table = toml::from_str(include_str!("../../etc/chunkserver.toml")).unwrap();
+        let c: ChunkserverConfig = doc["chunkserver"].clone().try_into().unwrap();
+        c.validate().unwrap();
+        assert_eq!(ChunkserverConfig::default().rack, "default");
+        for bad in ["", "a b", "r/1", &"x".repeat(65)] {
+            let c = ChunkserverConfig {
+                rack: bad.to_string(),
+                ..Default::default()
+            };
+            assert!(c.validate().is_err(), "rack {bad:?} accepted");
+        }
     }
 
     #[test]

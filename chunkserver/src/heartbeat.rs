@@ -78,6 +78,7 @@ async fn register(
             capacity_bytes: node.usable_capacity(),
             used_bytes: node.store.used_bytes(),
             chunks: node.store.report(),
+            rack: node.config.rack.clone(),
         };
         match call::<_, RegisterResp>(node, &link.master, REGISTER, &req).await {
             Ok(resp) => {
@@ -122,6 +123,7 @@ async fn heartbeat(node: &Arc<Node>, link: &Link) -> Result<HeartbeatResp> {
         io_bytes: node.io_bytes.load(Ordering::Relaxed),
         read_bytes: node.read_bytes.load(Ordering::Relaxed),
         written_bytes: node.written_bytes.load(Ordering::Relaxed),
+        rack: node.config.rack.clone(),
     };
     let r = call::<_, HeartbeatResp>(node, &link.master, HEARTBEAT, &req).await;
     if r.is_err() {

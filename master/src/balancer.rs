@@ -94,6 +94,11 @@ impl Master {
                             && !c.leased()
                             && c.bumping.is_none()
                             && cl.chunks.counted(c, &cl.reg, l) >= u32::from(c.goal)
+                            && crate::placement::move_keeps_spread(
+                                &c.current().map(|s| cl.reg.rack_of(s)).collect::<Vec<_>>(),
+                                cl.reg.rack_of(&from),
+                                cl.reg.rack_of(&to),
+                            )
                     })
                 })
                 .map(|id| (id, cl.chunks.chunks[&id].version))

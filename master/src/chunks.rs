@@ -175,6 +175,7 @@ mod tests {
     fn server(id: &str, alive: bool) -> Server {
         Server {
             id: id.into(),
+            rack: "default".into(),
             addr: format!("{id}:1"),
             capacity_bytes: 100,
             used_bytes: 0,

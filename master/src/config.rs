@@ -91,6 +91,12 @@ pub struct MasterConfig {
     /// 400ms.
     #[serde(with = "serde_duration")]
     pub election_timeout: Duration,
+    /// A proposed change not committed within this is answered `NoQuorum` (503): a
+    /// leader cut off from the rest of its group cannot commit, and openraft keeps
+    /// the call waiting until the partition heals; the client tries another member
+    /// (the retry cache applies a retried change once). Default 3s.
+    #[serde(with = "serde_duration")]
+    pub propose_timeout: Duration,
     /// Sync the Raft log to disk before every append is acknowledged. Off: an entry
     /// counts once it is in the log of a majority (it survives any process being
     /// killed), and a client's fsync syncs the log on a majority explicitly; only a power
@@ -132,6 +138,7 @@ impl Default for MasterConfig {
             rpc_timeout: Duration::from_secs(10),
             raft_heartbeat: Duration::from_millis(100),
             election_timeout: Duration::from_millis(400),
+            propose_timeout: Duration::from_secs(3),
             sync_log: false,
             snapshot_every: 20_000,
             orphan_grace: Duration::from_secs(30),
@@ -168,6 +175,9 @@ impl MasterConfig {
         }
         if self.election_timeout < self.raft_heartbeat * 3 {
             return Err("election_timeout must be at least 3 raft_heartbeat".into());
+        }
+        if self.propose_timeout < self.election_timeout * 2 {
+            return Err("propose_timeout must be at least 2 election_timeout".into());
         }
         if self.snapshot_every == 0 {
             return Err("snapshot_every must be at least 1".into());
@@ -233,6 +243,15 @@ mod tests {
             "etc/ferrofs.toml differs from the defaults"
         );
         assert!(MasterConfig::default().validate().is_ok());
+    }
+
+    /// The deployment example for a group of three (docs/DEPLOY.md) is a valid config.
+    #[test]
+    fn deploy_example_is_valid() {
+        let doc: toml::Table = toml::from_str(include_str!("../../etc/master.toml")).unwrap();
+        let c: MasterConfig = doc["master"].clone().try_into().expect("etc/master.toml");
+        c.validate().unwrap();
+        assert_eq!(c.peer_map().unwrap().len(), 3);
     }
 
     #[test]

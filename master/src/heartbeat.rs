@@ -24,6 +24,7 @@ impl Master {
             let mut server = Server {
                 id: req.id.clone(),
                 addr: req.addr.clone(),
+                rack: rack_or_default(&req.rack),
                 capacity_bytes: req.capacity_bytes,
                 used_bytes: req.used_bytes,
                 last_heartbeat: Instant::now(),
@@ -91,6 +92,9 @@ impl Master {
             }
             let prev_beat = std::mem::replace(&mut s.last_heartbeat, Instant::now());
             s.addr = req.addr.clone();
+            if !req.rack.is_empty() {
+                s.rack = rack_or_default(&req.rack);
+            }
             s.capacity_bytes = req.capacity_bytes;
             if req.used_bytes != s.used_bytes {
                 s.recent_allocs = 0;
@@ -269,4 +273,14 @@ fn reconcile(
         }
     }
     adopted
+}
+
+/// A chunkserver's rack as the registry keeps it: what it names if valid, else the
+/// default rack (an old chunkserver names none).
+fn rack_or_default(r: &str) -> String {
+    if ferrofs_proto::heartbeat::valid_rack(r) {
+        r.to_string()
+    } else {
+        ferrofs_proto::heartbeat::DEFAULT_RACK.to_string()
+    }
 }

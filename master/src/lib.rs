@@ -27,6 +27,7 @@ pub mod raft;
 pub mod registry;
 pub mod rereplication;
 pub mod sm;
+mod spread;
 pub mod state;
 pub mod views;
 pub mod xattr;

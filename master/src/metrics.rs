@@ -37,6 +37,8 @@ pub struct Metrics {
     pub chunks_over_replicated: Gauge,
     pub chunkservers_alive: Gauge,
     pub files: Gauge,
+    /// Proposals answered `NoQuorum` because they were not committed in time.
+    pub propose_timeouts: Counter,
 }
 
 impl Default for Metrics {
@@ -60,9 +62,15 @@ impl Default for Metrics {
             chunks_over_replicated: Gauge::default(),
             chunkservers_alive: Gauge::default(),
             files: Gauge::default(),
+            propose_timeouts: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("namespace_ops", "Namespace mutations", m.ns_ops.clone());
+        registry.register(
+            "propose_timeouts",
+            "Proposals not committed within propose_timeout (answered no_quorum)",
+            m.propose_timeouts.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub struct Server {
     pub id: CsId,
     pub addr: String,
+    /// Its rack (failure domain); `DEFAULT_RACK` when it names none.
+    pub rack: String,
     pub capacity_bytes: u64,
     pub used_bytes: u64,
     pub last_heartbeat: Instant,
@@ -137,8 +139,16 @@ impl Registry {
                     .saturating_sub(reserve),
                 capacity_bytes: s.capacity_bytes,
                 recent_allocs: s.recent_allocs,
+                rack: s.rack.clone(),
             })
             .collect()
+    }
+
+    /// The rack of server `id` (`DEFAULT_RACK` if unknown).
+    pub fn rack_of(&self, id: &str) -> &str {
+        self.servers
+            .get(id)
+            .map_or(ferrofs_proto::heartbeat::DEFAULT_RACK, |s| s.rack.as_str())
     }
 
     pub fn push_command(&mut self, id: &str, cmd: Command) {
@@ -161,6 +171,7 @@ impl Registry {
                 copies_in_flight: s.copies_in_flight,
                 last_heartbeat_ms_ago: s.last_heartbeat.elapsed().as_millis() as u64,
                 presence: s.presence == Presence::Open,
+                rack: s.rack.clone(),
             })
             .collect()
     }

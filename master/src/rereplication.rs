@@ -155,8 +155,21 @@ impl Master {
                     .filter(|(_, n)| **n >= limit)
                     .map(|(s, _)| s.clone()),
             );
-            let targets =
-                placement::choose(&cands, need as usize, &exclude, self.chunk_size(), *id);
+            // Racks of the replicas that stay (counting ones): the copies complete a
+            // spread over two racks.
+            let have: Vec<&str> = c
+                .current()
+                .filter(|s| cl.reg.counts_for_goal(s, l.dead, l.window))
+                .map(|s| cl.reg.rack_of(s))
+                .collect();
+            let targets = placement::choose_spread(
+                &cands,
+                need as usize,
+                &exclude,
+                self.chunk_size(),
+                *id,
+                &have,
+            );
             for target in targets {
                 let Some(source) = sources
                     .iter()
@@ -191,6 +204,7 @@ impl Master {
         }
         let trimmed = self.trim_surplus(&mut cl);
         let moved = self.balance_step(&mut cl, queued);
+        let spread = self.spread_step(&mut cl, queued);
         let in_flight: usize = cl.copies.values().map(|v| v.len()).sum();
         cl.progress.queued = queued as u64;
         cl.progress.in_flight = in_flight as u64;
@@ -204,7 +218,7 @@ impl Master {
             .collect();
         (
             format!(
-                "{queued} chunks below goal, {in_flight} copies in flight ({started} new), {trimmed} surplus replicas trimmed, {moved} balancer moves"
+                "{queued} chunks below goal, {in_flight} copies in flight ({started} new), {trimmed} surplus replicas trimmed, {moved} balancer moves, {spread} copies to a second rack"
             ),
             kick,
         )
@@ -250,8 +264,12 @@ impl Master {
                         .then(fb.partial_cmp(&fa).unwrap_or(std::cmp::Ordering::Equal))
                 });
                 let surplus = (counted - goal) as usize;
-                for s in live.into_iter().take(surplus) {
-                    deletes.push((*id, s.clone(), c.version));
+                let holders: Vec<(CsId, String)> = live
+                    .into_iter()
+                    .map(|s| (s.clone(), cl.reg.rack_of(s).to_string()))
+                    .collect();
+                for s in placement::trim_choice(&holders, surplus) {
+                    deletes.push((*id, s, c.version));
                 }
             }
         }

@@ -218,7 +218,19 @@ impl Master {
     /// the entry's log id. Refusals come back as their `ApiError`s.
     pub async fn propose(&self, ctx: Ctx, op: Op) -> Result<(Reply, LogId)> {
         let name = op.name();
-        match self.raft.client_write(Command { ctx, op }).await {
+        let write = self.raft.client_write(Command { ctx, op });
+        let Ok(res) = tokio::time::timeout(self.cfg.propose_timeout, write).await else {
+            self.metrics.propose_timeouts.inc();
+            tracing::warn!(op = name, timeout = ?self.cfg.propose_timeout, "a proposal was not committed in time");
+            return Err(MasterError::code(
+                ErrorCode::NoQuorum,
+                format!(
+                    "master {} could not commit {name} within {:?} (no quorum reachable?)",
+                    self.id, self.cfg.propose_timeout
+                ),
+            ));
+        };
+        match res {
             Ok(r) => {
                 self.metrics
                     .ns_ops

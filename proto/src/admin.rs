@@ -47,6 +47,9 @@ pub struct ChunkserverStatus {
     /// Its presence poll is open, so a crash of its process is noticed at once.
     #[serde(default)]
     pub presence: bool,
+    /// Its rack (failure domain): with two or more, every chunk spans two.
+    #[serde(default)]
+    pub rack: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -40,6 +40,19 @@ pub struct RegisterReq {
     pub used_bytes: u64,
     /// Full chunk report.
     pub chunks: Vec<ChunkReport>,
+    /// The rack (failure domain) this chunkserver is in; empty: `DEFAULT_RACK`.
+    #[serde(default)]
+    pub rack: String,
+}
+
+/// The rack of a chunkserver that names none.
+pub const DEFAULT_RACK: &str = "default";
+
+/// A rack name: 1 to 64 of `A-Z a-z 0-9 . _ -`.
+pub fn valid_rack(r: &str) -> bool {
+    (1..=64).contains(&r.len())
+        && r.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +88,9 @@ pub struct HeartbeatReq {
     /// Bytes written into replicas since start, as head or middle of a pipeline.
     #[serde(default)]
     pub written_bytes: u64,
+    /// The rack (as in `RegisterReq`); empty: unchanged.
+    #[serde(default)]
+    pub rack: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

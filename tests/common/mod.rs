@@ -7,6 +7,10 @@
 
 #![allow(dead_code)]
 
+pub mod netns;
+
+pub use netns::{Net, Node};
+
 use ferrofs_client::{Client, ClientConfig};
 use ferrofs_proto::admin::Status;
 use std::path::{Path, PathBuf};
@@ -35,6 +39,8 @@ pub struct Builder {
     chunkserver_env: Vec<(String, String)>,
     masters: usize,
     master_env: Vec<(String, String)>,
+    hosts: bool,
+    racks: Vec<String>,
 }
 
 impl Builder {
@@ -44,6 +50,20 @@ impl Builder {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        self
+    }
+
+    /// Every node on a "host" of its own: a network namespace with its own address
+    /// (see `netns`), so tests can cut links with `net().partition(..)`. Needs root.
+    pub fn hosts(mut self) -> Self {
+        self.hosts = true;
+        self
+    }
+
+    /// The rack of each chunkserver (`--rack`), by index; those beyond the list name
+    /// none (the default rack).
+    pub fn racks(mut self, racks: &[&str]) -> Self {
+        self.racks = racks.iter().map(|r| r.to_string()).collect();
         self
     }
 
@@ -113,7 +133,14 @@ impl Builder {
             mounts: vec![],
             mount_children: vec![],
             cs_env: Default::default(),
+            net: None,
         };
+        if self.hosts {
+            let mut nodes = vec![Node::Client];
+            nodes.extend((0..self.masters).map(Node::Master));
+            nodes.extend((0..self.chunkservers).map(Node::Chunkserver));
+            c.net = Some(Net::up(&nodes));
+        }
         c.start_masters().await;
         for i in 0..self.chunkservers {
             c.chunkservers.push(None);
@@ -142,10 +169,26 @@ pub struct TestCluster {
     mount_children: Vec<Child>,
     /// Extra environment of single chunkservers (see `set_chunkserver_env`).
     cs_env: std::collections::HashMap<usize, Vec<(String, String)>>,
+    /// The namespaces of a `.hosts()` cluster (dropped after the processes).
+    net: Option<Net>,
 }
 
 fn spawn(args: &[String], log: &Path, env: &[(String, String)]) -> Child {
-    let mut cmd = Command::new(BIN);
+    spawn_at(None, Node::Host, args, log, env)
+}
+
+/// Spawn `ferrofs` in `node`'s network namespace (`net` None: on the host).
+fn spawn_at(
+    net: Option<&Net>,
+    node: Node,
+    args: &[String],
+    log: &Path,
+    env: &[(String, String)],
+) -> Child {
+    let mut cmd = match net {
+        Some(n) => n.command(node, BIN),
+        None => Command::new(BIN),
+    };
     cmd.args(args).stdin(Stdio::null());
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
     if std::env::var_os("FERROFS_TEST_LOGS").is_some() {
@@ -197,7 +240,27 @@ impl TestCluster {
             chunkserver_env: vec![],
             masters: 1,
             master_env: vec![],
+            hosts: false,
+            racks: vec![],
         }
+    }
+
+    /// The namespaces of a `.hosts()` cluster.
+    pub fn net(&self) -> &Net {
+        self.net.as_ref().expect("a cluster built with .hosts()")
+    }
+
+    /// Run `ferrofs ARGS` in `node`'s namespace (the host without `.hosts()`), with
+    /// `env`, and wait for it.
+    pub fn run_in(&self, node: Node, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let mut cmd = match &self.net {
+            Some(n) => n.command(node, BIN),
+            None => Command::new(BIN),
+        };
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null());
+        cmd.output().expect("run ferrofs")
     }
 
     pub fn root(&self) -> &Path {
@@ -278,7 +341,12 @@ impl TestCluster {
     async fn start_masters(&mut self) {
         let n = self.opts.masters;
         self.masters = (0..n).map(|_| None).collect();
-        if n > 1 {
+        if let Some(net) = &self.net {
+            // Each member has an address of its own: the port can be fixed.
+            self.master_addrs = (0..n)
+                .map(|i| format!("{}:9000", net.ip(Node::Master(i))))
+                .collect();
+        } else if n > 1 {
             // A group's members must know each other's addresses before they start.
             self.master_addrs = (0..n)
                 .map(|_| {
@@ -359,7 +427,13 @@ impl TestCluster {
         if !self.opts.admin_token.is_empty() {
             args.extend(["--admin-token".into(), self.opts.admin_token.clone()]);
         }
-        self.masters[i] = Some(spawn(&args, &self.master_log(i), &self.opts.master_env));
+        self.masters[i] = Some(spawn_at(
+            self.net.as_ref(),
+            Node::Master(i),
+            &args,
+            &self.master_log(i),
+            &self.opts.master_env,
+        ));
     }
 
     /// Start a fresh master with id `id` that joins no group by itself (`--join`), to be
@@ -482,7 +556,11 @@ impl TestCluster {
     async fn start_chunkserver(&mut self, i: usize) {
         let addr_file = self.root.join(format!("cs{i}.addr"));
         // Reuse the previous port on restart when possible.
-        let listen = std::fs::read_to_string(&addr_file).unwrap_or_else(|_| "127.0.0.1:0".into());
+        let any_port = match &self.net {
+            Some(n) => format!("{}:0", n.ip(Node::Chunkserver(i))),
+            None => "127.0.0.1:0".into(),
+        };
+        let listen = std::fs::read_to_string(&addr_file).unwrap_or_else(|_| any_port.clone());
         let _ = std::fs::remove_file(&addr_file);
         let mut args: Vec<String> = vec![
             "chunkserver".into(),
@@ -500,9 +578,14 @@ impl TestCluster {
         if let Some(c) = self.opts.capacity {
             args.extend(["--capacity".into(), c.to_string()]);
         }
+        if let Some(r) = self.opts.racks.get(i) {
+            args.extend(["--rack".into(), r.clone()]);
+        }
         let mut env = self.opts.chunkserver_env.clone();
         env.extend(self.cs_env.get(&i).cloned().unwrap_or_default());
-        let mut child = spawn(&args, &self.root.join(format!("cs{i}.log")), &env);
+        let log = self.root.join(format!("cs{i}.log"));
+        let net = self.net.as_ref();
+        let mut child = spawn_at(net, Node::Chunkserver(i), &args, &log, &env);
         // A reused port may still be taken: fall back to a fresh one.
         let start = Instant::now();
         loop {
@@ -510,10 +593,10 @@ impl TestCluster {
                 break;
             }
             if let Ok(Some(_)) = child.try_wait() {
-                assert!(listen != "127.0.0.1:0", "chunkserver {i} exited at start");
+                assert!(listen != any_port, "chunkserver {i} exited at start");
                 let pos = args.iter().position(|a| a == "--listen").unwrap() + 1;
-                args[pos] = "127.0.0.1:0".into();
-                child = spawn(&args, &self.root.join(format!("cs{i}.log")), &env);
+                args[pos] = any_port.clone();
+                child = spawn_at(net, Node::Chunkserver(i), &args, &log, &env);
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
@@ -633,7 +716,13 @@ impl TestCluster {
             mnt.display().to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let child = spawn(&args, &self.root.join(format!("mount{n}.log")), &[]);
+        let child = spawn_at(
+            self.net.as_ref(),
+            Node::Client,
+            &args,
+            &self.root.join(format!("mount{n}.log")),
+            &[],
+        );
         let start = Instant::now();
         let target = mnt.display().to_string();
         loop {
