@@ -46,12 +46,38 @@ fn human(b: u64) -> String {
     format!("{v:.1} {}", units[i])
 }
 
+/// The cluster's status as the leader sees it: a follower answers with its own view
+/// (no re-replication, chunkservers as its heartbeats saw them), so when the member
+/// that answered is not the leader, ask the leader it names.
+async fn leader_status(c: &ferrofs_client::Client) -> Result<Status> {
+    let s: Status = c.master.get(STATUS).await?;
+    if s.leader {
+        return Ok(s);
+    }
+    let from = c.master.base();
+    let Ok(m) = c.master.get_from::<MastersResp>(&from, MASTERS).await else {
+        return Ok(s);
+    };
+    let leader = m.leader.and_then(|l| m.members.iter().find(|x| x.id == l));
+    match leader {
+        Some(l) => match c
+            .master
+            .get_from::<Status>(&format!("http://{}", l.addr), STATUS)
+            .await
+        {
+            Ok(ls) => Ok(ls),
+            Err(_) => Ok(s),
+        },
+        None => Ok(s),
+    }
+}
+
 pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<()> {
     let c = client(master)?;
     let tok = token.as_deref();
     match cmd {
         AdminCmd::Status { json } => {
-            let s: Status = c.master.get(STATUS).await?;
+            let s = leader_status(&c).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
                 return Ok(());
