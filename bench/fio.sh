@@ -10,7 +10,8 @@
 # All jobs: one job, ioengine=psync, buffered I/O, fallocate=none.
 #
 # Knobs: SIZE (default 1G; QUICK=1: 64M), RUNTIME (seconds, default 20; QUICK=1: 5),
-#        TARGETS (default "local ferrofs moosefs"), QUICK, BENCH_TMP, FERROFS_BIN, KEEP.
+#        TARGETS (default "local ferrofs moosefs"; ferrofs-tls: mutual TLS on every
+#        link, see bench/tls.sh), QUICK, BENCH_TMP, FERROFS_BIN, KEEP.
 # Run as root: bench/fio.sh   or   QUICK=1 bench/fio.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -86,7 +87,13 @@ workload() {
 
 run_targets workload
 
-report "fio: streaming and random I/O ($SIZE file, ${RUNTIME}s random reads)" \
+# The table's columns: the targets run; with ferrofs-tls (bench/tls.sh), its cost beside
+# plain ferrofs.
+COLS=$(echo "$TARGETS" | tr ' ' ',')
+RATIOS=ferrofs/local,ferrofs/moosefs
+case " $TARGETS " in *" ferrofs-tls "*) RATIOS=ferrofs-tls/ferrofs,ferrofs/local ;; esac
+report "${FIO_TITLE:-fio: streaming and random I/O ($SIZE file, ${RUNTIME}s random reads)}" \
+    --targets "$COLS" --ratios "$RATIOS" \
     --row "seq_write_mibs=Sequential write, 1 MiB blocks + fsync (MiB/s)" \
     --row "seq_read_mibs=Sequential read, cold (MiB/s)" \
     --row "rand_read_iops=4 KiB random read (IOPS)" \

@@ -31,6 +31,7 @@ BENCH_NAME=${BENCH_NAME:-$(basename "$0" .sh)}
 : "${FERRO_CHUNK_SIZE:=64MiB}"
 : "${FERRO_REPLICATION:=3}"
 : "${FERRO_MASTERS:=1}"            # members of ferrofs's master group (1, 3 or 5)
+: "${FERRO_TLS:=0}"                # 1: ferrofs with mutual TLS on every link (target ferrofs-tls)
 : "${MFS_GOAL:=3}"
 : "${MFS_IP:=198.18.0.1}"          # the namespace's address (MooseFS refuses 127.0.0.0/8)
 : "${RESULTS_OUT:=}"               # if set, the markdown fragment is written here too
@@ -206,6 +207,29 @@ ferrofs() { "$FERROFS_BIN" "$@"; }
 
 ferrofs_status() { FERROFS_MASTER=$FERRO_URL "$FERROFS_BIN" admin status --json; }
 
+# curl to the cluster's endpoints (with the client certificate under TLS).
+fcurl() {
+    if [ "${FERRO_SCHEME:-http}" = https ]; then
+        local d=$FERRO_DIR/tls/node
+        curl --cacert "$d/ca.pem" --cert "$d/cert.pem" --key "$d/key.pem" "$@"
+    else
+        curl "$@"
+    fi
+}
+
+# With FERRO_TLS=1: a cluster CA and one certificate for every local process, exported
+# as FERROFS_TLS so each ferrofs process (roles, mount, CLI) speaks mutual TLS.
+_ferrofs_tls() {
+    FERRO_SCHEME=http
+    if [ "$FERRO_TLS" = 1 ]; then
+        "$FERROFS_BIN" ca init "$FERRO_DIR/tls/ca" >/dev/null
+        "$FERROFS_BIN" ca issue "$FERRO_DIR/tls/ca" "$FERRO_DIR/tls/node" --name node \
+            --host 127.0.0.1 --host localhost >/dev/null
+        export FERROFS_TLS=$FERRO_DIR/tls/node
+        FERRO_SCHEME=https
+    fi
+}
+
 # Number of chunkservers the master counts as alive, and whether it left safe mode.
 _ferrofs_ready() {
     local want=$1
@@ -242,16 +266,17 @@ ferrofs_start() {
     FERRO_MASTER_PIDS=()
     FERRO_MASTER_PORTS=()
     FERRO_DEAD=$dead
+    _ferrofs_tls
     local urls=() peers=()
     for ((i = 0; i < nm; i++)); do
         FERRO_MASTER_PORTS[i]=$(free_port)
-        urls+=("http://127.0.0.1:${FERRO_MASTER_PORTS[i]}")
+        urls+=("$FERRO_SCHEME://127.0.0.1:${FERRO_MASTER_PORTS[i]}")
         peers+=("$((i + 1))=127.0.0.1:${FERRO_MASTER_PORTS[i]}")
     done
     FERRO_URL=$(IFS=,; echo "${urls[*]}")
     FERRO_PEERS=$(IFS=,; echo "${peers[*]}")
     defer ferrofs_stop
-    log "ferrofs: $nm master(s) on $FERRO_URL, $ncs chunkservers, chunk size $FERRO_CHUNK_SIZE, replication $FERRO_REPLICATION${dead:+, dead timeout $dead}"
+    log "ferrofs: $nm master(s) on $FERRO_URL, $ncs chunkservers, chunk size $FERRO_CHUNK_SIZE, replication $FERRO_REPLICATION${dead:+, dead timeout $dead}${FERROFS_TLS:+, TLS}"
     for ((i = 0; i < nm; i++)); do
         ferrofs_start_master "$i"
     done
@@ -286,8 +311,8 @@ ferrofs_start_master() {
 ferrofs_leader_url() {
     local i
     for ((i = 0; i < FERRO_NM; i++)); do
-        if curl -sf -m 1 "http://127.0.0.1:${FERRO_MASTER_PORTS[i]}/health" | grep -q '"leader":true'; then
-            echo "http://127.0.0.1:${FERRO_MASTER_PORTS[i]}"
+        if fcurl -sf -m 1 "$FERRO_SCHEME://127.0.0.1:${FERRO_MASTER_PORTS[i]}/health" | grep -q '"leader":true'; then
+            echo "$FERRO_SCHEME://127.0.0.1:${FERRO_MASTER_PORTS[i]}"
             return 0
         fi
     done
@@ -298,7 +323,7 @@ ferrofs_leader_url() {
 ferrofs_leader_index() {
     local i
     for ((i = 0; i < FERRO_NM; i++)); do
-        if curl -sf -m 1 "http://127.0.0.1:${FERRO_MASTER_PORTS[i]}/health" | grep -q '"leader":true'; then
+        if fcurl -sf -m 1 "$FERRO_SCHEME://127.0.0.1:${FERRO_MASTER_PORTS[i]}/health" | grep -q '"leader":true'; then
             echo "$i"
             return 0
         fi
@@ -507,11 +532,15 @@ target_start() {
         ferrofs_start --chunkservers 3 --masters 3
         TARGET_DIR=$FERRO_MNT/bench
         ;;
+    ferrofs-tls)
+        FERRO_TLS=1 ferrofs_start --chunkservers 3
+        TARGET_DIR=$FERRO_MNT/bench
+        ;;
     moosefs)
         moosefs_start --chunkservers 3
         TARGET_DIR=$MFS_MNT/bench
         ;;
-    *) die "unknown target $1 (local, ferrofs, ferrofs3, moosefs)" ;;
+    *) die "unknown target $1 (local, ferrofs, ferrofs3, ferrofs-tls, moosefs)" ;;
     esac
     mkdir -p "$TARGET_DIR"
 }

@@ -13,6 +13,9 @@
 #
 # For people (net 0, 3 masters + 4 chunkservers + a mount at $DIR/mnt):
 #   scripts/netns-cluster.sh up            # network, processes, mount
+#   scripts/netns-cluster.sh up --tls      # the same with mutual TLS on every link: a
+#                                          # cluster CA and one certificate per node
+#                                          # (docs/DEPLOY.md, TLS), in $DIR/tls
 #   scripts/netns-cluster.sh status        # the leader's admin status
 #   scripts/netns-cluster.sh partition m1 -- m2 m3 c1 c2 c3 c4 host
 #   scripts/netns-cluster.sh loss c1 2     # drop 2% of packets arriving at c1
@@ -147,17 +150,42 @@ export FERROFS_SECRET=${FERROFS_SECRET:-netns-secret}
 MASTERS=(m1 m2 m3)
 CHUNKSERVERS=(c1 c2 c3 c4)
 
+# With TLS (`up --tls`, remembered in $DIR/tls/on) every node gets --tls $DIR/tls/NODE.
+tls_on() { [ -f "$DIR/tls/on" ]; }
+scheme() { if tls_on; then echo https; else echo http; fi; }
+tls_args() { # NODE
+  if tls_on; then echo "--tls $DIR/tls/$1"; fi
+}
+
+make_tls() { # the steps of docs/DEPLOY.md (TLS): a cluster CA, a certificate per node
+  local n
+  mkdir -p "$DIR/tls"
+  "$BIN" ca init "$DIR/tls/ca" >/dev/null
+  for n in "${MASTERS[@]}" "${CHUNKSERVERS[@]}" k1 host; do
+    "$BIN" ca issue "$DIR/tls/ca" "$DIR/tls/$n" --name "$n" --host "$(ip_of $NET "$n")" >/dev/null
+  done
+  touch "$DIR/tls/on"
+}
+
 start_in() { # NODE LOG ARGS...
   local node=$1 log=$2
   shift 2
-  nsenter --net="/run/netns/$(ns_of $NET "$node")" "$BIN" "$@" >>"$log" 2>&1 </dev/null &
+  # shellcheck disable=SC2046 # tls_args is empty or two words
+  nsenter --net="/run/netns/$(ns_of $NET "$node")" "$BIN" "$@" $(tls_args "$node") \
+    >>"$log" 2>&1 </dev/null &
   echo $! >>"$DIR/pids"
 }
 
 master_urls() {
   local m out=()
-  for m in "${MASTERS[@]}"; do out+=("http://$(ip_of $NET "$m"):9000"); done
+  for m in "${MASTERS[@]}"; do out+=("$(scheme)://$(ip_of $NET "$m"):9000"); done
   (IFS=,; echo "${out[*]}")
+}
+
+# A tool run on the host (with the host's certificate under TLS).
+host_tool() {
+  # shellcheck disable=SC2046
+  "$BIN" "$@" --master "$(master_urls)" $(tls_args host)
 }
 
 cluster_up() {
@@ -165,6 +193,8 @@ cluster_up() {
   mkdir -p "$DIR"
   FERROFS_NETNS_OWNER=0 net_up $NET "${MASTERS[@]}" "${CHUNKSERVERS[@]}" k1 || {
     echo "net $NET exists: run '$0 down' first" >&2; exit 1; }
+  rm -rf "$DIR/tls"
+  if [ "${1:-}" = --tls ]; then make_tls; fi
   local peers=() i=1 m c
   for m in "${MASTERS[@]}"; do peers+=("$i=$(ip_of $NET "$m"):9000"); i=$((i + 1)); done
   i=1
@@ -183,7 +213,7 @@ cluster_up() {
     i=$((i + 1))
   done
   local t=0
-  until "$BIN" admin status --master "$(master_urls)" >/dev/null 2>&1; do
+  until host_tool admin status >/dev/null 2>&1; do
     t=$((t + 1)); [ $t -lt 60 ] || { echo "the cluster did not come up; logs in $DIR" >&2; exit 1; }
     sleep 1
   done
@@ -195,6 +225,7 @@ cluster_up() {
     sleep 0.1
   done
   echo "masters: $(master_urls)"
+  if tls_on; then echo "TLS: mutual TLS on every link; the host's certificate: $DIR/tls/host"; fi
   echo "mounted at $DIR/mnt (from namespace $(ns_of $NET k1)); logs in $DIR"
 }
 
@@ -223,9 +254,9 @@ case $cmd in
   loss) if [ $# -eq 3 ]; then loss "$@"; else loss $NET "$@"; fi ;;
   ip) ip_of "$@" ;;
   ns) ns_of "$@" ;;
-  up) cluster_up ;;
+  up) cluster_up "$@" ;;
   down) cluster_down ;;
   partition) cut $NET "$@" ;;
-  status) "$BIN" admin status --master "$(master_urls)" ;;
+  status) host_tool admin status ;;
   *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

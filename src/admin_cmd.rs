@@ -62,7 +62,7 @@ async fn leader_status(c: &ferrofs_client::Client) -> Result<Status> {
     match leader {
         Some(l) => match c
             .master
-            .get_from::<Status>(&format!("http://{}", l.addr), STATUS)
+            .get_from::<Status>(&c.config().transport.url(&l.addr, ""), STATUS)
             .await
         {
             Ok(ls) => Ok(ls),

@@ -12,6 +12,12 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Cmd,
+    /// TLS directory (`ca.pem`, `cert.pem`, `key.pem`, from `ferrofs ca issue`): speak
+    /// only HTTPS, with mutual TLS between nodes. Also `dir` in a --config file's
+    /// `[tls]` section. `ferrofs up --tls` (no directory) makes a CA and certificates.
+    #[arg(long, env = "FERROFS_TLS", global = true, value_name = "DIR",
+          num_args = 0..=1, default_missing_value = "")]
+    pub tls: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

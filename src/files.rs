@@ -9,9 +9,10 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 pub fn client(master: &str) -> Result<Client> {
-    let cfg = ClientConfig::new(master)
+    let mut cfg = ClientConfig::new(master)
         .with_env()
         .map_err(anyhow::Error::msg)?;
+    cfg.transport = crate::tls_opt::transport(None)?;
     Ok(Client::new(cfg)?)
 }
 

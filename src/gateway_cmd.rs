@@ -62,6 +62,7 @@ pub fn config(a: &GatewayArgs, mode: Mode) -> Result<GatewayConfig> {
     if let Some(r) = &a.region {
         cfg.region = r.clone();
     }
+    cfg.tls_dir = crate::tls_opt::dir(a.config.as_deref())?;
     cfg.validate()
         .map_err(|e| anyhow::anyhow!("invalid gateway config: {e}"))?;
     Ok(cfg)

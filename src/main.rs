@@ -8,9 +8,11 @@ mod files;
 mod gateway_cmd;
 mod mount_cmd;
 mod servers;
+mod tls_opt;
 mod tree_transfer;
 mod up;
 mod up_gateway;
+mod up_tls;
 
 use clap::Parser;
 use cli::{Cli, Cmd};
@@ -36,6 +38,8 @@ fn init_logging(server: bool) {
 
 fn main() {
     let cli = Cli::parse();
+    ferrofs_tls::install_provider();
+    tls_opt::set(cli.tls.clone());
     let server = matches!(
         cli.cmd,
         Cmd::Master(_)

@@ -69,6 +69,7 @@ pub async fn run(a: MountArgs) -> Result<()> {
         .with_env()
         .map_err(anyhow::Error::msg)?;
     cfg.block_cache_bytes = a.block_cache;
+    cfg.transport = crate::tls_opt::transport(a.config.as_deref())?;
     let client = ferrofs_client::Client::new(cfg)?;
     // Fail early and clearly if the master is not there.
     client.statfs().await?;

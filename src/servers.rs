@@ -87,6 +87,7 @@ pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
     if let Some(v) = a.election_timeout {
         cfg.election_timeout = v;
     }
+    cfg.tls_dir = crate::tls_opt::dir(a.config.as_deref())?;
     cfg.validate()
         .map_err(|e| anyhow::anyhow!("invalid master config: {e}"))?;
     let l = bind(&a.listen, a.addr_file.as_deref()).await?;
@@ -123,6 +124,7 @@ pub async fn chunkserver(a: ChunkserverArgs) -> anyhow::Result<()> {
     if let Some(r) = a.rack {
         cfg.rack = r;
     }
+    cfg.tls_dir = crate::tls_opt::dir(a.config.as_deref())?;
     cfg.validate()
         .map_err(|e| anyhow::anyhow!("invalid chunkserver config: {e}"))?;
     let l = bind(&a.listen, a.addr_file.as_deref()).await?;

@@ -164,9 +164,11 @@ pub async fn run(a: UpArgs) -> Result<()> {
     std::fs::create_dir_all(&a.dir).with_context(|| format!("{}", a.dir.display()))?;
     let dir = a.dir.canonicalize()?;
     let ports = master_ports(&dir, a.port, a.masters)?;
+    let tls = crate::up_tls::UpTls::prepare(crate::tls_opt::flag(), &dir)?;
+    let scheme = tls.scheme();
     let urls: Vec<String> = ports
         .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
+        .map(|p| format!("{scheme}://127.0.0.1:{p}"))
         .collect();
     let url = urls.join(",");
     let mut procs: Vec<Proc> = vec![];
@@ -191,6 +193,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
             "--replication".into(),
             replication.to_string(),
         ];
+        margs.extend(tls.args());
         if a.masters > 1 {
             margs.extend([
                 "--id".into(),
@@ -212,7 +215,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
         };
         procs.push(spawn(&name, &margs, &log)?);
     }
-    let http = reqwest::Client::new();
+    let http = tls.transport()?.client(reqwest::Client::builder())?;
     wait_for("a master leader", Duration::from_secs(60), async || {
         for u in &urls {
             if let Ok(r) = http
@@ -241,7 +244,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
     };
     for i in 0..a.chunkservers {
         let cport = free_port(0)?;
-        let args = vec![
+        let mut args = vec![
             "chunkserver".to_string(),
             "--master".into(),
             url.clone(),
@@ -250,6 +253,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
             "--data".into(),
             dir.join(format!("cs{i}")).display().to_string(),
         ];
+        args.extend(tls.args());
         procs.push(spawn(
             &format!("chunkserver {i}"),
             &args,
@@ -273,7 +277,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
     )
     .await?;
     let gateway =
-        crate::up_gateway::start(&dir, &url, (a.s3_port, a.webhdfs_port), &mut procs).await?;
+        crate::up_gateway::start(&dir, &url, (a.s3_port, a.webhdfs_port), &tls, &mut procs).await?;
     let mut mounted: Option<PathBuf> = None;
     if let Some(mnt) = &a.mount {
         std::fs::create_dir_all(mnt)?;
@@ -287,6 +291,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
         if a.xattr {
             args.push("--xattr".into());
         }
+        args.extend(tls.args());
         procs.push(spawn("mount", &args, &dir.join("mount.log"))?);
         let m2 = mnt.clone();
         wait_for("the FUSE mount", Duration::from_secs(30), async || {
@@ -313,11 +318,18 @@ pub async fn run(a: UpArgs) -> Result<()> {
     println!("  dashboard: {first}/");
     println!("  admin API: {first}/api/v1/status");
     gateway.print_banner();
+    tls.banner(first);
     if let Some(m) = &mounted {
         println!("  mounted:   {}", m.display());
     }
     println!("  data/logs: {}", dir.display());
-    println!("  try:       FERROFS_MASTER={url} ferrofs ls /");
+    match &tls.client {
+        Some(c) => println!(
+            "  try:       FERROFS_MASTER={url} FERROFS_TLS={} ferrofs ls /",
+            c.display()
+        ),
+        None => println!("  try:       FERROFS_MASTER={url} ferrofs ls /"),
+    }
     println!(
         "Ctrl-C stops everything; `kill -HUP {}` starts exited processes again.",
         std::process::id()

@@ -63,6 +63,7 @@ pub async fn start(
     dir: &Path,
     master: &str,
     (s3, hdfs): (u16, u16),
+    tls: &crate::up_tls::UpTls,
     procs: &mut Vec<Proc>,
 ) -> Result<Started> {
     let (access_key, secret_key) = key_pair(dir)?;
@@ -77,6 +78,7 @@ pub async fn start(
         "--webhdfs-listen".into(),
         format!("127.0.0.1:{hdfs_port}"),
     ];
+    args.extend(tls.args());
     let config = dir.join("gateway.toml");
     if config.exists() {
         args.extend(["--config".into(), config.display().to_string()]);
@@ -92,8 +94,8 @@ pub async fn start(
         .with_context(|| format!("see {}", dir.join("gateway.log").display()))?;
     }
     Ok(Started {
-        s3: format!("http://127.0.0.1:{s3_port}"),
-        webhdfs: format!("http://127.0.0.1:{hdfs_port}"),
+        s3: format!("{}://127.0.0.1:{s3_port}", tls.scheme()),
+        webhdfs: format!("{}://127.0.0.1:{hdfs_port}", tls.scheme()),
         access_key,
         secret_key,
     })

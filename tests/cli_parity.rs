@@ -159,29 +159,46 @@ async fn chmod_chown_touch_tail_cp() {
     ok(&c, &["touch", "/q/new"]);
     assert_eq!(cl.resolve("/q/new").await.unwrap().size, 0);
     let before = cl.resolve("/q/f.txt").await.unwrap().mtime;
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    wait_for(
+        "the clock passed the file's mtime",
+        Duration::from_secs(5),
+        || async { ferrofs_proto::namespace::Timespec::now() > before },
+    )
+    .await;
     ok(&c, &["touch", "/q/f.txt"]);
     assert!(cl.resolve("/q/f.txt").await.unwrap().mtime > before);
     phase!("tail -c and tail -f");
     assert_eq!(ok(&c, &["tail", "-c", "9", "/q/f.txt"]), "line two\n");
+    // `tail -f -c 9` prints the last line first: once that is out, it is following, and
+    // the append cannot slip in before it looked at the file's size.
     let mut child = Command::new(BIN)
-        .args(["tail", "-f", "-c", "0", "/q/f.txt"])
+        .args(["tail", "-f", "-c", "9", "/q/f.txt"])
         .env("FERROFS_MASTER", c.master_url())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdout = child.stdout.take().unwrap();
+    let (started, following) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut got = Vec::new();
         let mut buf = [0u8; 64];
+        let mut announced = false;
         while !String::from_utf8_lossy(&got).contains("appended") {
             match std::io::Read::read(&mut stdout, &mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => got.extend_from_slice(&buf[..n]),
             }
+            if !announced && got.ends_with(b"line two\n") {
+                announced = true;
+                let _ = started.send(());
+            }
         }
         String::from_utf8_lossy(&got).to_string()
     });
+    tokio::task::spawn_blocking(move || following.recv_timeout(Duration::from_secs(20)))
+        .await
+        .unwrap()
+        .expect("tail -f printed the last line within 20 s");
     let a = cl.resolve("/q/f.txt").await.unwrap();
     cl.write_stream(a.ino, a.size, &b"appended\n"[..], true)
         .await
@@ -195,7 +212,7 @@ async fn chmod_chown_touch_tail_cp() {
     .unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(got, "appended\n");
+    assert_eq!(got, "line two\nappended\n");
     phase!("cp a file into a directory, cp -r a tree, no cp into itself");
     ok(&c, &["cp", "/q/f.txt", "/q/t"]);
     assert_eq!(

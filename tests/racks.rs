@@ -161,3 +161,65 @@ async fn a_whole_rack_fails() {
     .await;
     verify(&c.client(), &files).await;
 }
+
+/// Decommissioning a server keeps the rack rule: with racks a (2 servers) and b (3),
+/// draining one of rack a moves each of its replicas so that every chunk still spans
+/// both racks (its copy goes to the other server of rack a whenever the chunk would
+/// otherwise be left in rack b alone), nothing is under-replicated meanwhile, and the
+/// server ends empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn decommission_keeps_chunks_in_two_racks() {
+    let c = TestCluster::builder()
+        .chunkservers(5)
+        .racks(&["a", "a", "b", "b", "b"])
+        .start()
+        .await;
+    let client = c.client();
+    client.mkdir_p("/d").await.unwrap();
+    let mut files = vec![];
+    for i in 0..8 {
+        let data = random_bytes(3 * MIB, 200 + i);
+        let p = format!("/d/f{i}");
+        client
+            .put_bytes(&p, Bytes::from(data.clone()))
+            .await
+            .unwrap();
+        files.push((p, sha256(&data)));
+    }
+    assert!(one_rack_chunks(&c, &files).await.is_empty());
+    let id = c.chunkserver_id(0);
+    phase!("decommission {id} (rack a)");
+    let out = c.run_in(
+        Node::Host,
+        &["admin", "decommission", &id, "--master", &c.master_url()],
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = c.status().await;
+        assert_eq!(s.chunks.missing, 0, "{:?}", s.chunks);
+        let cs = s.chunkservers.iter().find(|x| x.id == id).unwrap();
+        if cs.chunks == 0 && cs.state == ferrofs_proto::admin::CsState::Decommissioned {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not drained: {cs:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for(
+        "every chunk at 3 replicas off the drained server, in both racks",
+        Duration::from_secs(30),
+        || async {
+            for (p, _) in &files {
+                for ch in c.file_info(p).await.chunks {
+                    if ch.live_replicas.len() != 3 || ch.replicas.contains(&id) {
+                        return false;
+                    }
+                }
+            }
+            one_rack_chunks(&c, &files).await.is_empty()
+        },
+    )
+    .await;
+    verify(&client, &files).await;
+}

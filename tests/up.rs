@@ -136,6 +136,7 @@ impl Up {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn up_supervises_its_cluster() {
+    ferrofs_tls::install_provider();
     let dir = tempfile::Builder::new()
         .prefix("ferrofs-up-")
         .tempdir()
@@ -224,6 +225,7 @@ async fn up_supervises_its_cluster() {
 /// starts it again, and the files written before and after read back whole.
 #[tokio::test(flavor = "multi_thread")]
 async fn up_runs_a_master_group() {
+    ferrofs_tls::install_provider();
     let dir = tempfile::Builder::new()
         .prefix("ferrofs-up3-")
         .tempdir()
@@ -286,4 +288,51 @@ async fn up_runs_a_master_group() {
         },
     )
     .await;
+}
+
+/// `ferrofs up --tls`: it makes a CA and certificates under its data directory, every
+/// child speaks HTTPS with mutual TLS (the banner's URLs are https), the mount works,
+/// and the CLI reads the mount's file back with the client certificate it printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_tls_makes_its_own_certificates() {
+    ferrofs_tls::install_provider();
+    let dir = tempfile::Builder::new()
+        .prefix("ferrofs-uptls-")
+        .tempdir()
+        .unwrap();
+    let mnt = dir.path().join("mnt");
+    let data = dir.path().join("data");
+    let mut up = Up::start(&[
+        "--tls",
+        "--chunkservers",
+        "2",
+        "--replication",
+        "2",
+        "--dir",
+        data.to_str().unwrap(),
+        "--mount",
+        mnt.to_str().unwrap(),
+    ]);
+    let l = up.wait_line("master:", 120).await;
+    let url = l.split_whitespace().last().unwrap().to_string();
+    assert!(url.starts_with("https://"), "{l}");
+    let s3 = up.wait_line("S3", 60).await;
+    assert!(s3.contains("https://"), "{s3}");
+    let curl = up.wait_line("curl:", 60).await;
+    up.wait_line("Ctrl-C", 60).await;
+    let client_dir = data.canonicalize().unwrap().join("tls/client");
+    assert!(curl.contains(&client_dir.display().to_string()), "{curl}");
+    assert!(is_mounted(&mnt));
+    let a = random_bytes(2 << 20, 4);
+    std::fs::write(mnt.join("a"), &a).unwrap();
+    let out = Command::new(BIN)
+        .args(["cat", "/a", "--master", &url, "--tls"])
+        .arg(&client_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(sha256(&out.stdout), sha256(&a));
+    phase!("plain HTTP to the master gets nothing");
+    let plain = url.replacen("https://", "http://", 1);
+    assert!(reqwest::get(format!("{plain}/health")).await.is_err());
 }

@@ -18,6 +18,12 @@ pub struct ChunkserverConfig {
     /// `host:port` registered with the master for clients and peers to reach this
     /// chunkserver. Default: the listener's local address.
     pub advertise_addr: Option<String>,
+    /// TLS directory (`ca.pem`, `cert.pem`, `key.pem`, from `ferrofs ca issue`): the
+    /// listener and every call are then HTTPS with mutual TLS, and `master` URLs are
+    /// taken as https. Set from `--tls` / `FERROFS_TLS` or the config file's `[tls]`
+    /// section, not from `[chunkserver]`. Default: plain HTTP.
+    #[serde(skip)]
+    pub tls_dir: Option<PathBuf>,
     /// Capacity reported to the master. Default: total size of the data dir's filesystem.
     #[serde(with = "opt_size")]
     pub capacity_bytes: Option<u64>,
@@ -65,6 +71,7 @@ impl Default for ChunkserverConfig {
             data_dir: PathBuf::from("./data/chunkserver"),
             master: "http://127.0.0.1:9000".into(),
             advertise_addr: None,
+            tls_dir: None,
             capacity_bytes: None,
             reserve_bytes: 64 << 20,
             heartbeat_interval: Duration::from_secs(1),

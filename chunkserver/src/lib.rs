@@ -76,6 +76,10 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut workers = vec![];
     for master in node.config.masters() {
+        let master = node
+            .transport
+            .base_url(&master)
+            .map_err(|e| ChunkserverError::Config(e.to_string()))?;
         let link = heartbeat::Link {
             master: master.clone(),
             log: node.store.changes.subscribe(),
@@ -98,8 +102,9 @@ pub async fn run(
         tokio::spawn(scrubber::run(node.clone(), stop_rx)),
     ));
     info!("serving HTTP");
-    let served = axum::serve(listener, server::router(node.clone()))
-        .with_graceful_shutdown(async move {
+    let served = node
+        .transport
+        .serve(listener, server::router(node.clone()), async move {
             shutdown.await;
             info!("shutting down");
             let _ = stop_tx.send(true);

@@ -21,6 +21,8 @@ pub struct Node {
     pub addr: String,
     pub store: Arc<Store>,
     pub http: reqwest::Client,
+    /// Plain HTTP or mutual TLS: the scheme of every URL this node builds.
+    pub transport: ferrofs_tls::Transport,
     pub capacity: u64,
     /// Learned from the master's register reply; 0 until then.
     pub chunk_size: AtomicU64,
@@ -47,16 +49,21 @@ impl Node {
         store: Arc<Store>,
         capacity: u64,
     ) -> Result<Node> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
+        let transport = ferrofs_tls::Transport::load(config.tls_dir.as_deref())
+            .map_err(|e| E::Config(e.to_string()))?;
+        let http = transport
+            .client(
+                reqwest::Client::builder()
+                    .connect_timeout(config.request_timeout)
+                    .pool_idle_timeout(Duration::from_secs(30)),
+            )
             .map_err(|e| E::Internal(format!("building HTTP client: {e}")))?;
         Ok(Node {
             id,
             addr,
             store,
             http,
+            transport,
             capacity,
             chunk_size: AtomicU64::new(0),
             heartbeat_interval_ms: AtomicU64::new(config.heartbeat_interval.as_millis() as u64),

@@ -200,7 +200,7 @@ pub async fn write(
         };
         let req = node
             .http
-            .put(format!("http://{next}{}", api::data_path(id)))
+            .put(node.transport.url(next, &api::data_path(id)))
             .query(&params)
             .body(reqwest::Body::wrap_stream(stream));
         down = Some((tx, tokio::spawn(forward(req, next.clone()))));
@@ -334,7 +334,7 @@ pub async fn truncate(node: Arc<Node>, id: ChunkId, p: TruncateParams) -> Result
             ..p.clone()
         };
         node.http
-            .post(format!("http://{next}{}", api::truncate_path(id)))
+            .post(node.transport.url(next, &api::truncate_path(id)))
             .query(&q)
     })
     .await
@@ -354,7 +354,7 @@ pub async fn sync(node: Arc<Node>, id: ChunkId, p: SyncParams) -> Result<WriteRe
             ..p.clone()
         };
         node.http
-            .post(format!("http://{next}{}", api::sync_path(id)))
+            .post(node.transport.url(next, &api::sync_path(id)))
             .query(&q)
     })
     .await

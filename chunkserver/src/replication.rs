@@ -91,7 +91,7 @@ pub async fn copy_to(
     let limit = node.config.request_timeout + Duration::from_secs(length >> 20);
     let resp = node
         .http
-        .put(format!("http://{}{}", target.addr, api::replica_path(id)))
+        .put(node.transport.url(&target.addr, &api::replica_path(id)))
         .header(SECRET_HEADER, &node.config.secret)
         .query(&params)
         .timeout(limit)

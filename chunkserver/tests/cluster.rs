@@ -150,6 +150,7 @@ async fn chain_write_read_corrupt_replicate() {
         m.lock().registered.len() == 2
     })
     .await;
+    ferrofs_tls::install_provider();
     let http = reqwest::Client::new();
     let id = 42u64;
 
@@ -406,6 +407,7 @@ async fn replica_sha_trailer_is_verified() {
         m.lock().registered.len() == 1
     })
     .await;
+    ferrofs_tls::install_provider();
     let http = reqwest::Client::new();
     let data: Vec<u8> = (0..1_500_001u32).map(|i| (i * 7 % 241) as u8).collect();
     let sha: [u8; 32] = Sha256::digest(&data).into();

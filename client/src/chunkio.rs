@@ -13,6 +13,8 @@ use tokio::time::timeout;
 #[derive(Clone)]
 pub struct ChunkIo {
     http: reqwest::Client,
+    /// `http` or `https`, for the chunkservers' `host:port` addresses.
+    scheme: &'static str,
     /// Longest a read waits for the reply or the next bytes of its body.
     read_stall: Duration,
 }
@@ -26,9 +28,10 @@ pub struct PipelineError {
 }
 
 impl ChunkIo {
-    pub fn new(http: reqwest::Client) -> Self {
+    pub fn new(http: reqwest::Client, scheme: &'static str) -> Self {
         ChunkIo {
             http,
+            scheme,
             read_stall: Duration::from_secs(5),
         }
     }
@@ -96,7 +99,7 @@ impl ChunkIo {
         params: &ReadParams,
     ) -> Result<(Option<u64>, Bytes)> {
         let len = params.len;
-        let url = format!("http://{}{}", replica.addr, read_path(chunk));
+        let url = format!("{}://{}{}", self.scheme, replica.addr, read_path(chunk));
         let unreachable = |msg: String| ClientError::ChunkserverUnreachable {
             addr: replica.addr.clone(),
             msg,
@@ -210,7 +213,12 @@ impl ChunkIo {
         sync: bool,
     ) -> std::result::Result<WriteResp, PipelineError> {
         let first = lease.replicas.first().ok_or_else(|| no_replica(lease))?;
-        let url = format!("http://{}{}", first.addr, data_path(lease.chunk_id));
+        let url = format!(
+            "{}://{}{}",
+            self.scheme,
+            first.addr,
+            data_path(lease.chunk_id)
+        );
         let rb = self
             .http
             .put(&url)
@@ -227,7 +235,12 @@ impl ChunkIo {
 
     pub async fn sync(&self, lease: &WriteLease) -> std::result::Result<WriteResp, PipelineError> {
         let first = lease.replicas.first().ok_or_else(|| no_replica(lease))?;
-        let url = format!("http://{}{}", first.addr, sync_path(lease.chunk_id));
+        let url = format!(
+            "{}://{}{}",
+            self.scheme,
+            first.addr,
+            sync_path(lease.chunk_id)
+        );
         let rb = self.http.post(&url).query(&SyncParams {
             version: lease.version,
             chain: Self::chain(lease),
@@ -242,7 +255,12 @@ impl ChunkIo {
         len: u64,
     ) -> std::result::Result<WriteResp, PipelineError> {
         let first = lease.replicas.first().ok_or_else(|| no_replica(lease))?;
-        let url = format!("http://{}{}", first.addr, truncate_path(lease.chunk_id));
+        let url = format!(
+            "{}://{}{}",
+            self.scheme,
+            first.addr,
+            truncate_path(lease.chunk_id)
+        );
         let rb = self.http.post(&url).query(&TruncateParams {
             version: lease.version,
             len,
@@ -291,7 +309,12 @@ mod tests {
         assert_eq!(ChunkIo::chain(&lease(0)), "");
         assert_eq!(ChunkIo::chain(&lease(1)), "");
         assert_eq!(ChunkIo::chain(&lease(3)), "127.0.0.1:1001,127.0.0.1:1002");
-        let io = ChunkIo::new(reqwest::Client::new());
+        let io = ChunkIo::new(
+            ferrofs_tls::Transport::plain()
+                .client(reqwest::Client::builder())
+                .unwrap(),
+            "http",
+        );
         for r in [
             io.sync(&lease(0)).await,
             io.truncate(&lease(0), 5).await,

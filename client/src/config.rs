@@ -27,6 +27,8 @@ pub struct ClientConfig {
     /// locally until the file is re-opened (`Client::invalidate`) or this client writes
     /// there. 0 disables the cache. Default 256MiB.
     pub block_cache_bytes: u64,
+    /// Plain HTTP (the default) or mutual TLS with a node's material (`with_tls`).
+    pub transport: ferrofs_tls::Transport,
 }
 
 impl ClientConfig {
@@ -40,7 +42,15 @@ impl ClientConfig {
             write_piece: 4 << 20,
             write_concurrency: 4,
             block_cache_bytes: 256 << 20,
+            transport: ferrofs_tls::Transport::plain(),
         }
+    }
+
+    /// Speak HTTPS with the material in `dir` (`ca.pem`, `cert.pem`, `key.pem`, from
+    /// `ferrofs ca issue`); `None` keeps plain HTTP.
+    pub fn with_tls(mut self, dir: Option<&std::path::Path>) -> std::result::Result<Self, String> {
+        self.transport = ferrofs_tls::Transport::load(dir).map_err(|e| e.to_string())?;
+        Ok(self)
     }
 }
 

@@ -24,6 +24,9 @@ pub enum ClientError {
     Protocol { from: String, msg: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A setting the client cannot work with (an https master without TLS material).
+    #[error("{0}")]
+    Config(String),
 }
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;

@@ -54,11 +54,20 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(cfg: ClientConfig) -> Result<Client> {
+    pub fn new(mut cfg: ClientConfig) -> Result<Client> {
+        // Every master URL in the transport's scheme (an https one without TLS material
+        // is an error here, not a failed handshake later).
+        cfg.master = master::parse_masters(&cfg.master)
+            .iter()
+            .map(|m| cfg.transport.base_url(m))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| ClientError::Config(e.to_string()))?
+            .join(",");
         let http = http_client(&cfg)?;
         Ok(Client {
             master: MasterClient::new(&cfg, http.clone()),
-            chunks: ChunkIo::new(http).with_read_stall_timeout(cfg.read_stall_timeout),
+            chunks: ChunkIo::new(http, cfg.transport.scheme())
+                .with_read_stall_timeout(cfg.read_stall_timeout),
             inner: Arc::new(Inner {
                 locs: Mutex::new(HashMap::new()),
                 leases: Mutex::new(HashMap::new()),
@@ -103,12 +112,14 @@ impl Client {
 }
 
 fn http_client(cfg: &ClientConfig) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(cfg.request_timeout)
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .pool_max_idle_per_host(64)
-        .tcp_nodelay(true)
-        .build()
+    cfg.transport
+        .client(
+            reqwest::Client::builder()
+                .timeout(cfg.request_timeout)
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .pool_max_idle_per_host(64)
+                .tcp_nodelay(true),
+        )
         .map_err(|e| ClientError::Protocol {
             from: "http client".into(),
             msg: e.to_string(),

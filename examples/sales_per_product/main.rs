@@ -76,6 +76,7 @@ async fn local_cluster()
         };
         tokio::spawn(ferrofs_chunkserver::run(cfg, l, until(rx.clone())));
     }
+    ferrofs_tls::install_provider();
     let http = reqwest::Client::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {

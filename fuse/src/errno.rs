@@ -35,7 +35,8 @@ pub fn errno_of(e: &ClientError) -> Errno {
         | ClientError::ChunkserverUnreachable { .. }
         | ClientError::NoReplica { .. }
         | ClientError::WriteFailed { .. }
-        | ClientError::Protocol { .. } => libc::EIO,
+        | ClientError::Protocol { .. }
+        | ClientError::Config(_) => libc::EIO,
     };
     Errno::from_i32(code)
 }

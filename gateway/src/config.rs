@@ -36,6 +36,11 @@ pub struct GatewayConfig {
     /// URL clients are redirected to for WebHDFS data (CREATE, APPEND, OPEN):
     /// default (empty) is the address each request came in on.
     pub webhdfs_data_url: String,
+    /// TLS directory (from `ferrofs ca issue`): the gateway then calls the cluster over
+    /// mutual TLS and serves its endpoints over HTTPS (no client certificate asked
+    /// for). Set from `--tls` / `FERROFS_TLS` or the `[tls]` section. Default: plain.
+    #[serde(skip)]
+    pub tls_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for GatewayConfig {
@@ -49,6 +54,7 @@ impl Default for GatewayConfig {
             region: "us-east-1".into(),
             min_part_size: 5 << 20,
             webhdfs_data_url: String::new(),
+            tls_dir: None,
         }
     }
 }

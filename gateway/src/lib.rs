@@ -83,7 +83,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     cfg.validate().map_err(GatewayError::Config)?;
-    let client = Client::new(ClientConfig::new(cfg.master.clone()))?;
+    let transport = ferrofs_tls::Transport::load(cfg.tls_dir.as_deref())
+        .map_err(|e| GatewayError::Config(e.to_string()))?;
+    let mut ccfg = ClientConfig::new(cfg.master.clone());
+    ccfg.transport = transport.clone();
+    let client = Client::new(ccfg)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -95,19 +99,23 @@ pub async fn run(
     if let Some(l) = s3_listener {
         let app = s3_router(client.clone(), &cfg);
         tracing::info!(addr = %l.local_addr()?, keys = cfg.keys.len(), anonymous = cfg.anonymous, "S3 endpoint listening");
+        let t = transport.clone();
+        let stop = stopped();
         servers.push(tokio::spawn(
-            axum::serve(l, app)
-                .with_graceful_shutdown(stopped())
-                .into_future(),
+            async move { t.serve_public(l, app, stop).await },
         ));
     }
     if let Some(l) = webhdfs_listener {
-        let app = webhdfs::router(client.clone(), cfg.webhdfs_data_url.clone());
+        let app = webhdfs::router(
+            client.clone(),
+            cfg.webhdfs_data_url.clone(),
+            transport.scheme(),
+        );
         tracing::info!(addr = %l.local_addr()?, "WebHDFS endpoint listening");
+        let t = transport.clone();
+        let stop = stopped();
         servers.push(tokio::spawn(
-            axum::serve(l, app)
-                .with_graceful_shutdown(stopped())
-                .into_future(),
+            async move { t.serve_public(l, app, stop).await },
         ));
     }
     tokio::spawn(async move {

@@ -18,6 +18,11 @@ pub struct MasterConfig {
     /// `HOST:PORT` other masters, chunkservers and clients reach this master at, when it
     /// is not the listen address (e.g. listening on 0.0.0.0). Default: the listen address.
     pub advertise: String,
+    /// TLS directory (`ca.pem`, `cert.pem`, `key.pem`, from `ferrofs ca issue`): every
+    /// listener and call is then HTTPS with mutual TLS. Set from `--tls` / `FERROFS_TLS`
+    /// or the config file's `[tls]` section, not from `[master]`. Default: plain HTTP.
+    #[serde(skip)]
+    pub tls_dir: Option<PathBuf>,
     /// Start without forming a group: wait to be added to an existing one
     /// (`ferrofs admin masters add ID HOST:PORT` on the group). Default false.
     pub join: bool,
@@ -118,6 +123,7 @@ impl Default for MasterConfig {
             id: 1,
             peers: String::new(),
             advertise: String::new(),
+            tls_dir: None,
             join: false,
             data_dir: PathBuf::from("./data/master"),
             chunk_size: ferrofs_proto::DEFAULT_CHUNK_SIZE,

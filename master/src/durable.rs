@@ -45,7 +45,7 @@ pub async fn sync_majority(m: &Arc<Master>, log_id: LogId) -> Result<()> {
         let Some(node) = membership.get_node(&id) else {
             continue;
         };
-        let url = format!("http://{}{SYNC}", node.addr);
+        let url = m.transport.url(&node.addr, SYNC);
         let (http, secret, body) = (m.http.clone(), m.cfg.secret.clone(), req.clone());
         calls.push(Box::pin(async move {
             let r = http

@@ -574,7 +574,7 @@ impl Master {
     ) -> std::result::Result<(), InternalError> {
         let resp = self
             .http
-            .post(format!("http://{addr}{path}"))
+            .post(self.transport.url(addr, path))
             .header(ferrofs_proto::SECRET_HEADER, &self.cfg.secret)
             // Creates and version bumps are small: a server that does not answer
             // quickly is left out rather than stalling the lease.

@@ -59,9 +59,10 @@ pub async fn run(
     let app = http::router(master.clone());
     let feed = master.clone();
     tracing::info!(%local, "master listening");
+    let transport = master.transport.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        transport
+            .serve(listener, app, async move {
                 shutdown.await;
                 // Long polls (the change feed, presence) would hold the shutdown for
                 // their wait.

@@ -62,7 +62,7 @@ impl Master {
             let http = self.http.clone();
             calls.push(futures::future::Either::Right(async move {
                 let r = http
-                    .get(format!("http://{addr}{SELF_PATH}"))
+                    .get(self.transport.url(&addr, SELF_PATH))
                     .timeout(Duration::from_millis(500))
                     .send()
                     .await;

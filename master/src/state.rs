@@ -43,6 +43,8 @@ pub struct Master {
     pub(crate) log: LogStore,
     pub views: Arc<Views>,
     pub http: reqwest::Client,
+    /// Plain HTTP or mutual TLS: the scheme of every URL this member builds.
+    pub transport: ferrofs_tls::Transport,
     pub(crate) lease_locks: Mutex<HashMap<(Ino, u64), LeaseLock>>,
     pub(crate) ids: tokio::sync::Mutex<IdBlock>,
     /// Chunk ids at or above this were seen on chunkservers (never hand them out).
@@ -73,11 +75,15 @@ impl Master {
     pub async fn open(cfg: MasterConfig, addr: String) -> Result<Arc<Master>> {
         let db = Db::open(&cfg.data_dir, cfg.wal_sync_interval)?;
         let migrated = crate::migrate::run(&db, &cfg).await?;
-        let http = reqwest::Client::builder()
-            .timeout(cfg.rpc_timeout)
-            .pool_max_idle_per_host(32)
-            .tcp_nodelay(true)
-            .build()
+        let transport = ferrofs_tls::Transport::load(cfg.tls_dir.as_deref())
+            .map_err(|e| MasterError::Config(e.to_string()))?;
+        let http = transport
+            .client(
+                reqwest::Client::builder()
+                    .timeout(cfg.rpc_timeout)
+                    .pool_max_idle_per_host(32)
+                    .tcp_nodelay(true),
+            )
             .map_err(|e| MasterError::Config(e.to_string()))?;
         let views = Arc::new(Views::default());
         views.cluster.lock().safe_mode = true;
@@ -98,7 +104,7 @@ impl Master {
         }
         .validate()
         .map_err(|e| MasterError::Config(format!("raft: {e}")))?;
-        let net = Network::new(http.clone(), cfg.secret.clone());
+        let net = Network::new(http.clone(), cfg.secret.clone(), transport.scheme());
         let raft = Raft::new(cfg.id, Arc::new(rcfg), net, log.clone(), sm)
             .await
             .map_err(|e| MasterError::Config(format!("raft: {e}")))?;
@@ -136,6 +142,7 @@ impl Master {
             log,
             views,
             http,
+            transport,
             lease_locks: Mutex::new(HashMap::new()),
             ids: tokio::sync::Mutex::new(IdBlock::default()),
             id_floor: AtomicU64::new(floor.unwrap_or(1)),
@@ -190,7 +197,7 @@ impl Master {
         m.membership_config
             .membership()
             .get_node(&id)
-            .map(|n| format!("http://{}", n.addr))
+            .map(|n| self.transport.url(&n.addr, ""))
     }
 
     fn not_leader(&self, leader: Option<String>) -> MasterError {
@@ -242,7 +249,7 @@ impl Master {
                 }
             }
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(self.not_leader(f.leader_node.map(|n| format!("http://{}", n.addr))))
+                Err(self.not_leader(f.leader_node.map(|n| self.transport.url(&n.addr, ""))))
             }
             Err(RaftError::APIError(e)) => {
                 Err(MasterError::code(ErrorCode::Internal, e.to_string()))
@@ -266,7 +273,7 @@ impl Master {
         match self.raft.ensure_linearizable().await {
             Ok(_) => Ok(()),
             Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
-                Err(self.not_leader(f.leader_node.map(|n| format!("http://{}", n.addr))))
+                Err(self.not_leader(f.leader_node.map(|n| self.transport.url(&n.addr, ""))))
             }
             Err(RaftError::APIError(openraft::error::CheckIsLeaderError::QuorumNotEnough(q))) => {
                 Err(MasterError::code(

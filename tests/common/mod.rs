@@ -41,6 +41,7 @@ pub struct Builder {
     master_env: Vec<(String, String)>,
     hosts: bool,
     racks: Vec<String>,
+    tls: bool,
 }
 
 impl Builder {
@@ -64,6 +65,14 @@ impl Builder {
     /// none (the default rack).
     pub fn racks(mut self, racks: &[&str]) -> Self {
         self.racks = racks.iter().map(|r| r.to_string()).collect();
+        self
+    }
+
+    /// Mutual TLS on every connection: a cluster CA and certificates are made in the
+    /// cluster's directory, every process gets `--tls`, and the harness's own calls
+    /// (and `client()`) present the client certificate.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
         self
     }
 
@@ -134,12 +143,16 @@ impl Builder {
             mount_children: vec![],
             cs_env: Default::default(),
             net: None,
+            tls: None,
         };
         if self.hosts {
             let mut nodes = vec![Node::Client];
             nodes.extend((0..self.masters).map(Node::Master));
             nodes.extend((0..self.chunkservers).map(Node::Chunkserver));
             c.net = Some(Net::up(&nodes));
+        }
+        if self.tls {
+            c.make_tls();
         }
         c.start_masters().await;
         for i in 0..self.chunkservers {
@@ -171,6 +184,15 @@ pub struct TestCluster {
     cs_env: std::collections::HashMap<usize, Vec<(String, String)>>,
     /// The namespaces of a `.hosts()` cluster (dropped after the processes).
     net: Option<Net>,
+    /// `.tls()`: the node and client TLS directories.
+    tls: Option<Tls>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tls {
+    pub ca: PathBuf,
+    pub node: PathBuf,
+    pub client: PathBuf,
 }
 
 fn spawn(args: &[String], log: &Path, env: &[(String, String)]) -> Child {
@@ -227,6 +249,9 @@ fn wait_file(p: &Path, what: &str) -> String {
 
 impl TestCluster {
     pub fn builder() -> Builder {
+        // reqwest (rustls-no-provider) needs the process's crypto provider before any
+        // client is built, `reqwest::get` included.
+        ferrofs_tls::install_provider();
         Builder {
             chunkservers: 3,
             chunk_size: 1 << 20,
@@ -242,6 +267,7 @@ impl TestCluster {
             master_env: vec![],
             hosts: false,
             racks: vec![],
+            tls: false,
         }
     }
 
@@ -273,10 +299,7 @@ impl TestCluster {
     }
 
     pub fn master_urls(&self) -> Vec<String> {
-        self.master_addrs
-            .iter()
-            .map(|a| format!("http://{a}"))
-            .collect()
+        self.master_addrs.iter().map(|a| self.url(a)).collect()
     }
 
     pub fn master_count(&self) -> usize {
@@ -286,22 +309,19 @@ impl TestCluster {
     /// The URL of the master that leads now (waits up to 30 s for one).
     pub async fn leader_url(&self) -> String {
         let i = self.leader_index().await;
-        format!("http://{}", self.master_addrs[i])
+        self.url(&self.master_addrs[i])
     }
 
     /// Index of the master that leads now (waits up to 30 s for one).
     pub async fn leader_index(&self) -> usize {
         let start = Instant::now();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(500))
-            .build()
-            .unwrap();
+        let http = self.http_with(reqwest::Client::builder().timeout(Duration::from_millis(500)));
         loop {
             for (i, a) in self.master_addrs.iter().enumerate() {
                 if self.masters.get(i).is_none_or(|m| m.is_none()) {
                     continue;
                 }
-                if let Ok(r) = http.get(format!("http://{a}/health")).send().await
+                if let Ok(r) = http.get(format!("{}/health", self.url(a))).send().await
                     && let Ok(v) = r.json::<serde_json::Value>().await
                     && v["leader"].as_bool() == Some(true)
                 {
@@ -317,9 +337,63 @@ impl TestCluster {
     }
 
     pub fn client(&self) -> Client {
-        let mut cfg = ClientConfig::new(self.master_url());
+        let mut cfg = ClientConfig::new(self.master_url())
+            .with_tls(self.tls.as_ref().map(|t| t.client.as_path()))
+            .expect("client TLS material");
         cfg.request_timeout = Duration::from_secs(10);
         Client::new(cfg).expect("client")
+    }
+
+    /// `https://ADDR` under `.tls()`, else `http://ADDR`.
+    pub fn url(&self, addr: &str) -> String {
+        format!("{}://{addr}", ferrofs_tls::scheme(self.tls.is_some()))
+    }
+
+    /// The TLS directories of a `.tls()` cluster.
+    pub fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
+    }
+
+    /// `--tls DIR` for a node's command line (nothing without `.tls()`).
+    pub fn tls_args(&self) -> Vec<String> {
+        match &self.tls {
+            Some(t) => vec!["--tls".into(), t.node.display().to_string()],
+            None => vec![],
+        }
+    }
+
+    /// An HTTP client for the cluster's endpoints (with the client certificate under
+    /// `.tls()`).
+    pub fn http(&self) -> reqwest::Client {
+        self.http_with(reqwest::Client::builder())
+    }
+
+    pub fn http_with(&self, b: reqwest::ClientBuilder) -> reqwest::Client {
+        ferrofs_tls::Transport::load(self.tls.as_ref().map(|t| t.client.as_path()))
+            .expect("client TLS material")
+            .client(b)
+            .expect("HTTP client")
+    }
+
+    fn make_tls(&mut self) {
+        let root = self.root.join("tls");
+        let t = Tls {
+            ca: root.join("ca"),
+            node: root.join("node"),
+            client: root.join("client"),
+        };
+        let mut hosts = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+        if let Some(net) = &self.net {
+            // Every address a node of this network may have (see `Net::ip`).
+            let host = net.ip(Node::Host);
+            let prefix = host.trim_end_matches(".1");
+            hosts.push(host.clone());
+            hosts.extend((11..=41).map(|k| format!("{prefix}.{k}")));
+        }
+        ferrofs_tls::ca::init(&t.ca).expect("cluster CA");
+        ferrofs_tls::ca::issue(&t.ca, &t.node, "node", &hosts).expect("node certificate");
+        ferrofs_tls::ca::issue(&t.ca, &t.client, "client", &hosts).expect("client certificate");
+        self.tls = Some(t);
     }
 
     pub fn master_dir(&self, i: usize) -> PathBuf {
@@ -427,6 +501,7 @@ impl TestCluster {
         if !self.opts.admin_token.is_empty() {
             args.extend(["--admin-token".into(), self.opts.admin_token.clone()]);
         }
+        args.extend(self.tls_args());
         self.masters[i] = Some(spawn_at(
             self.net.as_ref(),
             Node::Master(i),
@@ -445,7 +520,7 @@ impl TestCluster {
         };
         let data = self.root.join(format!("master{id}"));
         let addr_file = self.root.join(format!("master-extra{id}.addr"));
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             "master".into(),
             "--listen".into(),
             addr.clone(),
@@ -463,25 +538,28 @@ impl TestCluster {
             "--dead-timeout".into(),
             format!("{}ms", self.opts.dead_timeout.as_millis()),
         ];
+        args.extend(self.tls_args());
         let child = spawn(&args, &self.root.join(format!("master{id}.log")), &[]);
         self.masters.push(Some(child));
         self.master_addrs.push(addr.clone());
         wait_file(&addr_file, "extra master");
-        wait_http(&format!("http://{addr}/health"), "extra master health").await;
+        wait_http(
+            &self.http(),
+            &format!("{}/health", self.url(&addr)),
+            "extra master health",
+        )
+        .await;
         (addr, data)
     }
 
     /// The leader's index, if one leads right now among members other than `except`.
     pub async fn leader_index_excluding(&self, except: usize) -> Option<usize> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(500))
-            .build()
-            .ok()?;
+        let http = self.http_with(reqwest::Client::builder().timeout(Duration::from_millis(500)));
         for (i, a) in self.master_addrs.iter().enumerate() {
             if i == except || self.masters.get(i).is_none_or(|m| m.is_none()) {
                 continue;
             }
-            if let Ok(r) = http.get(format!("http://{a}/health")).send().await
+            if let Ok(r) = http.get(format!("{}/health", self.url(a))).send().await
                 && let Ok(v) = r.json::<serde_json::Value>().await
                 && v["leader"].as_bool() == Some(true)
             {
@@ -494,8 +572,8 @@ impl TestCluster {
     async fn wait_master(&mut self, i: usize) {
         let addr_file = self.root.join(format!("master{i}.addr"));
         self.master_addrs[i] = wait_file(&addr_file, "master");
-        let url = format!("http://{}", self.master_addrs[i]);
-        wait_http(&format!("{url}/health"), "master health").await;
+        let url = self.url(&self.master_addrs[i]);
+        wait_http(&self.http(), &format!("{url}/health"), "master health").await;
     }
 
     /// SIGKILL master `i`.
@@ -581,6 +659,7 @@ impl TestCluster {
         if let Some(r) = self.opts.racks.get(i) {
             args.extend(["--rack".into(), r.clone()]);
         }
+        args.extend(self.tls_args());
         let mut env = self.opts.chunkserver_env.clone();
         env.extend(self.cs_env.get(&i).cloned().unwrap_or_default());
         let log = self.root.join(format!("cs{i}.log"));
@@ -664,7 +743,9 @@ impl TestCluster {
     }
 
     pub async fn status(&self) -> Status {
-        reqwest::get(format!("{}/api/v1/status", self.leader_url().await))
+        self.http()
+            .get(format!("{}/api/v1/status", self.leader_url().await))
+            .send()
             .await
             .expect("status request")
             .json()
@@ -683,7 +764,7 @@ impl TestCluster {
         let mut last = None;
         while start.elapsed() < deadline {
             if let Some(url) = self.leader_url_now().await
-                && let Ok(r) = reqwest::get(format!("{url}/api/v1/status")).await
+                && let Ok(r) = self.http().get(format!("{url}/api/v1/status")).send().await
                 && let Ok(s) = r.json::<Status>().await
             {
                 if f(&s) {
@@ -716,6 +797,7 @@ impl TestCluster {
             mnt.display().to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(self.tls_args());
         let child = spawn_at(
             self.net.as_ref(),
             Node::Client,
@@ -789,10 +871,12 @@ impl Drop for TestCluster {
     }
 }
 
-async fn wait_http(url: &str, what: &str) {
+async fn wait_http(http: &reqwest::Client, url: &str, what: &str) {
     let start = Instant::now();
     loop {
-        if reqwest::get(url)
+        if http
+            .get(url)
+            .send()
             .await
             .is_ok_and(|r| r.status().is_success())
         {
@@ -893,19 +977,16 @@ impl TestCluster {
 
     /// The leader's URL if one leads right now (no waiting).
     pub async fn leader_url_now(&self) -> Option<String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(500))
-            .build()
-            .ok()?;
+        let http = self.http_with(reqwest::Client::builder().timeout(Duration::from_millis(500)));
         for (i, a) in self.master_addrs.iter().enumerate() {
             if self.masters.get(i).is_none_or(|m| m.is_none()) {
                 continue;
             }
-            if let Ok(r) = http.get(format!("http://{a}/health")).send().await
+            if let Ok(r) = http.get(format!("{}/health", self.url(a))).send().await
                 && let Ok(v) = r.json::<serde_json::Value>().await
                 && v["leader"].as_bool() == Some(true)
             {
-                return Some(format!("http://{a}"));
+                return Some(self.url(a));
             }
         }
         None
@@ -971,7 +1052,8 @@ impl TestCluster {
 
     /// `GET /api/v1/files?path=`.
     pub async fn file_info(&self, path: &str) -> ferrofs_proto::admin::FileInfo {
-        let r = reqwest::Client::new()
+        let r = self
+            .http()
             .get(format!(
                 "{}{}",
                 self.leader_url().await,
@@ -987,7 +1069,8 @@ impl TestCluster {
 
     /// `GET /api/v1/fsck?path=`.
     pub async fn fsck(&self, path: &str) -> ferrofs_proto::admin::FsckResp {
-        let r = reqwest::Client::new()
+        let r = self
+            .http()
             .get(format!(
                 "{}{}",
                 self.leader_url().await,

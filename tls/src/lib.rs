@@ -8,8 +8,10 @@
 
 pub mod ca;
 mod serve;
+mod transport;
 
 pub use serve::serve;
+pub use transport::{Transport, install_provider};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -118,6 +120,18 @@ impl TlsDir {
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)
+            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(cfg))
+    }
+
+    /// The server side of a public endpoint (the S3 and WebHDFS gateways): this node's
+    /// certificate, no client certificate asked for (those clients authenticate by
+    /// signature or not at all, and aws-cli or a browser has no cluster certificate).
+    pub fn public_server_config(&self) -> Result<Arc<rustls::ServerConfig>> {
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
             .with_single_cert(self.chain.clone(), self.key.clone_key())?;
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(cfg))

@@ -39,6 +39,11 @@ pub async fn serve(
             let _ = stream.set_nodelay(true);
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(s)) => s,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    // A bare TCP connect (a liveness probe, a port check) and hang-up.
+                    tracing::debug!(%peer, "connection closed before a TLS handshake");
+                    return;
+                }
                 Ok(Err(e)) => {
                     tracing::info!(%peer, error = %e, "TLS handshake refused");
                     return;

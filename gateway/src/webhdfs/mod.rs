@@ -27,15 +27,18 @@ pub struct WebHdfs {
     pub(crate) names: names::Names,
     /// Base URL of data redirects; empty: the `Host` the request came to.
     pub(crate) data_url: String,
+    /// `http` or `https`: the scheme of redirects to the `Host` the request came to.
+    pub(crate) scheme: &'static str,
     /// Files with an APPEND running (one writer at a time, as HDFS leases allow).
     pub(crate) appending: parking_lot::Mutex<std::collections::HashSet<u64>>,
 }
 
-pub fn router(client: Client, data_url: String) -> Router {
+pub fn router(client: Client, data_url: String, scheme: &'static str) -> Router {
     let state = Arc::new(WebHdfs {
         client,
         names: names::Names::load(),
         data_url,
+        scheme,
         appending: Default::default(),
     });
     Router::new()
@@ -202,7 +205,7 @@ impl WebHdfs {
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
                 .ok_or_else(|| HdfsError::illegal_argument("the request has no Host header"))?;
-            format!("http://{host}")
+            format!("{}://{host}", self.scheme)
         } else {
             self.data_url.trim_end_matches('/').to_string()
         };

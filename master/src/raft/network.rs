@@ -27,11 +27,11 @@ pub struct Network {
 }
 
 impl Network {
-    pub fn new(http: reqwest::Client, secret: String) -> Self {
+    pub fn new(http: reqwest::Client, secret: String, scheme: &'static str) -> Self {
         Network {
             http,
             secret,
-            scheme: "http",
+            scheme,
         }
     }
 }
