@@ -16,7 +16,7 @@ pub struct Cli {
     /// only HTTPS, with mutual TLS between nodes. Also `dir` in a --config file's
     /// `[tls]` section. `ferrofs up --tls` (no directory) makes a CA and certificates.
     #[arg(long, env = "FERROFS_TLS", global = true, value_name = "DIR",
-          num_args = 0..=1, default_missing_value = "")]
+          num_args = 0..=1, default_missing_value = crate::tls_opt::AUTO)]
     pub tls: Option<PathBuf>,
 }
 

@@ -8,6 +8,10 @@ use std::sync::OnceLock;
 
 static FLAG: OnceLock<Option<PathBuf>> = OnceLock::new();
 
+/// What a bare `--tls` (no directory) stands for: only `up` accepts it, and makes the
+/// material itself.
+pub const AUTO: &str = "auto";
+
 /// `[tls]` in a config file.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -16,13 +20,12 @@ pub struct TlsSection {
     pub dir: Option<PathBuf>,
 }
 
-/// Record `--tls` (called once by `main`). An empty value (`--tls` with no directory)
-/// is kept as given: only `up` accepts it (it makes the material itself).
+/// Record `--tls` (called once by `main`), `AUTO` included.
 pub fn set(flag: Option<PathBuf>) {
     let _ = FLAG.set(flag);
 }
 
-/// `--tls` as given, empty included.
+/// `--tls` as given, `AUTO` included.
 pub fn flag() -> Option<PathBuf> {
     FLAG.get().cloned().flatten()
 }
@@ -34,7 +37,7 @@ pub fn dir(config: Option<&Path>) -> Result<Option<PathBuf>> {
         None => crate::servers::load::<TlsSection>(config, "tls")?.dir,
     };
     match d {
-        Some(d) if d.as_os_str().is_empty() => {
+        Some(d) if d.as_os_str() == AUTO => {
             anyhow::bail!("--tls needs a directory (ca.pem, cert.pem, key.pem): --tls DIR")
         }
         Some(d) => {

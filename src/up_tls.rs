@@ -21,12 +21,12 @@ impl UpTls {
         }
     }
 
-    /// From `--tls` as given (`Some("")`: make the material under `dir/tls`).
+    /// From `--tls` as given (`AUTO`: make the material under `dir/tls`).
     pub fn prepare(flag: Option<PathBuf>, dir: &Path) -> Result<UpTls> {
         let Some(f) = flag else {
             return Ok(UpTls::plain());
         };
-        if !f.as_os_str().is_empty() {
+        if f.as_os_str() != crate::tls_opt::AUTO {
             let d = crate::tls_opt::dir(None)?;
             return Ok(UpTls {
                 node: d.clone(),
