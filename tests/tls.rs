@@ -24,6 +24,7 @@ async fn cluster_speaks_only_mutual_tls() {
         .masters(3)
         .chunkservers(4)
         .replication(3)
+        .chunk_size(64 << 20)
         .start()
         .await;
     for u in c.master_urls() {
@@ -37,10 +38,29 @@ async fn cluster_speaks_only_mutual_tls() {
     cl.mkdir_p("/t").await.unwrap();
     cl.put_bytes("/t/a", a.clone().into()).await.unwrap();
     let mnt = c.mount().await;
-    let b = random_bytes(3 << 20, 2);
-    std::fs::write(mnt.join("t/b"), &b).unwrap();
+    // Big enough for several write pieces in flight into one chunk: over HTTP/2 they
+    // shared one connection's flow-control window and stalled behind the chunk's
+    // write order (the first bench run over TLS timed out).
+    let b = random_bytes(40 << 20, 2);
+    {
+        // fsync, so a failed write-out is an error here (close's is dropped by Rust).
+        use std::io::Write;
+        let mut f = std::fs::File::create(mnt.join("t/b")).unwrap();
+        f.write_all(&b).unwrap();
+        f.sync_all().expect("fsync of /t/b");
+    }
     assert_eq!(sha256(&std::fs::read(mnt.join("t/a")).unwrap()), sha256(&a));
     assert_eq!(sha256(&cl.get_bytes("/t/b").await.unwrap()), sha256(&b));
+    let log = std::fs::read_to_string(c.root().join("mount0.log")).unwrap_or_default();
+    assert!(
+        !log.contains("rebuilding pipeline"),
+        "a healthy cluster needed pipeline rebuilds: {}",
+        log.lines()
+            .filter(|l| l.contains("rebuilding"))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     phase!("the CLI with --tls, and without it");
     let out = Command::new(BIN)
