@@ -6,7 +6,7 @@
 # netem, so added latency is out of reach). For each network:
 #
 #   write   `ferrofs put` of a SIZE file of random bytes from the host (MiB/s);
-#   read    `ferrofs get` of it back to /dev/null, checked by SHA-256 (MiB/s);
+#   read    `ferrofs get` of it back to a file, checked by SHA-256 (MiB/s);
 #   heal    kill -9 of chunkserver c1, then the time until the master reports no chunk
 #           under-replicated or missing (s from the kill), and the data it held (MiB/s).
 #
@@ -30,6 +30,14 @@ head -c "$(to_bytes "$SIZE")" /dev/urandom >"$DATA"
 WANT=$(sha256sum "$DATA" | cut -d' ' -f1)
 export FERROFS_NETNS_DIR=$WORK/netns FERROFS_BIN
 URLS=""
+
+# Read the file back into $WORK/back.bin; fail on an error or on different bytes.
+read_back() { # WHEN
+    "$FERROFS_BIN" get /data.bin "$WORK/back.bin" --master "$URLS" 2>"$WORK/get.err" ||
+        die "ferrofs get failed $1: $(tail -3 "$WORK/get.err")"
+    [ "$(sha256sum "$WORK/back.bin" | cut -d' ' -f1)" = "$WANT" ] || die "the file read back $1 differs"
+    rm -f "$WORK/back.bin"
+}
 
 status_json() { "$FERROFS_BIN" admin status --json --master "$URLS"; }
 
@@ -59,8 +67,7 @@ one_network() { # LOSS_PERCENT
     result write_mibs "$(calc "$(to_bytes "$SIZE") / 1048576 / $(since "$t")")"
     drop_caches
     t=$(now)
-    [ "$("$FERROFS_BIN" get /data.bin - --master "$URLS" | sha256sum | cut -d' ' -f1)" = "$WANT" ] ||
-        die "the file read back differs"
+    read_back "after the write"
     result read_mibs "$(calc "$(to_bytes "$SIZE") / 1048576 / $(since "$t")")"
     local pid id
     pid=$(pgrep -f -- "chunkserver .*--data $FERROFS_NETNS_DIR/c1( |$)" | head -1)
@@ -74,8 +81,7 @@ one_network() { # LOSS_PERCENT
     s=$(since "$t")
     result heal_s "$s"
     result heal_mibs "$(calc "$bytes / 1048576 / $s")"
-    [ "$("$FERROFS_BIN" get /data.bin - --master "$URLS" | sha256sum | cut -d' ' -f1)" = "$WANT" ] ||
-        die "the file read back after the heal differs"
+    read_back "after the heal"
     cluster_down
 }
 
@@ -87,7 +93,7 @@ run_one loss lossy_network
 report "Across namespaces: a clean network beside $LOSS% packet loss ($SIZE)" \
     --targets clean,loss --ratios loss/clean \
     --row "write_mibs=ferrofs put of one file, from the host (MiB/s)" \
-    --row "read_mibs=ferrofs get of it, checked by SHA-256 (MiB/s)" \
+    --row "read_mibs=ferrofs get of it to a file, checked by SHA-256 (MiB/s)" \
     --row "heal_s=kill -9 of a chunkserver until every chunk is back at goal (s)" \
     --row "heal_mibs=... the killed server's data restored per second (MiB/s)" \
     --note "scripts/netns-cluster.sh: 3 masters, 4 chunkservers (racks r1: c1 c2, r2: c3 c4), replication 3, 64 MiB chunks, each node in a network namespace on one bridge, all on one disk. Loss is dropped packets arriving at every master and chunkserver (the host, which writes and reads, is not lossy itself). The killed server's port answers RST, so it is declared dead at once."
