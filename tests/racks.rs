@@ -195,17 +195,12 @@ async fn decommission_keeps_chunks_in_two_racks() {
         &[],
     );
     assert!(out.status.success(), "{out:?}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = c.status().await;
+    c.wait_until(&format!("{id} drained"), Duration::from_secs(60), |s| {
         assert_eq!(s.chunks.missing, 0, "{:?}", s.chunks);
         let cs = s.chunkservers.iter().find(|x| x.id == id).unwrap();
-        if cs.chunks == 0 && cs.state == ferrofs_proto::admin::CsState::Decommissioned {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "not drained: {cs:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        cs.chunks == 0 && cs.state == ferrofs_proto::admin::CsState::Decommissioned
+    })
+    .await;
     wait_for(
         "every chunk at 3 replicas off the drained server, in both racks",
         Duration::from_secs(30),

@@ -13,8 +13,8 @@ use tokio::time::timeout;
 #[derive(Clone)]
 pub struct ChunkIo {
     http: reqwest::Client,
-    /// `http` or `https`, for the chunkservers' `host:port` addresses.
-    scheme: &'static str,
+    /// Plain HTTP or TLS: the scheme of the chunkservers' URLs.
+    transport: ferrofs_tls::Transport,
     /// Longest a read waits for the reply or the next bytes of its body.
     read_stall: Duration,
 }
@@ -28,10 +28,10 @@ pub struct PipelineError {
 }
 
 impl ChunkIo {
-    pub fn new(http: reqwest::Client, scheme: &'static str) -> Self {
+    pub fn new(http: reqwest::Client, transport: ferrofs_tls::Transport) -> Self {
         ChunkIo {
             http,
-            scheme,
+            transport,
             read_stall: Duration::from_secs(5),
         }
     }
@@ -99,7 +99,7 @@ impl ChunkIo {
         params: &ReadParams,
     ) -> Result<(Option<u64>, Bytes)> {
         let len = params.len;
-        let url = format!("{}://{}{}", self.scheme, replica.addr, read_path(chunk));
+        let url = self.transport.url(&replica.addr, &read_path(chunk));
         let unreachable = |msg: String| ClientError::ChunkserverUnreachable {
             addr: replica.addr.clone(),
             msg,
@@ -213,12 +213,7 @@ impl ChunkIo {
         sync: bool,
     ) -> std::result::Result<WriteResp, PipelineError> {
         let first = lease.replicas.first().ok_or_else(|| no_replica(lease))?;
-        let url = format!(
-            "{}://{}{}",
-            self.scheme,
-            first.addr,
-            data_path(lease.chunk_id)
-        );
+        let url = self.transport.url(&first.addr, &data_path(lease.chunk_id));
         let rb = self
             .http
             .put(&url)
@@ -235,12 +230,7 @@ impl ChunkIo {
 
     pub async fn sync(&self, lease: &WriteLease) -> std::result::Result<WriteResp, PipelineError> {
         let first = lease.replicas.first().ok_or_else(|| no_replica(lease))?;
-        let url = format!(
-            "{}://{}{}",
-            self.scheme,
-            first.addr,
-            sync_path(lease.chunk_id)
-        );
+        let url = self.transport.url(&first.addr, &sync_path(lease.chunk_id));
         let rb = self.http.post(&url).query(&SyncParams {
             version: lease.version,
             chain: Self::chain(lease),
@@ -255,12 +245,9 @@ impl ChunkIo {
         len: u64,
     ) -> std::result::Result<WriteResp, PipelineError> {
         let first = lease.replicas.first().ok_or_else(|| no_replica(lease))?;
-        let url = format!(
-            "{}://{}{}",
-            self.scheme,
-            first.addr,
-            truncate_path(lease.chunk_id)
-        );
+        let url = self
+            .transport
+            .url(&first.addr, &truncate_path(lease.chunk_id));
         let rb = self.http.post(&url).query(&TruncateParams {
             version: lease.version,
             len,
@@ -309,12 +296,8 @@ mod tests {
         assert_eq!(ChunkIo::chain(&lease(0)), "");
         assert_eq!(ChunkIo::chain(&lease(1)), "");
         assert_eq!(ChunkIo::chain(&lease(3)), "127.0.0.1:1001,127.0.0.1:1002");
-        let io = ChunkIo::new(
-            ferrofs_tls::Transport::plain()
-                .client(reqwest::Client::builder())
-                .unwrap(),
-            "http",
-        );
+        let plain = ferrofs_tls::Transport::default();
+        let io = ChunkIo::new(plain.client(reqwest::Client::builder()).unwrap(), plain);
         for r in [
             io.sync(&lease(0)).await,
             io.truncate(&lease(0), 5).await,

@@ -42,7 +42,7 @@ impl ClientConfig {
             write_piece: 4 << 20,
             write_concurrency: 4,
             block_cache_bytes: 256 << 20,
-            transport: ferrofs_tls::Transport::plain(),
+            transport: ferrofs_tls::Transport::default(),
         }
     }
 

@@ -66,7 +66,7 @@ impl Client {
         let http = http_client(&cfg)?;
         Ok(Client {
             master: MasterClient::new(&cfg, http.clone()),
-            chunks: ChunkIo::new(http, cfg.transport.scheme())
+            chunks: ChunkIo::new(http, cfg.transport.clone())
                 .with_read_stall_timeout(cfg.read_stall_timeout),
             inner: Arc::new(Inner {
                 locs: Mutex::new(HashMap::new()),

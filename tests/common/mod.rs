@@ -8,8 +8,10 @@
 #![allow(dead_code)]
 
 pub mod netns;
+pub mod tls;
 
 pub use netns::{Net, Node};
+pub use tls::Tls;
 
 use ferrofs_client::{Client, ClientConfig};
 use ferrofs_proto::admin::Status;
@@ -152,7 +154,7 @@ impl Builder {
             c.net = Some(Net::up(&nodes));
         }
         if self.tls {
-            c.make_tls();
+            c.tls = Some(Tls::make(&c.root, c.net.as_ref()));
         }
         c.start_masters().await;
         for i in 0..self.chunkservers {
@@ -186,13 +188,6 @@ pub struct TestCluster {
     net: Option<Net>,
     /// `.tls()`: the node and client TLS directories.
     tls: Option<Tls>,
-}
-
-#[derive(Clone, Debug)]
-pub struct Tls {
-    pub ca: PathBuf,
-    pub node: PathBuf,
-    pub client: PathBuf,
 }
 
 fn spawn(args: &[String], log: &Path, env: &[(String, String)]) -> Child {
@@ -337,9 +332,8 @@ impl TestCluster {
     }
 
     pub fn client(&self) -> Client {
-        let mut cfg = ClientConfig::new(self.master_url())
-            .with_tls(self.tls.as_ref().map(|t| t.client.as_path()))
-            .expect("client TLS material");
+        let mut cfg = ClientConfig::new(self.master_url());
+        cfg.transport = self.transport();
         cfg.request_timeout = Duration::from_secs(10);
         Client::new(cfg).expect("client")
     }
@@ -369,31 +363,15 @@ impl TestCluster {
     }
 
     pub fn http_with(&self, b: reqwest::ClientBuilder) -> reqwest::Client {
-        ferrofs_tls::Transport::load(self.tls.as_ref().map(|t| t.client.as_path()))
-            .expect("client TLS material")
-            .client(b)
-            .expect("HTTP client")
+        self.transport().client(b).expect("HTTP client")
     }
 
-    fn make_tls(&mut self) {
-        let root = self.root.join("tls");
-        let t = Tls {
-            ca: root.join("ca"),
-            node: root.join("node"),
-            client: root.join("client"),
-        };
-        let mut hosts = vec!["127.0.0.1".to_string(), "localhost".to_string()];
-        if let Some(net) = &self.net {
-            // Every address a node of this network may have (see `Net::ip`).
-            let host = net.ip(Node::Host);
-            let prefix = host.trim_end_matches(".1");
-            hosts.push(host.clone());
-            hosts.extend((11..=41).map(|k| format!("{prefix}.{k}")));
-        }
-        ferrofs_tls::ca::init(&t.ca).expect("cluster CA");
-        ferrofs_tls::ca::issue(&t.ca, &t.node, "node", &hosts).expect("node certificate");
-        ferrofs_tls::ca::issue(&t.ca, &t.client, "client", &hosts).expect("client certificate");
-        self.tls = Some(t);
+    /// The harness's client transport: the client certificate under `.tls()`.
+    fn transport(&self) -> ferrofs_tls::Transport {
+        self.tls
+            .as_ref()
+            .map(|t| t.transport.clone())
+            .unwrap_or_default()
     }
 
     pub fn master_dir(&self, i: usize) -> PathBuf {

@@ -36,16 +36,9 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    /// Plain HTTP.
-    pub fn plain() -> Transport {
-        install_provider();
-        Transport::default()
-    }
-
     /// HTTPS with the material in `dir` (`ca.pem`, `cert.pem`, `key.pem`); plain HTTP
-    /// for `None`.
+    /// (`Transport::default()`) for `None`.
     pub fn load(dir: Option<&Path>) -> Result<Transport> {
-        install_provider();
         let Some(dir) = dir else {
             return Ok(Transport::default());
         };
