@@ -5,9 +5,12 @@
 #
 #   1. sequential write of SIZE in 1 MiB blocks, fsync at the end (end_fsync=1);
 #   2. sequential read of that file in 1 MiB blocks, page cache dropped first (cold);
-#   3. 4 KiB random reads of that file for RUNTIME seconds, page cache dropped first.
+#   3. 4 KiB random reads of that file for RUNTIME seconds, page cache dropped first;
+#   4. (that file deleted) 4 concurrent sequential writers: 4 processes (numjobs=4,
+#      group_reporting) each writing a file of its own of SIZE/4 in 1 MiB blocks with
+#      fsync at the end; aggregate MiB/s (SIZE / the slowest job's time).
 #
-# All jobs: one job, ioengine=psync, buffered I/O, fallocate=none.
+# All jobs: ioengine=psync, buffered I/O, fallocate=none; one job, except 4.
 #
 # Knobs: SIZE (default 1G; QUICK=1: 64M), RUNTIME (seconds, default 20; QUICK=1: 5),
 #        TARGETS (default "local ferrofs moosefs"; ferrofs-tls: mutual TLS on every
@@ -46,6 +49,7 @@ elif what == "read_mean_us":
 EOF
 }
 
+# fio_run NAME [fio args]: one job (numjobs=1 unless the args say otherwise).
 fio_run() {
     local name=$1
     shift
@@ -83,6 +87,21 @@ workload() {
     result rand_read_p99_us "$(fio_field "$out" read_p99_us)"
 
     rm -f "$f"
+
+    # 4 writers at once, a file each (fio names them par4write.N.0 in $dir/par4).
+    local per
+    per=$(($(to_bytes "$SIZE") / 4 / 1048576))
+    [ "$per" -ge 1 ] || die "SIZE=$SIZE is too small for 4 writers of 1 MiB blocks"
+    mkdir -p "$dir/par4"
+    log "$TARGET: 4 concurrent sequential writers of ${per} MiB each (bs=1M, end_fsync=1)"
+    out=$(fio_run par4write --directory="$dir/par4" --numjobs=4 --group_reporting \
+        --rw=write --bs=1M --size="${per}M" --end_fsync=1)
+    result par4_write_mibs "$(fio_field "$out" write_mibs)"
+    for f in "$dir"/par4/par4write.{0,1,2,3}.0; do
+        got=$(stat -c %s "$f") || die "$TARGET: $f is missing after the 4 writers"
+        [ "$got" = $((per * 1048576)) ] || die "$TARGET: $f is $got bytes after the write, expected $((per * 1048576))"
+    done
+    rm -rf "$dir/par4"
 }
 
 run_targets workload
@@ -99,5 +118,6 @@ report "${FIO_TITLE:-fio: streaming and random I/O ($SIZE file, ${RUNTIME}s rand
     --row "rand_read_iops=4 KiB random read (IOPS)" \
     --row "rand_read_mean_us=4 KiB random read, mean latency (µs)" \
     --row "rand_read_p99_us=4 KiB random read, p99 latency (µs)" \
-    --note "fio $(fio --version), ioengine=psync, one job, buffered I/O. The page cache is dropped before each read phase; the random-read phase starts cold and warms up over its run (the file is smaller than RAM). Higher is better except for latencies."
+    --row "par4_write_mibs=4 concurrent sequential writers, 1 MiB + fsync (MiB/s, aggregate)" \
+    --note "fio $(fio --version), ioengine=psync, buffered I/O, one job except the 4 writers (numjobs=4, a file of SIZE/4 each, group_reporting). The page cache is dropped before each read phase; the random-read phase starts cold and warms up over its run (the file is smaller than RAM). Higher is better except for latencies."
 finish
