@@ -4,11 +4,13 @@
 #
 #   bench/fio.sh            streaming and random I/O (fio)
 #   bench/metadata.sh       create/stat/readdir/unlink of many empty files
+#   bench/parallel.sh       8 processes creating/stat-ing/unlinking at once (shared and own directories)
 #   bench/smallfiles.sh     untar/read back/delete a tree of ~20,000 small files
+#   bench/git.sh            git clone, status (cold, warm) and checkout of a ~4,000-file repository
 #   bench/rereplication.sh  restoring replication after a server dies, and its return
 #   bench/master-scale.sh   1,000,000 creates through the client API, master RSS and DB size
 #
-# Knobs: BENCHES (which, in order; default all five), RESULTS (output file, default
+# Knobs: BENCHES (which, in order; default all seven), RESULTS (output file, default
 #        bench/RESULTS.md), NO_BUILD=1 (skip `cargo build --release`), QUICK=1 (smoke run
 #        with small sizes; RESULTS.md then says so at the top), and every knob of the
 #        scripts themselves (SIZE, RUNTIME, FILES, TARGETS, BENCH_TMP, ...), which are
@@ -18,7 +20,7 @@
 BENCH_NAME=run-all
 source "$(dirname "$0")/lib.sh"
 
-: "${BENCHES:=fio metadata smallfiles rereplication master-scale}"
+: "${BENCHES:=fio metadata parallel smallfiles git rereplication master-scale}"
 : "${RESULTS:=$BENCH_DIR/RESULTS.md}"
 : "${NO_BUILD:=0}"
 
@@ -29,7 +31,7 @@ need_cmd python3 git
 cmdline() {
     local k s=""
     for k in QUICK BENCHES NO_BUILD SIZE RUNTIME FILES TARGETS VERIFY DEAD_TIMEOUT TIMEOUT SETTLE JOIN_TIMEOUT JOIN_SHARE \
-        RETURN_GRACE CONCURRENCY PER_DIR WINDOW BENCH_TMP FERROFS_BIN; do
+        RETURN_GRACE CONCURRENCY PER_DIR WINDOW PROCS GIT_FILES GIT_REPO GIT_CHECKOUT BENCH_TMP FERROFS_BIN; do
         if printenv "$k" >/dev/null; then
             case ${!k} in
             *[[:space:]]*) s+="$k='${!k}' " ;;
