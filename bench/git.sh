@@ -41,6 +41,7 @@ fi
 : "${GIT_CHECKOUT:=HEAD~1}"
 : "${VERIFY:=1}"
 REPORT_KNOBS="QUICK GIT_FILES GIT_REPO GIT_CHECKOUT VERIFY TARGETS"
+[ -z "$GIT_REPO" ] || REPORT_KNOBS=${REPORT_KNOBS/GIT_FILES /}  # not used then
 
 require_root
 need_cmd git python3 curl
