@@ -47,10 +47,7 @@ async fn round_trips_and_replication() {
             let mut contents = vec![];
             for (n, id) in ids.iter().enumerate() {
                 assert!(ch.replicas.contains(id));
-                let p = cluster
-                    .chunkserver_dir(n)
-                    .join("chunks")
-                    .join(format!("{:016x}_{}.dat", ch.id, ch.version));
+                let p = cluster.chunk_file(n, ch.id, ch.version);
                 contents.push(std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())));
             }
             assert!(

@@ -190,7 +190,7 @@ async fn returning_server_is_trimmed() {
         let mut stale = 0;
         for (p, _) in &expected {
             for ch in file_info(&cluster, p).await.chunks {
-                let dir = cluster.chunkserver_dir(3).join("chunks");
+                let dir = cluster.chunk_dir(3, ch.id);
                 for e in std::fs::read_dir(&dir).unwrap().flatten() {
                     let name = e.file_name().to_string_lossy().to_string();
                     if name.starts_with(&format!("{:016x}_", ch.id))

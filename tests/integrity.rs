@@ -158,8 +158,7 @@ async fn corrupt_replica_is_detected_and_repaired() {
 
     phase!("corrupt replica quarantined, reported and re-replicated");
     let q = cluster
-        .chunkserver_dir(victim)
-        .join("chunks")
+        .chunk_dir(victim, ch.id)
         .join(format!("{:016x}_{}.dat.corrupt", ch.id, ch.version));
     assert!(q.exists(), "quarantined file {}", q.display());
     let paths = vec!["/c/file".to_string()];
@@ -211,8 +210,7 @@ async fn scrubber_finds_corruption_nobody_reads() {
     );
     corrupt_file(&cluster.chunk_file(victim, ch.id, ch.version));
     let q = cluster
-        .chunkserver_dir(victim)
-        .join("chunks")
+        .chunk_dir(victim, ch.id)
         .join(format!("{:016x}_{}.dat.corrupt", ch.id, ch.version));
     wait_for(
         "scrubber quarantines the corrupt replica",

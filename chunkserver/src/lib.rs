@@ -8,6 +8,7 @@ mod checksum;
 pub mod config;
 pub mod error;
 mod heartbeat;
+mod layout;
 mod meta;
 mod node;
 mod pipeline;

@@ -1,5 +1,6 @@
 //! Chunk replicas on local disk and their in-memory index. Each replica is
-//! `chunks/{id:016x}_{version}.dat` (raw bytes) plus a `.meta` (see `meta.rs`). Every
+//! `chunks/XX/{id:016x}_{version}.dat` (raw bytes; `XX` is the id's low byte, see
+//! `layout.rs`) plus a `.meta` (see `meta.rs`). Every
 //! operation here is blocking file I/O: async callers run it in `spawn_blocking`.
 //!
 //! Locking: `Chunk::op` (async) serializes mutations of one chunk for their whole
@@ -10,6 +11,7 @@
 use crate::changes::ChangeFan;
 use crate::checksum::{self, CrcBuilder, CrcSource, ShaBuilder};
 use crate::error::{ChunkserverError as E, IoContext, Result};
+use crate::layout::{self, SUBDIRS};
 use crate::meta::{self, Header};
 use ferrofs_proto::heartbeat::ChunkReport;
 use ferrofs_proto::ids::chunk_name;
@@ -88,12 +90,13 @@ pub struct Store {
     dir: PathBuf,
     chunks: RwLock<HashMap<ChunkId, Arc<Chunk>>>,
     pub changes: ChangeFan,
-    /// Directory entries created and not yet fsynced: `create` only bumps `dir_created`;
-    /// the next `sync` fsyncs the directory once for all of them (`dir_synced` is the
-    /// value of `dir_created` the last directory fsync covered). A new, empty replica
-    /// needs no durability of its own: only the data the client syncs does.
-    dir_created: AtomicU64,
-    dir_synced: AtomicU64,
+    /// Directory entries created and not yet fsynced, per subdirectory: `create` only
+    /// bumps its `dir_created`; the next `sync` of a replica there fsyncs the directory
+    /// once for all of them (`dir_synced` is the value of `dir_created` the last fsync
+    /// of that directory covered). A new, empty replica needs no durability of its own:
+    /// only the data the client syncs does.
+    dir_created: Vec<AtomicU64>,
+    dir_synced: Vec<AtomicU64>,
     /// Replicas written since their last fsync: the write-back worker syncs them
     /// (`crate::writeback`), so data a client closed without fsync reaches the disk
     /// within a bounded window.
@@ -114,11 +117,15 @@ fn read_exact_at(f: &File, buf: &mut [u8], off: u64, what: &Path) -> Result<()> 
 }
 
 impl Store {
-    /// Open (creating if needed) `{data_dir}/chunks` and rebuild the index from it.
+    /// Open (creating if needed) `{data_dir}/chunks` and its subdirectories (see
+    /// `crate::layout`) and rebuild the index from them.
     pub fn open(data_dir: &Path) -> Result<Store> {
         let dir = data_dir.join("chunks");
-        std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
-        let found = crate::scan::scan(&dir)?;
+        crate::layout::prepare(&dir)?;
+        let mut found = vec![];
+        for sub in 0..SUBDIRS {
+            found.extend(crate::scan::scan(&dir.join(layout::subdir_name(sub)))?);
+        }
         let chunks = found
             .into_iter()
             .map(|c| (c.id, Chunk::new(c.id, c.version, c.length, c.sha)))
@@ -127,8 +134,8 @@ impl Store {
             dir,
             chunks: RwLock::new(chunks),
             changes: ChangeFan::default(),
-            dir_created: AtomicU64::new(0),
-            dir_synced: AtomicU64::new(0),
+            dir_created: (0..SUBDIRS).map(|_| AtomicU64::new(0)).collect(),
+            dir_synced: (0..SUBDIRS).map(|_| AtomicU64::new(0)).collect(),
             dirty: Default::default(),
         })
     }
@@ -143,11 +150,15 @@ impl Store {
         self.dirty.lock().len()
     }
 
+    /// The subdirectory holding the files of chunk `id`.
+    fn sub(&self, id: ChunkId) -> PathBuf {
+        self.dir.join(layout::subdir_name(layout::subdir_of(id)))
+    }
     pub fn dat_path(&self, id: ChunkId, v: Version) -> PathBuf {
-        self.dir.join(format!("{}_{v}.dat", chunk_name(id)))
+        self.sub(id).join(format!("{}_{v}.dat", chunk_name(id)))
     }
     pub fn meta_path(&self, id: ChunkId, v: Version) -> PathBuf {
-        self.dir.join(format!("{}_{v}.meta", chunk_name(id)))
+        self.sub(id).join(format!("{}_{v}.meta", chunk_name(id)))
     }
 
     pub fn get(&self, id: ChunkId) -> Result<Arc<Chunk>> {
@@ -182,10 +193,12 @@ impl Store {
         self.chunks.read().values().map(|c| c.snapshot().1).sum()
     }
 
-    fn sync_dir(&self) -> Result<()> {
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .ctx(|| format!("fsync {}", self.dir.display()))
+    /// fsync the directory of chunk `id`'s files.
+    fn sync_dir(&self, id: ChunkId) -> Result<()> {
+        let d = self.sub(id);
+        File::open(&d)
+            .and_then(|f| f.sync_all())
+            .ctx(|| format!("fsync {}", d.display()))
     }
 
     fn write_header(&self, meta: &File, st: &State) -> Result<()> {
@@ -213,7 +226,7 @@ impl Store {
         std::fs::write(&mp, Header::default().encode())
             .ctx(|| format!("create {}", mp.display()))?;
         File::create(&dp).ctx(|| format!("create {}", dp.display()))?;
-        self.dir_created.fetch_add(1, Ordering::AcqRel);
+        self.dir_created[layout::subdir_of(id)].fetch_add(1, Ordering::AcqRel);
         map.insert(id, Chunk::new(id, version, 0, None));
         drop(map);
         self.changes.added(ChunkReport {
@@ -363,8 +376,9 @@ impl Store {
         c.check(&st, version)?;
         // Writes hold `st` for writing: none lands between this and the fsyncs.
         self.dirty.lock().remove(&c.id);
-        let created = self.dir_created.load(Ordering::Acquire);
-        let dir_dirty = self.dir_synced.load(Ordering::Acquire) < created;
+        let sub = layout::subdir_of(c.id);
+        let created = self.dir_created[sub].load(Ordering::Acquire);
+        let dir_dirty = self.dir_synced[sub].load(Ordering::Acquire) < created;
         let fsync = |p: PathBuf| -> Result<()> {
             File::open(&p)
                 .and_then(|f| f.sync_all())
@@ -372,7 +386,7 @@ impl Store {
         };
         let (meta, dir) = std::thread::scope(|s| {
             let meta = s.spawn(|| fsync(self.meta_path(c.id, version)));
-            let dir = dir_dirty.then(|| s.spawn(|| self.sync_dir()));
+            let dir = dir_dirty.then(|| s.spawn(|| self.sync_dir(c.id)));
             let dat = fsync(self.dat_path(c.id, version));
             let join = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
                 h.join()
@@ -383,7 +397,7 @@ impl Store {
         meta?;
         if let Some(r) = dir {
             r?;
-            self.dir_synced.fetch_max(created, Ordering::AcqRel);
+            self.dir_synced[sub].fetch_max(created, Ordering::AcqRel);
         }
         Ok(())
     }
@@ -402,7 +416,7 @@ impl Store {
         let (d0, d1) = (self.dat_path(c.id, from), self.dat_path(c.id, to));
         std::fs::rename(&m0, &m1).ctx(|| format!("rename {}", m0.display()))?;
         std::fs::rename(&d0, &d1).ctx(|| format!("rename {}", d0.display()))?;
-        self.sync_dir()?;
+        self.sync_dir(c.id)?;
         st.version = to;
         let length = st.length;
         drop(st);
@@ -524,7 +538,7 @@ impl Store {
     /// Path for a temporary file of a replica being received.
     pub fn temp_path(&self, id: ChunkId, version: Version) -> PathBuf {
         let r: u32 = rand::random();
-        self.dir
+        self.sub(id)
             .join(format!("{}_{version}.{r:08x}.tmp", chunk_name(id)))
     }
 
@@ -584,7 +598,7 @@ impl Store {
             }
             drop(st_guard);
             drop(map);
-            self.sync_dir()
+            self.sync_dir(id)
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp_meta);

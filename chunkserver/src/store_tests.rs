@@ -96,10 +96,11 @@ fn bump_delete_and_reopen() {
 
     // Leave debris an interrupted bump / copy would: stale lower version, meta at the old
     // version, a temp file.
-    let chunks = t.path().join("chunks");
+    // (in the flat layout of older versions, which open moves into `chunks/07`)
+    let (chunks, sub) = (t.path().join("chunks"), t.path().join("chunks/07"));
     std::fs::write(chunks.join("0000000000000007_1.dat"), b"old").unwrap();
     std::fs::rename(
-        chunks.join("0000000000000007_2.meta"),
+        sub.join("0000000000000007_2.meta"),
         chunks.join("0000000000000007_1.meta"),
     )
     .unwrap();
@@ -111,15 +112,16 @@ fn bump_delete_and_reopen() {
         (r[0].chunk_id, r[0].version, r[0].length),
         (7, 2, 3 * B + 1)
     );
+    assert!(!sub.join("0000000000000007_1.dat").exists());
+    assert!(!sub.join("0000000000000007_3.1234abcd.tmp").exists());
     assert!(!chunks.join("0000000000000007_1.dat").exists());
-    assert!(!chunks.join("0000000000000007_3.1234abcd.tmp").exists());
     assert_consistent(&s, 7, 2);
     let c = s.get(7).unwrap();
     assert_eq!(s.sha256(&c, 2).unwrap().0, sha); // cached sha survived
     drop((s, c));
 
     // Missing meta: recomputed from the data.
-    std::fs::remove_file(chunks.join("0000000000000007_2.meta")).unwrap();
+    std::fs::remove_file(sub.join("0000000000000007_2.meta")).unwrap();
     let s = open(t.path());
     assert_consistent(&s, 7, 2);
     let c = s.get(7).unwrap();

@@ -292,7 +292,9 @@ async fn chain_write_read_corrupt_replicate() {
     assert_eq!(e.failed.as_deref(), Some(dead_addr.as_str()));
 
     // --- corrupt a byte of b's replica: 422, quarantined, reported
-    let dat = b.dir.join(format!("chunks/{id:016x}_1.dat"));
+    let dat = b
+        .dir
+        .join(format!("chunks/{:02x}/{id:016x}_1.dat", id & 0xff));
     let mut bytes = std::fs::read(&dat).unwrap();
     bytes[200_000] ^= 0xff;
     std::fs::write(&dat, &bytes).unwrap();

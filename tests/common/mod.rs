@@ -997,7 +997,11 @@ impl TestCluster {
         let Ok(rd) = std::fs::read_dir(self.chunkserver_dir(i).join("chunks")) else {
             return out;
         };
-        for e in rd.flatten() {
+        let files = rd
+            .flatten()
+            .filter(|d| d.file_type().is_ok_and(|t| t.is_dir()))
+            .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten());
+        for e in files {
             let name = e.file_name().to_string_lossy().to_string();
             let Some(stem) = name.strip_suffix(".dat") else {
                 continue;
@@ -1015,9 +1019,16 @@ impl TestCluster {
 
     /// Path of a replica's data file on chunkserver `i`.
     pub fn chunk_file(&self, i: usize, id: u64, version: u64) -> PathBuf {
+        self.chunk_dir(i, id)
+            .join(format!("{id:016x}_{version}.dat"))
+    }
+
+    /// The directory of chunk `id`'s files on chunkserver `i` (`chunks/XX`, by the id's
+    /// low byte).
+    pub fn chunk_dir(&self, i: usize, id: u64) -> PathBuf {
         self.chunkserver_dir(i)
             .join("chunks")
-            .join(format!("{id:016x}_{version}.dat"))
+            .join(format!("{:02x}", id & 0xff))
     }
 
     /// Index of the chunkserver with this id.
