@@ -430,7 +430,20 @@ async fn out_of_range_times_are_refused_and_mounts_survive() {
             sync: false,
             chunks: vec![],
             close: false,
+            attrs: None,
         };
+        // The same times as attribute changes carried by a commit.
+        let commit_attrs = CommitReq {
+            mtime: None,
+            attrs: Some(setattr.clone()),
+            ..commit.clone()
+        };
+        let r3 = http
+            .post(format!("{m}/rpc/v1/file/commit"))
+            .json(&commit_attrs)
+            .send()
+            .await
+            .unwrap();
         let r1 = http
             .post(format!("{m}/rpc/v1/ns/setattr"))
             .json(&setattr)
@@ -448,6 +461,7 @@ async fn out_of_range_times_are_refused_and_mounts_survive() {
         stat_within(mnt.join("f"), "stat of the file").await;
         stat_within(mnt.clone(), "stat of the root").await;
         expect_error(r1, 400, &format!("setattr {t:?}")).await;
+        expect_error(r3, 400, &format!("commit with attrs {t:?}")).await;
         expect_error(r2, 400, &format!("commit {t:?}")).await;
     }
 }

@@ -193,6 +193,7 @@ fn call() -> impl Strategy<Value = Call> {
                     sync,
                     chunks: vec![],
                     close: false,
+                    attrs: None,
                 },
             )
         },

@@ -457,7 +457,7 @@ impl Client {
         mtime: Option<Timespec>,
         sync: bool,
     ) -> Result<Attr> {
-        self.commit_req(ino, size, mtime, sync, false).await
+        self.commit_with(ino, size, mtime, sync, false, None).await
     }
 
     /// `commit`, as the writer closes the file: its holds on the file's leases end, so
@@ -470,18 +470,23 @@ impl Client {
         mtime: Option<Timespec>,
         sync: bool,
     ) -> Result<Attr> {
-        self.inner.leases.lock().retain(|(i, _), _| *i != ino);
-        self.commit_req(ino, size, mtime, sync, true).await
+        self.commit_with(ino, size, mtime, sync, true, None).await
     }
 
-    async fn commit_req(
+    /// `commit` or (`close`) `close`, with attribute changes applied right after it,
+    /// atomically, in the same call (see `CommitReq::attrs`).
+    pub async fn commit_with(
         &self,
         ino: Ino,
         size: u64,
         mtime: Option<Timespec>,
         sync: bool,
         close: bool,
+        attrs: Option<SetattrReq>,
     ) -> Result<Attr> {
+        if close {
+            self.inner.leases.lock().retain(|(i, _), _| *i != ino);
+        }
         let written = self.inner.written.lock().remove(&ino).unwrap_or_default();
         let chunks = written
             .iter()
@@ -499,6 +504,7 @@ impl Client {
                 sync,
                 chunks,
                 close,
+                attrs,
             })
             .await;
         if r.is_err() && !r.as_ref().is_err_and(|e| e.is(ErrorCode::ChunkLost)) {

@@ -13,7 +13,7 @@ use crate::namespace::NewNode;
 use crate::writeback::{MAX_INFLIGHT, WriteBuffer, chunks_touched, write_out};
 use bytes::Bytes;
 use ferrofs_proto::Ino;
-use ferrofs_proto::namespace::{FileKind, SetattrReq, Timespec};
+use ferrofs_proto::namespace::{FileKind, SetattrReq, TimeSet, Timespec};
 use fuser::{Errno, FileAttr, FopenFlags, INodeNo};
 use std::ffi::OsStr;
 use std::sync::Arc;
@@ -165,21 +165,38 @@ impl Core {
     /// With `close` (the mount's last handle of the file goes), this mount's holds on
     /// the file's write leases end too.
     fn commit(&self, st: &InodeState, sync: bool, close: bool) -> R<()> {
-        let (size, mtime) = {
-            let m = st.meta.lock();
-            if !(m.uncommitted || close && m.wrote) {
+        let (size, mtime, pending) = {
+            let mut m = st.meta.lock();
+            if !(m.uncommitted || close && m.wrote || m.pending.is_some()) {
                 return Ok(());
             }
-            (m.size, m.mtime)
+            (m.size, m.mtime, m.pending.take().map(|(p, _)| p))
         };
         let ino = st.ino;
-        let a = self.call_here("commit", |c| async move {
-            if close {
-                c.close(ino, size, mtime, sync).await
-            } else {
-                c.commit(ino, size, mtime, sync).await
-            }
-        });
+        let send = |attrs: Option<SetattrReq>| {
+            self.call_here("commit", |c| async move {
+                c.commit_with(ino, size, mtime, sync, close, attrs).await
+            })
+        };
+        let mut a = send(pending.clone());
+        if a.is_err()
+            && let Some(p) = pending
+        {
+            // Refused as a whole (e.g. a chown the master does not allow): the writes'
+            // commit must not fail with it, so commit alone, then the attributes, whose
+            // error is this call's.
+            a = match send(None) {
+                Ok(_) => self.call_here("setattr", |c| async move { c.setattr(p).await }),
+                Err(e) => {
+                    // Nothing applied (the master unreachable): keep them for later.
+                    let mut m = st.meta.lock();
+                    if m.pending.is_none() {
+                        m.pending = Some((p, Timespec::now()));
+                    }
+                    Err(e)
+                }
+            };
+        }
         self.md.invalidate(&[ino], &[]);
         let a = a?;
         let mut m = st.meta.lock();
@@ -211,7 +228,11 @@ impl Core {
         {
             let mut m = st.meta.lock();
             let sync_dirty = durable && !m.dirty.is_empty();
-            let work = !buf.is_empty() || sync_dirty || m.uncommitted || close && m.wrote;
+            let work = !buf.is_empty()
+                || sync_dirty
+                || m.uncommitted
+                || close && m.wrote
+                || m.pending.is_some();
             if !work {
                 return m.error.take().map_or(Ok(()), Err);
             }
@@ -344,6 +365,10 @@ impl Core {
                 .extend(chunks_touched(off, data.len() as u64, self.chunk_size));
             m.generation += 1;
             m.wrote = true;
+            if let Some((p, _)) = &mut m.pending {
+                // A write after a deferred utimes moves the mtime on, as it would have.
+                p.mtime = None;
+            }
         }
         if buf.is_full() {
             self.drain_behind(st, &mut buf)?;
@@ -384,7 +409,12 @@ impl Core {
     /// `sync_on_close`.
     pub fn flush(&self, fh: u64) -> R<()> {
         let f = self.file(fh)?;
-        self.settle(&f.state, false, self.sync_on_close)
+        // The file's only handle on this mount is closing (its RELEASE follows unless
+        // the descriptor was duplicated): end the lease holds with this commit, so the
+        // RELEASE needs no commit of its own. A write through a duplicate asks for a
+        // lease again.
+        let last = f.state.meta.lock().open <= 1;
+        self.settle(&f.state, last, self.sync_on_close)
     }
 
     pub fn fsync(&self, fh: u64) -> R<()> {
@@ -418,6 +448,11 @@ impl Core {
     pub fn setattr(&self, req: SetattrReq) -> R<FileAttr> {
         let ino = req.ino;
         let st = self.inodes.get(ino);
+        if let Some(st) = &st
+            && let Some(a) = self.defer_setattr(st, &req)?
+        {
+            return Ok(a);
+        }
         let mut guard = st.as_ref().map(|s| s.io.lock());
         if let (Some(st), Some(buf)) = (&st, guard.as_mut()) {
             self.drain(st, buf)?;
@@ -454,6 +489,44 @@ impl Core {
             Some(a) => Ok(self.attr(a)),
             None => self.getattr(ino),
         }
+    }
+
+    /// chmod, chown and utimes of a file this mount is writing (and so will commit at
+    /// close) wait for that commit and go with it, as `tar` and `cp -p` set them on
+    /// every file they write: no call of their own. Until then this mount shows them
+    /// (`InodeState::adjust`); other clients see them at the commit, as they see the
+    /// writes' size. Anything else (size, replication) is not deferred.
+    fn defer_setattr(&self, st: &InodeState, req: &SetattrReq) -> R<Option<FileAttr>> {
+        if req.size.is_some() || req.replication.is_some() {
+            return Ok(None);
+        }
+        let now = Timespec::now();
+        let at = |t: Option<TimeSet>| {
+            t.map(|t| match t {
+                TimeSet::Now => TimeSet::At(now),
+                t => t,
+            })
+        };
+        let req = SetattrReq {
+            atime: at(req.atime),
+            mtime: at(req.mtime),
+            ..req.clone()
+        };
+        {
+            let _buf = st.io.lock();
+            let mut m = st.meta.lock();
+            if !m.wrote {
+                return Ok(None);
+            }
+            match &mut m.pending {
+                Some((p, ctime)) => {
+                    crate::inodes::merge(p, &req);
+                    *ctime = now;
+                }
+                None => m.pending = Some((req, now)),
+            }
+        }
+        self.getattr(st.ino).map(Some)
     }
 
     /// posix_fallocate (mode 0): reserve by growing the size; holes read as zeros.

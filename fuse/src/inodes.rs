@@ -6,7 +6,7 @@
 
 use crate::writeback::WriteBuffer;
 use ferrofs_proto::Ino;
-use ferrofs_proto::namespace::{Attr, Timespec};
+use ferrofs_proto::namespace::{Attr, SetattrReq, TimeSet, Timespec};
 use fuser::Errno;
 use parking_lot::Mutex;
 use std::collections::{BTreeSet, HashMap};
@@ -42,6 +42,10 @@ pub struct Meta {
     pub cached: Option<(Timespec, u64)>,
     /// This mount wrote to it since it last ended its lease holds (at the last close).
     pub wrote: bool,
+    /// chmod, chown and utimes made while this mount writes the file, not yet at the
+    /// master: they go with the next commit (see `Core::setattr`), and when the last
+    /// of them was made (the ctime they give).
+    pub pending: Option<(SetattrReq, Timespec)>,
 }
 
 pub struct InodeState {
@@ -67,7 +71,43 @@ impl InodeState {
             // older than what this mount knows; shrinking comes from local truncates.
             m.size = m.size.max(a.size);
         }
+        if let Some((p, ctime)) = &m.pending {
+            overlay(a, p, *ctime);
+        }
     }
+}
+
+/// Attribute changes not yet at the master, as the master will apply them.
+pub fn overlay(a: &mut Attr, p: &SetattrReq, ctime: Timespec) {
+    let at = |t: &TimeSet| match t {
+        TimeSet::Now => ctime,
+        TimeSet::At(t) => *t,
+    };
+    if let Some(m) = p.mode {
+        a.mode = m & 0o7777;
+    }
+    if let Some(u) = p.uid {
+        a.uid = u;
+    }
+    if let Some(g) = p.gid {
+        a.gid = g;
+    }
+    if let Some(t) = &p.atime {
+        a.atime = at(t);
+    }
+    if let Some(t) = &p.mtime {
+        a.mtime = at(t);
+    }
+    a.ctime = a.ctime.max(ctime);
+}
+
+/// Fold a later attribute change into pending ones (the later wins, field by field).
+pub fn merge(into: &mut SetattrReq, later: &SetattrReq) {
+    into.mode = later.mode.or(into.mode);
+    into.uid = later.uid.or(into.uid);
+    into.gid = later.gid.or(into.gid);
+    into.atime = later.atime.or(into.atime);
+    into.mtime = later.mtime.or(into.mtime);
 }
 
 #[derive(Default)]

@@ -184,10 +184,34 @@ impl MdCache {
         }
     }
 
+    /// `invalidate`, then cache `fresh` (the attributes the master sent back with the
+    /// change, e.g. the directory of a create) if nothing else was invalidated since
+    /// `stamp`, when the call started: otherwise it may be older than another change.
+    pub fn invalidate_fresh(
+        &self,
+        stamp: Stamp,
+        inos: &[Ino],
+        entries: &[(Ino, &str)],
+        fresh: Option<&Attr>,
+    ) {
+        let mut st = self.state.lock();
+        Self::drop_changed(&mut st, inos, entries);
+        if let Some(a) = fresh
+            && self.on()
+            && st.generation == stamp.generation + 1
+            && st.foreign == stamp.foreign
+        {
+            Self::insert(&mut st, None, a);
+        }
+    }
+
     /// This mount changed these inodes' attributes and these entries (a changed entry's
     /// directory is no longer complete: the name may exist now without being cached).
     pub fn invalidate(&self, inos: &[Ino], entries: &[(Ino, &str)]) {
-        let mut st = self.state.lock();
+        Self::drop_changed(&mut self.state.lock(), inos, entries);
+    }
+
+    fn drop_changed(st: &mut State, inos: &[Ino], entries: &[(Ino, &str)]) {
         st.generation += 1;
         for i in inos {
             st.attrs.remove(i);
@@ -327,6 +351,42 @@ mod tests {
             .1 = old;
         assert!(c.entry(1, "a").is_none(), "an old entry is not served");
         assert!(c.attr(5).is_some());
+    }
+
+    /// A directory's attributes that came back with this mount's change are cached,
+    /// unless another invalidation (this mount's or another client's) happened while
+    /// the call was in flight: the reply may then predate it.
+    #[test]
+    fn fresh_attributes_only_without_a_change_in_between() {
+        let c = MdCache::new(1);
+        c.reset(true);
+        let mut dir = attr(1);
+        dir.nlink = 3;
+        c.put_read(c.stamp(), None, &attr(1));
+        let s = c.stamp();
+        c.invalidate_fresh(s, &[1], &[(1, "a")], Some(&dir));
+        assert_eq!(
+            c.attr(1).unwrap().nlink,
+            3,
+            "the reply's attributes are served"
+        );
+
+        let s = c.stamp();
+        c.invalidate(&[7], &[]); // another operation of this mount meanwhile
+        c.invalidate_fresh(s, &[1], &[], Some(&dir));
+        assert!(
+            c.attr(1).is_none(),
+            "dropped, not replaced, after a concurrent change"
+        );
+
+        let s = c.stamp();
+        c.apply(vec![Change {
+            ino: 9,
+            name: None,
+            origin: 2,
+        }]);
+        c.invalidate_fresh(s, &[1], &[], Some(&dir));
+        assert!(c.attr(1).is_none(), "nor after another client's change");
     }
 
     #[test]

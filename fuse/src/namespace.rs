@@ -96,7 +96,10 @@ impl Core {
             return r.map(|r| (r.attr, r.created));
         };
         if r.created {
-            self.md.invalidate(&[parent], &[]);
+            // The directory's new mtime came back with the reply: the GETATTR the
+            // kernel sends for it next is answered here.
+            self.md
+                .invalidate_fresh(stamp, &[parent], &[], r.parent.as_ref());
             self.md.put_created(stamp, parent, &name, &r.attr);
             if r.attr.kind == FileKind::Dir {
                 self.md.put_new_dir(stamp, r.attr.ino);
@@ -140,12 +143,15 @@ impl Core {
     pub fn unlink(&self, parent: Ino, name: &OsStr, dir: bool) -> R<()> {
         let name = name_str(name)?;
         let keep = !dir && self.open_here(parent, name);
+        let stamp = self.md.stamp();
         let r = self.call_here("unlink", |c| async move {
             c.unlink(parent, name, dir, keep).await
         });
         // Whatever happened, the cached view of the name may be wrong now.
         let ino = r.as_ref().map_or(parent, |r| r.ino);
-        self.md.invalidate(&[parent, ino], &[(parent, name)]);
+        let fresh = r.as_ref().ok().and_then(|r| r.parent.as_ref());
+        self.md
+            .invalidate_fresh(stamp, &[parent, ino], &[(parent, name)], fresh);
         let r = r?;
         if r.nlink == 0 {
             self.lost_link(r.ino, keep);

@@ -191,7 +191,11 @@ impl Master {
             replication: req.replication,
         });
         match self.propose(ctx, op).await?.0 {
-            Reply::Created { attr, created } => Ok(CreateResp { attr, created }),
+            Reply::Created { attr, created } => Ok(CreateResp {
+                attr,
+                created,
+                parent: self.getattr_local(req.parent).ok(),
+            }),
             r => Err(unexpected(r)),
         }
     }
@@ -210,7 +214,11 @@ impl Master {
                 if req.keep_open && nlink == 0 {
                     self.claim(client, &[ino]);
                 }
-                Ok(UnlinkResp { ino, nlink })
+                Ok(UnlinkResp {
+                    ino,
+                    nlink,
+                    parent: self.getattr_local(req.parent).ok(),
+                })
             }
             r => Err(unexpected(r)),
         }
@@ -260,17 +268,7 @@ impl Master {
         if let Some(size) = req.size {
             check_size(size)?;
         }
-        let op = Op::Setattr(sm::Setattr {
-            ino: req.ino,
-            mode: req.mode,
-            uid: req.uid,
-            gid: req.gid,
-            size: req.size,
-            atime: req.atime,
-            mtime: req.mtime,
-            replication: req.replication,
-        });
-        match self.propose(ctx, op).await?.0 {
+        match self.propose(ctx, setattr_op(req)).await?.0 {
             Reply::Attr(a) => Ok(a),
             r => Err(unexpected(r)),
         }
@@ -295,10 +293,18 @@ impl Master {
                 .collect(),
             end_leases: req.close,
         });
+        let op = match &req.attrs {
+            None => op,
+            Some(a) => Op::Batch(vec![op, setattr_op(a)]),
+        };
         let (reply, log_id) = self.propose(ctx, op).await?;
         if req.sync {
             self.sync_majority(log_id).await?;
         }
+        let reply = match reply {
+            Reply::Batch(mut rs) => rs.pop().unwrap_or(Reply::Done),
+            r => r,
+        };
         match reply {
             Reply::Attr(a) => Ok(a),
             r => Err(unexpected(r)),
@@ -319,4 +325,17 @@ impl Master {
         self.claims.lock().remove(&ino);
         Ok(())
     }
+}
+
+fn setattr_op(req: &SetattrReq) -> Op {
+    Op::Setattr(sm::Setattr {
+        ino: req.ino,
+        mode: req.mode,
+        uid: req.uid,
+        gid: req.gid,
+        size: req.size,
+        atime: req.atime,
+        mtime: req.mtime,
+        replication: req.replication,
+    })
 }

@@ -231,6 +231,10 @@ fn yes() -> bool {
 pub struct CreateResp {
     pub attr: Attr,
     pub created: bool,
+    /// The directory's attributes after the call (its mtime, ctime and nlink changed),
+    /// so a client need not ask for them again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Attr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -249,6 +253,9 @@ pub struct UnlinkReq {
 pub struct UnlinkResp {
     pub ino: Ino,
     pub nlink: u32,
+    /// The directory's attributes after the call (see `CreateResp::parent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Attr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -425,6 +432,12 @@ pub struct CommitReq {
     /// chunks may be copied at once (another writer's hold goes on).
     #[serde(default)]
     pub close: bool,
+    /// Attribute changes (chmod, chown, utimes) made while the file was being written,
+    /// applied right after the commit, atomically with it: a writer's `fchmod` and
+    /// `futimens` before close need no call of their own. `ino` must be this file's;
+    /// `size` and `replication` are refused here (a truncate is a setattr of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<SetattrReq>,
 }
 
 /// A chunk of a file, by index and id.

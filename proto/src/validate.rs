@@ -158,9 +158,16 @@ impl Validate for CreateReq {
 impl Validate for CommitReq {
     fn validate(&self) -> Result<(), ApiError> {
         size(self.size)?;
-        match &self.mtime {
-            Some(t) => t.validate(),
+        if let Some(t) = &self.mtime {
+            t.validate()?;
+        }
+        match &self.attrs {
             None => Ok(()),
+            Some(a) if a.ino != self.ino => Err(invalid("attrs.ino is not the committed file")),
+            Some(a) if a.size.is_some() || a.replication.is_some() => Err(invalid(
+                "a commit's attrs may not change size or replication (use setattr)",
+            )),
+            Some(a) => a.validate(),
         }
     }
 }
@@ -319,6 +326,48 @@ mod tests {
             t(-MAX_TIME_SEC, 1),
         ] {
             assert_eq!(Timespec::from_system_time(v.to_system_time()), v);
+        }
+    }
+
+    /// A commit's attribute changes are checked as a setattr's, must name the committed
+    /// file, and may not truncate or change the goal.
+    #[test]
+    fn commit_attrs() {
+        let ok = SetattrReq {
+            ino: 2,
+            mode: Some(0o644),
+            mtime: Some(TimeSet::At(t(5, 0))),
+            ..Default::default()
+        };
+        let commit = |attrs: SetattrReq| CommitReq {
+            ino: 2,
+            size: 10,
+            mtime: None,
+            sync: false,
+            chunks: vec![],
+            close: true,
+            attrs: Some(attrs),
+        };
+        assert!(commit(ok.clone()).validate().is_ok());
+        for bad in [
+            SetattrReq {
+                ino: 3,
+                ..ok.clone()
+            },
+            SetattrReq {
+                size: Some(0),
+                ..ok.clone()
+            },
+            SetattrReq {
+                replication: Some(2),
+                ..ok.clone()
+            },
+            SetattrReq {
+                mode: Some(0o100644),
+                ..ok.clone()
+            },
+        ] {
+            assert!(commit(bad.clone()).validate().is_err(), "{bad:?}");
         }
     }
 

@@ -111,7 +111,21 @@ impl St<'_> {
                 maintenance,
                 decommission,
             } => self.set_server_mode(cs, *maintenance, *decommission),
+            Op::Batch(ops) => self.batch(ops),
         }
+    }
+
+    /// Every op in order over the same transaction; `apply` discards it all if one is
+    /// refused.
+    fn batch(&mut self, ops: &[Op]) -> Res<Reply> {
+        let mut replies = Vec::with_capacity(ops.len());
+        for op in ops {
+            if matches!(op, Op::Batch(_)) {
+                return Err(refuse(ErrorCode::BadRequest, "a batch cannot hold a batch").into());
+            }
+            replies.push(self.run(op)?);
+        }
+        Ok(Reply::Batch(replies))
     }
 
     // ---- typed access ----

@@ -90,6 +90,11 @@ pub enum Op {
         maintenance: Option<bool>,
         decommission: Option<bool>,
     },
+    /// Several operations of one client as one log entry, applied in order, all or
+    /// nothing: each sees what the ones before it wrote, and a refusal of any of them
+    /// writes none (the reply is that refusal). Answers `Reply::Batch` with every reply.
+    /// A batch holds no batch.
+    Batch(Vec<Op>),
 }
 
 impl Op {
@@ -112,6 +117,7 @@ impl Op {
             Op::PurgeOrphan { .. } => "purge_orphan",
             Op::ExpireRetries { .. } => "expire_retries",
             Op::SetServerMode { .. } => "set_server_mode",
+            Op::Batch(_) => "batch",
         }
     }
 }
@@ -269,6 +275,7 @@ pub enum Reply {
     Unlinked { ino: Ino, nlink: u32 },
     Renamed { replaced: Option<Ino> },
     Lease(LeaseRec),
+    Batch(Vec<Reply>),
 }
 
 pub type Outcome = Result<Reply, Refusal>;

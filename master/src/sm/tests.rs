@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::db;
-use ferrofs_proto::namespace::{FileKind, Timespec, XattrMode};
+use ferrofs_proto::namespace::{FileKind, TimeSet, Timespec, XattrMode};
 use ferrofs_proto::{ErrorCode, ROOT_INO};
 
 const CS: u64 = 1 << 20;
@@ -519,4 +519,57 @@ fn retry_cache_is_bounded() {
     let now = t.clock as u64 * 1000 + 10_000;
     t.ok(0, Op::ExpireRetries { before_ms: now });
     assert_eq!(t.keys_with(&[db::RETRY_PREFIX]), 0);
+}
+
+/// A batch (a writer's commit with the chmod and utimes it made before closing) is one
+/// command: each op sees the ones before it, the reply holds every reply, and a refusal
+/// of any op writes nothing, not even the ops before it.
+#[test]
+fn batches_apply_in_order_all_or_nothing() {
+    let mut t = T::new();
+    let f = t.create(ROOT_INO, "f", FileKind::File);
+    let commit = |size| {
+        Op::Commit(Commit {
+            ino: f,
+            size,
+            mtime: Some(Timespec { sec: 50, nsec: 0 }),
+            chunks: vec![],
+            end_leases: true,
+        })
+    };
+    let attrs = Op::Setattr(Setattr {
+        ino: f,
+        mode: Some(0o640),
+        mtime: Some(TimeSet::At(Timespec { sec: 7, nsec: 0 })),
+        ..Default::default()
+    });
+    let a = t.ok(7, Op::Batch(vec![commit(100), attrs.clone()]));
+    let Ok(Reply::Batch(replies)) = &a.reply else {
+        panic!("{:?}", a.reply)
+    };
+    assert_eq!(replies.len(), 2);
+    let rec = t.inode(f).unwrap();
+    assert_eq!(rec.size, 100, "the commit applied");
+    assert_eq!(rec.mode, 0o640, "then the chmod");
+    assert_eq!(rec.mtime.sec, 7, "the utimes after the commit's mtime wins");
+
+    let gone = Op::Setattr(Setattr {
+        ino: 999,
+        mode: Some(0o600),
+        ..Default::default()
+    });
+    let r = t.refused(7, Op::Batch(vec![commit(500), gone]), ErrorCode::NotFound);
+    assert_eq!(r.writes.len(), 1, "only the retry-cache entry");
+    assert_eq!(
+        t.inode(f).unwrap().size,
+        100,
+        "the commit before it is undone"
+    );
+    assert!(r.effects.is_empty());
+
+    t.refused(
+        7,
+        Op::Batch(vec![Op::Batch(vec![attrs])]),
+        ErrorCode::BadRequest,
+    );
 }

@@ -1,0 +1,178 @@
+//! Calls to the master per everyday operation through the mount, counted on the
+//! master's own request counters: a file written as `tar` and `cp -p` write one costs a
+//! create, a lease and one commit (its chmod, chown and utimes go with the commit), and
+//! a create or unlink in a directory is one call (the directory's new attributes come
+//! back with it, so the kernel's GETATTR of the directory needs none).
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+use std::fs::{OpenOptions, Permissions};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// The master's request counts by route.
+async fn calls(cl: &TestCluster) -> HashMap<String, u64> {
+    let text = cl
+        .http()
+        .get(format!("{}/metrics", cl.master_urls()[0]))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter_map(|l| l.strip_prefix("ferrofs_master_request_seconds_count{op=\""))
+        .filter_map(|l| {
+            let (route, n) = l.split_once("\"} ")?;
+            Some((route.to_string(), n.trim().parse::<f64>().ok()? as u64))
+        })
+        .collect()
+}
+
+/// Calls to each route between two counts (routes with none left out).
+fn made(a: &HashMap<String, u64>, b: &HashMap<String, u64>) -> HashMap<String, u64> {
+    b.iter()
+        .filter(|(k, _)| k.starts_with("/rpc/v1/ns/") || k.starts_with("/rpc/v1/file/"))
+        .filter(|(k, _)| !k.ends_with("/changes") && !k.ends_with("/session"))
+        .map(|(k, n)| (k.clone(), n - a.get(k).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+const T0: u64 = 1_500_000_000;
+
+/// Write `p` as tar extracts a file: create O_EXCL 0600, write, futimens, fchown,
+/// fchmod, close. Returns what this mount showed before the close.
+fn write_like_tar(p: &Path, data: &[u8], then_write: bool) -> std::fs::Metadata {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(p)
+        .unwrap();
+    f.write_all(data).unwrap();
+    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(T0))
+        .unwrap();
+    std::os::unix::fs::fchown(&f, Some(0), Some(0)).unwrap();
+    f.set_permissions(Permissions::from_mode(0o644)).unwrap();
+    if then_write {
+        f.write_all(b"more").unwrap();
+    }
+    let seen = f.metadata().unwrap();
+    drop(f);
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_written_files_attributes_go_with_its_close() {
+    let mut cl = TestCluster::builder().chunkservers(3).start().await;
+    let mnt = cl.mount().await;
+    std::fs::create_dir(mnt.join("d")).unwrap();
+    let data = random_bytes(20_000, 1);
+
+    phase!("tar's create, write, futimens, fchown, fchmod, close");
+    let before = calls(&cl).await;
+    let (p, d) = (mnt.join("d/f"), data.clone());
+    let seen = tokio::task::spawn_blocking(move || write_like_tar(&p, &d, false))
+        .await
+        .unwrap();
+    let after = calls(&cl).await;
+    assert_eq!(
+        seen.mode() & 0o7777,
+        0o644,
+        "the mount shows the chmod before close"
+    );
+    assert_eq!(seen.mtime(), T0 as i64, "and the utimes");
+    let m = made(&before, &after);
+    let want: HashMap<String, u64> = [
+        ("/rpc/v1/ns/create", 1),
+        ("/rpc/v1/file/lease", 1),
+        ("/rpc/v1/file/commit", 1),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect();
+    assert_eq!(
+        m, want,
+        "master calls for one file written as tar writes it"
+    );
+
+    phase!("another client sees the attributes and the bytes once it is closed");
+    let c = cl.client();
+    let a = c.resolve("/d/f").await.unwrap();
+    assert_eq!((a.mode & 0o7777, a.uid, a.gid), (0o644, 0, 0));
+    assert_eq!(a.mtime.sec, T0 as i64);
+    assert_eq!(a.size, data.len() as u64);
+    assert_eq!(sha256(&c.get_bytes("/d/f").await.unwrap()), sha256(&data));
+
+    phase!("a write after the utimes moves the mtime on, as it would have");
+    let (p, d) = (mnt.join("d/g"), data.clone());
+    tokio::task::spawn_blocking(move || write_like_tar(&p, &d, true))
+        .await
+        .unwrap();
+    let a = c.resolve("/d/g").await.unwrap();
+    assert!(
+        a.mtime.sec > T0 as i64,
+        "the write's mtime should win over the earlier utimes: {:?}",
+        a.mtime
+    );
+    assert_eq!(a.mode & 0o7777, 0o644);
+    assert_eq!(a.size, data.len() as u64 + 4);
+
+    phase!("chmod of a file open but not written here is its own call, at once");
+    let f = OpenOptions::new().read(true).open(mnt.join("d/f")).unwrap();
+    f.set_permissions(Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(c.resolve("/d/f").await.unwrap().mode & 0o7777, 0o600);
+    drop(f);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_and_unlink_are_one_call_each() {
+    let mut cl = TestCluster::builder()
+        .chunkservers(1)
+        .replication(1)
+        .start()
+        .await;
+    let mnt = cl.mount().await;
+    let dir = mnt.join("many");
+    std::fs::create_dir(&dir).unwrap();
+    let n = 50u64;
+
+    let before = calls(&cl).await;
+    let d = dir.clone();
+    tokio::task::spawn_blocking(move || {
+        for i in 0..n {
+            std::fs::File::create_new(d.join(format!("f{i}"))).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let created = calls(&cl).await;
+    let m = made(&before, &created);
+    assert_eq!(
+        m,
+        HashMap::from([("/rpc/v1/ns/create".to_string(), n)]),
+        "one master call per created file"
+    );
+
+    let d = dir.clone();
+    tokio::task::spawn_blocking(move || {
+        for i in 0..n {
+            std::fs::remove_file(d.join(format!("f{i}"))).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let m = made(&created, &calls(&cl).await);
+    assert_eq!(
+        m,
+        HashMap::from([("/rpc/v1/ns/unlink".to_string(), n)]),
+        "one master call per unlinked file"
+    );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+}
