@@ -11,19 +11,24 @@ use ferrofs_proto::raft::{
 
 fn print_masters(m: &MastersResp) {
     match m.leader {
-        Some(l) => println!("leader: master {l}  term: {}", m.term),
-        None => println!(
+        Some(l) => outln!("leader: master {l}  term: {}", m.term),
+        None => outln!(
             "leader: none (election under way or no quorum)  term: {}",
             m.term
         ),
     }
-    println!(
+    outln!(
         "{:<4} {:<22} {:<10} {:<6} {:>10} {:>10}",
-        "ID", "ADDRESS", "ROLE", "ALIVE", "LOG", "APPLIED"
+        "ID",
+        "ADDRESS",
+        "ROLE",
+        "ALIVE",
+        "LOG",
+        "APPLIED"
     );
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
     for x in &m.members {
-        println!(
+        outln!(
             "{:<4} {:<22} {:<10} {:<6} {:>10} {:>10}",
             x.id,
             x.addr,
@@ -79,10 +84,10 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
         AdminCmd::Status { json } => {
             let s = leader_status(&c).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                outln!("{}", serde_json::to_string_pretty(&s)?);
                 return Ok(());
             }
-            println!(
+            outln!(
                 "files: {}  chunks: {} total, {} healthy, {} under-replicated ({} endangered), {} over-replicated, {} missing{}",
                 s.files,
                 s.chunks.total,
@@ -93,12 +98,17 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                 s.chunks.missing,
                 if s.safe_mode { "  [SAFE MODE]" } else { "" }
             );
-            println!(
+            outln!(
                 "{:<14} {:<22} {:<16} {:>8} {:>12} {:>12}  RACK",
-                "ID", "ADDRESS", "STATE", "CHUNKS", "USED", "CAPACITY"
+                "ID",
+                "ADDRESS",
+                "STATE",
+                "CHUNKS",
+                "USED",
+                "CAPACITY"
             );
             for cs in &s.chunkservers {
-                println!(
+                outln!(
                     "{:<14} {:<22} {:<16} {:>8} {:>12} {:>12}  {}",
                     cs.id,
                     cs.addr,
@@ -110,10 +120,10 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                 );
             }
             for w in &s.workers {
-                println!("worker {}: {}", w.name, w.status);
+                outln!("worker {}: {}", w.name, w.status);
             }
             for w in &s.warnings {
-                println!("WARNING: {w}");
+                outln!("WARNING: {w}");
             }
         }
         AdminCmd::Fsck { path, json } => {
@@ -122,19 +132,25 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                 .get(&format!("{FSCK}?path={}", urlencode(&path)))
                 .await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 for f in &r.files {
                     if f.health != FileHealth::Healthy {
-                        println!(
+                        outln!(
                             "{:?}: {} ({} chunks, {} under-replicated, {} missing)",
-                            f.health, f.path, f.chunks, f.under_replicated, f.missing
+                            f.health,
+                            f.path,
+                            f.chunks,
+                            f.under_replicated,
+                            f.missing
                         );
                     }
                 }
-                println!(
+                outln!(
                     "{} healthy, {} under-replicated, {} missing",
-                    r.healthy, r.under_replicated, r.missing
+                    r.healthy,
+                    r.under_replicated,
+                    r.missing
                 );
             }
             if r.missing > 0 {
@@ -158,7 +174,7 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                     tok,
                 )
                 .await?;
-            println!(
+            outln!(
                 "{} inodes set to replication {replication}",
                 r.files_changed
             );
@@ -172,7 +188,7 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                     tok,
                 )
                 .await?;
-            println!("{id}: maintenance {state}");
+            outln!("{id}: maintenance {state}");
         }
         AdminCmd::Masters { json, change } => {
             let m: MastersResp = match change {
@@ -207,7 +223,7 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                 }
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&m)?);
+                outln!("{}", serde_json::to_string_pretty(&m)?);
             } else {
                 print_masters(&m);
             }
@@ -217,7 +233,7 @@ pub async fn run(cmd: AdminCmd, master: &str, token: Option<String>) -> Result<(
                 .master
                 .admin_post(&decommission_path(&id), &serde_json::json!({}), tok)
                 .await?;
-            println!(
+            outln!(
                 "{id}: decommissioning; `ferrofs admin status` shows it as decommissioned when it is safe to remove"
             );
         }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use ferrofs_client::Client;
 use ferrofs_proto::Ino;
 use ferrofs_proto::namespace::{Attr, DirEntry, FileKind, SetattrReq, TimeSet, Timespec};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 /// A spinner counting items when stderr is a terminal (rm -r, cp -r of many files).
 pub fn counter(what: &'static str) -> Option<indicatif::ProgressBar> {
@@ -49,16 +49,15 @@ pub async fn ls(c: &Client, path: &str, long: bool, o: LongOpts, json: bool) -> 
                 json_entry(&p, &e.attr, &names)
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     let now = Timespec::now();
-    let mut out = std::io::stdout().lock();
     for e in entries {
         if long {
-            writeln!(out, "{}", long_line(&e.attr, &e.name, o, &names, now))?;
+            outln!("{}", long_line(&e.attr, &e.name, o, &names, now));
         } else {
-            writeln!(out, "{}", e.name)?;
+            outln!("{}", e.name);
         }
     }
     Ok(())
@@ -108,12 +107,12 @@ pub async fn du(c: &Client, path: &str, summary: bool, h: bool, json: bool) -> R
             .iter()
             .map(|(p, u)| serde_json::json!({"path": p, "bytes": u.bytes, "disk_bytes": u.disk_bytes, "files": u.files, "dirs": u.dirs}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     let f = |n: u64| if h { human(n) } else { n.to_string() };
     for (p, u) in rows {
-        println!("{:<12} {:<12} {p}", f(u.bytes), f(u.disk_bytes));
+        outln!("{:<12} {:<12} {p}", f(u.bytes), f(u.disk_bytes));
     }
     Ok(())
 }
@@ -122,18 +121,22 @@ pub async fn du(c: &Client, path: &str, summary: bool, h: bool, json: bool) -> R
 pub async fn df(c: &Client, master: &str, h: bool, json: bool) -> Result<()> {
     let s = c.statfs().await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        outln!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
     }
     let f = |n: u64| if h { human(n) } else { n.to_string() };
     let pct = (100 * s.used_bytes)
         .checked_div(s.capacity_bytes)
         .unwrap_or(0);
-    println!(
+    outln!(
         "{:<32} {:>12} {:>12} {:>12} {:>5}",
-        "Filesystem", "Size", "Used", "Available", "Use%"
+        "Filesystem",
+        "Size",
+        "Used",
+        "Available",
+        "Use%"
     );
-    println!(
+    outln!(
         "{:<32} {:>12} {:>12} {:>12} {:>4}%",
         master,
         f(s.capacity_bytes),
@@ -297,7 +300,7 @@ pub async fn tail(c: &Client, path: &str, bytes: u64, follow: bool) -> Result<()
     }
     let ino: Ino = a.ino;
     let mut pos = a.size.saturating_sub(bytes);
-    let mut out = tokio::io::stdout();
+    let mut out = crate::out::async_stdout();
     loop {
         c.invalidate(ino);
         let size = c.getattr(ino).await?.size;

@@ -75,7 +75,8 @@ pub async fn run(cmd: Cmd) -> Result<()> {
                 return crate::tree_transfer::get_dir(&c, &remote, &local).await;
             }
             if local.as_os_str() == "-" {
-                c.get(&remote, &mut tokio::io::stdout(), None).await?;
+                c.get(&remote, &mut crate::out::async_stdout(), None)
+                    .await?;
             } else {
                 let size = c.resolve(&remote).await?.size;
                 let tmp = local.with_extension("ferrofs-partial");
@@ -99,7 +100,7 @@ pub async fn run(cmd: Cmd) -> Result<()> {
         }
         Cmd::Cat { remote, m } => {
             client(&m.master)?
-                .get(&remote, &mut tokio::io::stdout(), None)
+                .get(&remote, &mut crate::out::async_stdout(), None)
                 .await?;
         }
         Cmd::Ls {
@@ -167,24 +168,30 @@ pub async fn run(cmd: Cmd) -> Result<()> {
                 None
             };
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(
                         &serde_json::json!({"attr": a, "placement": info})
                     )?
                 );
             } else {
-                println!("  path: {path}");
-                println!(
+                outln!("  path: {path}");
+                outln!(
                     " inode: {}  type: {:?}  mode: {:o}  links: {}",
-                    a.ino, a.kind, a.mode, a.nlink
+                    a.ino,
+                    a.kind,
+                    a.mode,
+                    a.nlink
                 );
-                println!(
+                outln!(
                     "  size: {}  uid: {}  gid: {}  replication: {}",
-                    a.size, a.uid, a.gid, a.replication
+                    a.size,
+                    a.uid,
+                    a.gid,
+                    a.replication
                 );
                 let names = crate::attr_fmt::Names::default();
-                println!(
+                outln!(
                     " owner: {} ({})  group: {} ({})  perms: {}",
                     names.user(a.uid),
                     a.uid,
@@ -192,12 +199,12 @@ pub async fn run(cmd: Cmd) -> Result<()> {
                     a.gid,
                     crate::attr_fmt::mode_string(a.kind, a.mode)
                 );
-                println!("access: {}", crate::attr_fmt::stat_time(a.atime));
-                println!("modify: {}", crate::attr_fmt::stat_time(a.mtime));
-                println!("change: {}", crate::attr_fmt::stat_time(a.ctime));
+                outln!("access: {}", crate::attr_fmt::stat_time(a.atime));
+                outln!("modify: {}", crate::attr_fmt::stat_time(a.mtime));
+                outln!("change: {}", crate::attr_fmt::stat_time(a.ctime));
                 if let Some(info) = info {
                     for ch in info.chunks {
-                        println!(
+                        outln!(
                             "  chunk {:>4}: id {} v{} replicas [{}]",
                             ch.index,
                             ch.id,

@@ -1,5 +1,7 @@
 //! The `ferrofs` binary: every role and tool as a subcommand.
 
+#[macro_use]
+mod out;
 mod admin_cmd;
 mod attr_fmt;
 mod cli;
@@ -80,7 +82,7 @@ fn ca_cmd(cmd: cli::CaCmd) -> anyhow::Result<()> {
     match cmd {
         cli::CaCmd::Init { ca_dir } => {
             ferrofs_tls::ca::init(&ca_dir)?;
-            println!("cluster CA in {}", ca_dir.display());
+            outln!("cluster CA in {}", ca_dir.display());
         }
         cli::CaCmd::Issue {
             ca_dir,
@@ -89,7 +91,7 @@ fn ca_cmd(cmd: cli::CaCmd) -> anyhow::Result<()> {
             hosts,
         } => {
             ferrofs_tls::ca::issue(&ca_dir, &out_dir, &name, &hosts)?;
-            println!("{name}: {}/{{ca,cert,key}}.pem", out_dir.display());
+            outln!("{name}: {}/{{ca,cert,key}}.pem", out_dir.display());
         }
     }
     Ok(())

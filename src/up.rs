@@ -301,42 +301,42 @@ pub async fn run(a: UpArgs) -> Result<()> {
         .with_context(|| format!("see {}", dir.join("mount.log").display()))?;
         mounted = Some(mnt);
     }
-    println!(
+    outln!(
         "ferrofs is up: {} master{}, {} chunkservers, replication {replication}",
         a.masters,
         if a.masters == 1 { "" } else { "s" },
         a.chunkservers
     );
     if a.masters == 1 {
-        println!("  master:    {url}");
+        outln!("  master:    {url}");
     } else {
         for (i, u) in urls.iter().enumerate() {
-            println!("  master {}:  {u}", i + 1);
+            outln!("  master {}:  {u}", i + 1);
         }
     }
     let first = &urls[0];
-    println!("  dashboard: {first}/");
-    println!("  admin API: {first}/api/v1/status");
+    outln!("  dashboard: {first}/");
+    outln!("  admin API: {first}/api/v1/status");
     gateway.print_banner();
     tls.banner(first);
     if let Some(m) = &mounted {
-        println!("  mounted:   {}", m.display());
+        outln!("  mounted:   {}", m.display());
     }
-    println!("  data/logs: {}", dir.display());
+    outln!("  data/logs: {}", dir.display());
     match &tls.client {
-        Some(c) => println!(
+        Some(c) => outln!(
             "  try:       FERROFS_MASTER={url} FERROFS_TLS={} ferrofs ls /",
             c.display()
         ),
-        None => println!("  try:       FERROFS_MASTER={url} ferrofs ls /"),
+        None => outln!("  try:       FERROFS_MASTER={url} ferrofs ls /"),
     }
-    println!(
+    outln!(
         "Ctrl-C stops everything; `kill -HUP {}` starts exited processes again.",
         std::process::id()
     );
 
     supervise(&mut procs, a.masters, mounted.as_deref()).await;
-    println!("stopping...");
+    outln!("stopping...");
     // Unmount first, then chunkservers, the master last.
     for p in procs.iter_mut().rev() {
         stop(p).await;
@@ -344,7 +344,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
     if let Some(m) = mounted {
         crate::mount_cmd::cleanup_stale(&m);
     }
-    println!("stopped");
+    outln!("stopped");
     Ok(())
 }
 

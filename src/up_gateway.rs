@@ -18,11 +18,13 @@ pub struct Started {
 
 impl Started {
     pub fn print_banner(&self) {
-        println!(
+        outln!(
             "  S3:        {}  (access key {}, secret {})",
-            self.s3, self.access_key, self.secret_key
+            self.s3,
+            self.access_key,
+            self.secret_key
         );
-        println!("  WebHDFS:   {}/webhdfs/v1/", self.webhdfs);
+        outln!("  WebHDFS:   {}/webhdfs/v1/", self.webhdfs);
     }
 }
 

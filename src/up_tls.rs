@@ -72,8 +72,8 @@ impl UpTls {
     pub fn banner(&self, first: &str) {
         if let Some(c) = &self.client {
             let d = c.display();
-            println!("  TLS:       mutual TLS on every connection; client material in {d}");
-            println!(
+            outln!("  TLS:       mutual TLS on every connection; client material in {d}");
+            outln!(
                 "  curl:      curl --cacert {d}/ca.pem --cert {d}/cert.pem --key {d}/key.pem \
                  {first}/api/v1/status"
             );

@@ -120,6 +120,26 @@ async fn ls_stat_du_df() {
     assert!(v["capacity_bytes"].as_u64().unwrap() > 0);
     let (good, _, err) = cli(&c, &["du", "/nope"]);
     assert!(!good && err.contains("no such file"), "{err}");
+
+    phase!("a reader that stops early (| head) ends the CLI quietly, no panic");
+    for args in [
+        &["admin", "status", "--json"][..],
+        &["ls", "-l", "/p"],
+        &["cat", "/p/sub/two.bin"],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("FERROFS_MASTER", c.master_url())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the pipe's reader is gone before anything is written
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "ferrofs {args:?}: {err}");
+        assert_eq!(out.status.code(), Some(141), "ferrofs {args:?}: {err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
