@@ -175,6 +175,9 @@ print(m[0]["id"], m[0]["addr"]) if m else print("", "")' "${FERRO_CS_PORTS[v]}")
     # --- kill ---
     # The copies must read the data from disk, not from the page cache of the writes.
     drop_caches
+    # The status tool itself must not be read back from disk during the timed polls
+    # (a cold 500 MB binary took 2 s to start here, which read as a slow detection).
+    ferro_health "$vid" >/dev/null
     local t_kill t_dead="" t_done="" seen_under=0 peak_under=0 last_log
     t_kill=$(now)
     kill -KILL "${FERRO_CS_PIDS[v]}"
@@ -321,6 +324,10 @@ moosefs_step() {
     result victim_chunks "$(find "$MFS_DIR/cs$v/hdd" -name 'chunk_*' | wc -l)"
 
     drop_caches
+    # As for ferrofs: the polling tools start warm.
+    moosefs_cs_ports >/dev/null
+    mfscli_ -SIC >/dev/null 2>&1 || true
+    mfs mfsfileinfo "$MFS_MNT"/rerep/* >/dev/null 2>&1 || true
     local t_kill t_dead="" t_done="" m e u s o w last_log peak_under=0
     t_kill=$(now)
     kill -KILL "${MFS_CS_PIDS[v]}"
