@@ -10,7 +10,7 @@ use ferrofs_proto::ids::chunk_name;
 use ferrofs_proto::{ChunkId, Version};
 use std::collections::BTreeMap;
 use std::path::Path;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// One replica found on disk.
 #[derive(Debug, Clone)]
@@ -124,7 +124,7 @@ pub fn scan(dir: &Path) -> Result<Vec<Found>> {
             sha,
         });
     }
-    info!(dir = %dir.display(), chunks = found.len(), "scanned chunk directory");
+    debug!(dir = %dir.display(), chunks = found.len(), "scanned chunk directory");
     Ok(found)
 }
 

@@ -126,6 +126,7 @@ impl Store {
         for sub in 0..SUBDIRS {
             found.extend(crate::scan::scan(&dir.join(layout::subdir_name(sub)))?);
         }
+        tracing::info!(dir = %dir.display(), chunks = found.len(), "scanned chunk directory");
         let chunks = found
             .into_iter()
             .map(|c| (c.id, Chunk::new(c.id, c.version, c.length, c.sha)))
