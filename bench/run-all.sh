@@ -31,7 +31,7 @@ need_cmd python3 git
 cmdline() {
     local k s=""
     for k in QUICK BENCHES NO_BUILD SIZE RUNTIME FILES TARGETS VERIFY DEAD_TIMEOUT TIMEOUT SETTLE JOIN_TIMEOUT JOIN_SHARE \
-        RETURN_GRACE CONCURRENCY PER_DIR WINDOW PROCS GIT_FILES GIT_REPO GIT_CHECKOUT BENCH_TMP FERROFS_BIN; do
+        RETURN_GRACE CONCURRENCY PER_DIR WINDOW PROCS GIT_FILES GIT_REPO GIT_CHECKOUT BENCH_TMP FERROFS_BIN MKFILES_BIN; do
         if printenv "$k" >/dev/null; then
             case ${!k} in
             *[[:space:]]*) s+="$k='${!k}' " ;;
@@ -143,6 +143,10 @@ mfsver=$(mfsmaster -v 2>/dev/null | head -1 || echo unknown)
             echo '```'
         fi
     done
+    if [ -f "$BENCH_DIR/PROFILE.md" ]; then
+        echo
+        cat "$BENCH_DIR/PROFILE.md"
+    fi
 } >"$RESULTS"
 
 log "wrote $RESULTS; outputs and logs in $OUTDIR"
