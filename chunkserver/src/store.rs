@@ -86,17 +86,22 @@ impl Chunk {
     }
 }
 
+/// One of the chunk directory's subdirectories (see `crate::layout`), with its
+/// directory entries created and not yet fsynced: `create` only bumps `created`; the
+/// next `sync` of a replica there fsyncs the directory once for all of them (`synced`
+/// is the value of `created` the last fsync covered). A new, empty replica needs no
+/// durability of its own: only the data the client syncs does.
+struct Subdir {
+    path: PathBuf,
+    created: AtomicU64,
+    synced: AtomicU64,
+}
+
 pub struct Store {
-    dir: PathBuf,
+    /// Indexed by `layout::subdir_of`.
+    subdirs: Vec<Subdir>,
     chunks: RwLock<HashMap<ChunkId, Arc<Chunk>>>,
     pub changes: ChangeFan,
-    /// Directory entries created and not yet fsynced, per subdirectory: `create` only
-    /// bumps its `dir_created`; the next `sync` of a replica there fsyncs the directory
-    /// once for all of them (`dir_synced` is the value of `dir_created` the last fsync
-    /// of that directory covered). A new, empty replica needs no durability of its own:
-    /// only the data the client syncs does.
-    dir_created: Vec<AtomicU64>,
-    dir_synced: Vec<AtomicU64>,
     /// Replicas written since their last fsync: the write-back worker syncs them
     /// (`crate::writeback`), so data a client closed without fsync reaches the disk
     /// within a bounded window.
@@ -122,9 +127,16 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Store> {
         let dir = data_dir.join("chunks");
         crate::layout::prepare(&dir)?;
+        let subdirs: Vec<Subdir> = (0..SUBDIRS)
+            .map(|i| Subdir {
+                path: dir.join(layout::subdir_name(i)),
+                created: AtomicU64::new(0),
+                synced: AtomicU64::new(0),
+            })
+            .collect();
         let mut found = vec![];
-        for sub in 0..SUBDIRS {
-            found.extend(crate::scan::scan(&dir.join(layout::subdir_name(sub)))?);
+        for sub in &subdirs {
+            found.extend(crate::scan::scan(&sub.path)?);
         }
         tracing::info!(dir = %dir.display(), chunks = found.len(), "scanned chunk directory");
         let chunks = found
@@ -132,11 +144,9 @@ impl Store {
             .map(|c| (c.id, Chunk::new(c.id, c.version, c.length, c.sha)))
             .collect();
         Ok(Store {
-            dir,
+            subdirs,
             chunks: RwLock::new(chunks),
             changes: ChangeFan::default(),
-            dir_created: (0..SUBDIRS).map(|_| AtomicU64::new(0)).collect(),
-            dir_synced: (0..SUBDIRS).map(|_| AtomicU64::new(0)).collect(),
             dirty: Default::default(),
         })
     }
@@ -152,14 +162,18 @@ impl Store {
     }
 
     /// The subdirectory holding the files of chunk `id`.
-    fn sub(&self, id: ChunkId) -> PathBuf {
-        self.dir.join(layout::subdir_name(layout::subdir_of(id)))
+    fn sub(&self, id: ChunkId) -> &Subdir {
+        &self.subdirs[layout::subdir_of(id)]
     }
     pub fn dat_path(&self, id: ChunkId, v: Version) -> PathBuf {
-        self.sub(id).join(format!("{}_{v}.dat", chunk_name(id)))
+        self.sub(id)
+            .path
+            .join(format!("{}_{v}.dat", chunk_name(id)))
     }
     pub fn meta_path(&self, id: ChunkId, v: Version) -> PathBuf {
-        self.sub(id).join(format!("{}_{v}.meta", chunk_name(id)))
+        self.sub(id)
+            .path
+            .join(format!("{}_{v}.meta", chunk_name(id)))
     }
 
     pub fn get(&self, id: ChunkId) -> Result<Arc<Chunk>> {
@@ -196,8 +210,8 @@ impl Store {
 
     /// fsync the directory of chunk `id`'s files.
     fn sync_dir(&self, id: ChunkId) -> Result<()> {
-        let d = self.sub(id);
-        File::open(&d)
+        let d = &self.sub(id).path;
+        File::open(d)
             .and_then(|f| f.sync_all())
             .ctx(|| format!("fsync {}", d.display()))
     }
@@ -227,7 +241,7 @@ impl Store {
         std::fs::write(&mp, Header::default().encode())
             .ctx(|| format!("create {}", mp.display()))?;
         File::create(&dp).ctx(|| format!("create {}", dp.display()))?;
-        self.dir_created[layout::subdir_of(id)].fetch_add(1, Ordering::AcqRel);
+        self.sub(id).created.fetch_add(1, Ordering::AcqRel);
         map.insert(id, Chunk::new(id, version, 0, None));
         drop(map);
         self.changes.added(ChunkReport {
@@ -377,9 +391,9 @@ impl Store {
         c.check(&st, version)?;
         // Writes hold `st` for writing: none lands between this and the fsyncs.
         self.dirty.lock().remove(&c.id);
-        let sub = layout::subdir_of(c.id);
-        let created = self.dir_created[sub].load(Ordering::Acquire);
-        let dir_dirty = self.dir_synced[sub].load(Ordering::Acquire) < created;
+        let sub = self.sub(c.id);
+        let created = sub.created.load(Ordering::Acquire);
+        let dir_dirty = sub.synced.load(Ordering::Acquire) < created;
         let fsync = |p: PathBuf| -> Result<()> {
             File::open(&p)
                 .and_then(|f| f.sync_all())
@@ -398,7 +412,7 @@ impl Store {
         meta?;
         if let Some(r) = dir {
             r?;
-            self.dir_synced[sub].fetch_max(created, Ordering::AcqRel);
+            sub.synced.fetch_max(created, Ordering::AcqRel);
         }
         Ok(())
     }
@@ -540,6 +554,7 @@ impl Store {
     pub fn temp_path(&self, id: ChunkId, version: Version) -> PathBuf {
         let r: u32 = rand::random();
         self.sub(id)
+            .path
             .join(format!("{}_{version}.{r:08x}.tmp", chunk_name(id)))
     }
 
