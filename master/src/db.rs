@@ -96,6 +96,13 @@ pub fn retry_key(client: u64, seq: u64) -> Vec<u8> {
     k.extend_from_slice(&seq.to_be_bytes());
     k
 }
+/// `N client`: a client's reserved inode numbers (`sm::InoReservation`).
+pub fn ino_reservation_key(client: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(b'N');
+    k.extend_from_slice(&client.to_be_bytes());
+    k
+}
 pub fn server_mode_key(cs: &str) -> Vec<u8> {
     let mut k = vec![b'M'];
     k.extend_from_slice(cs.as_bytes());

@@ -27,6 +27,37 @@ pub(crate) fn check_size(size: u64) -> Result<()> {
     sm::check_size(size).map_err(|r| MasterError::Api(r.into()))
 }
 
+/// The state machine's create for a checked request.
+fn create_op(req: &CreateReq) -> Result<sm::Create> {
+    validate_name(&req.name)?;
+    if req.kind == FileKind::Symlink && req.symlink_target.as_deref().unwrap_or("").is_empty() {
+        return Err(err(ErrorCode::BadRequest, "symlink needs a target"));
+    }
+    check_replication(req.replication)?;
+    Ok(sm::Create {
+        parent: req.parent,
+        name: req.name.clone(),
+        kind: req.kind,
+        mode: req.mode,
+        uid: req.uid,
+        gid: req.gid,
+        rdev: req.rdev,
+        symlink_target: req.symlink_target.clone(),
+        exclusive: req.exclusive,
+        replication: req.replication,
+    })
+}
+
+fn unlink_op(req: &UnlinkReq) -> Result<sm::Unlink> {
+    validate_name(&req.name)?;
+    Ok(sm::Unlink {
+        parent: req.parent,
+        name: req.name.clone(),
+        dir: req.dir,
+        keep_open: req.keep_open,
+    })
+}
+
 impl Master {
     // ---- reads (callers pass the barrier first; admin paths read locally) ----
 
@@ -173,23 +204,7 @@ impl Master {
     // ---- mutations ----
 
     pub async fn create(&self, ctx: Ctx, req: &CreateReq) -> Result<CreateResp> {
-        validate_name(&req.name)?;
-        if req.kind == FileKind::Symlink && req.symlink_target.as_deref().unwrap_or("").is_empty() {
-            return Err(err(ErrorCode::BadRequest, "symlink needs a target"));
-        }
-        check_replication(req.replication)?;
-        let op = Op::Create(sm::Create {
-            parent: req.parent,
-            name: req.name.clone(),
-            kind: req.kind,
-            mode: req.mode,
-            uid: req.uid,
-            gid: req.gid,
-            rdev: req.rdev,
-            symlink_target: req.symlink_target.clone(),
-            exclusive: req.exclusive,
-            replication: req.replication,
-        });
+        let op = Op::Create(create_op(req)?);
         match self.propose(ctx, op).await?.0 {
             Reply::Created { attr, created } => Ok(CreateResp {
                 attr,
@@ -200,14 +215,62 @@ impl Master {
         }
     }
 
+    /// Inode numbers for the caller's deferred creates (`Op::ReserveInos`).
+    pub async fn reserve_inos(&self, ctx: Ctx, req: &ReserveInosReq) -> Result<ReserveInosResp> {
+        let op = Op::ReserveInos {
+            count: u64::from(req.count),
+        };
+        match self.propose(ctx, op).await?.0 {
+            Reply::Inos { first, count } => Ok(ReserveInosResp { first, count }),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    /// A client's deferred creates and unlinks, in order, as one `Op::Batch`.
+    pub async fn ns_batch(&self, ctx: Ctx, req: &NsBatchReq) -> Result<NsBatchResp> {
+        let mut ops = Vec::with_capacity(req.ops.len());
+        for op in &req.ops {
+            ops.push(match op {
+                NsOp::Create(c) => Op::CreateAt {
+                    ino: c.ino,
+                    create: create_op(&c.create)?,
+                },
+                NsOp::Unlink(u) => Op::Unlink(unlink_op(u)?),
+            });
+        }
+        let client = ctx.client;
+        let replies = match self.propose(ctx, Op::Batch(ops)).await?.0 {
+            Reply::Batch(rs) => rs,
+            r => return Err(unexpected(r)),
+        };
+        let mut out = Vec::with_capacity(replies.len());
+        for (op, r) in req.ops.iter().zip(replies) {
+            out.push(match (op, r) {
+                (NsOp::Create(_), Reply::Created { attr, created }) => {
+                    NsReply::Created(CreateResp {
+                        attr,
+                        created,
+                        parent: None,
+                    })
+                }
+                (NsOp::Unlink(u), Reply::Unlinked { ino, nlink }) => {
+                    if u.keep_open && nlink == 0 {
+                        self.claim(client, &[ino]);
+                    }
+                    NsReply::Unlinked(UnlinkResp {
+                        ino,
+                        nlink,
+                        parent: None,
+                    })
+                }
+                (_, r) => return Err(unexpected(r)),
+            });
+        }
+        Ok(NsBatchResp { replies: out })
+    }
+
     pub async fn unlink(&self, ctx: Ctx, req: &UnlinkReq) -> Result<UnlinkResp> {
-        validate_name(&req.name)?;
-        let op = Op::Unlink(sm::Unlink {
-            parent: req.parent,
-            name: req.name.clone(),
-            dir: req.dir,
-            keep_open: req.keep_open,
-        });
+        let op = Op::Unlink(unlink_op(req)?);
         let client = ctx.client;
         match self.propose(ctx, op).await?.0 {
             Reply::Unlinked { ino, nlink } => {

@@ -28,6 +28,10 @@ pub const GETXATTR: &str = "/rpc/v1/ns/getxattr";
 pub const SETXATTR: &str = "/rpc/v1/ns/setxattr";
 pub const LISTXATTR: &str = "/rpc/v1/ns/listxattr";
 pub const REMOVEXATTR: &str = "/rpc/v1/ns/removexattr";
+/// Inode numbers for a client's own creates (see `ReserveInosReq`).
+pub const RESERVE_INOS: &str = "/rpc/v1/ns/reserve_inos";
+/// Several creates and unlinks of one client, applied in order (see `NsBatchReq`).
+pub const NS_BATCH: &str = "/rpc/v1/ns/batch";
 /// A client's report of the files it holds open (see `SessionReq`).
 pub const SESSION: &str = "/rpc/v1/ns/session";
 /// Longest extended attribute name, in bytes (Linux's `XATTR_NAME_MAX`).
@@ -256,6 +260,59 @@ pub struct UnlinkResp {
     /// The directory's attributes after the call (see `CreateResp::parent`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Attr>,
+}
+
+/// Reserve `count` inode numbers to the calling client (its `CLIENT_HEADER` id), for
+/// creates it answers before the master has (`CreateAtReq`). A new reservation
+/// replaces what is left of the client's previous one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReserveInosReq {
+    pub count: u32,
+}
+
+/// Inode numbers `first..first + count`, the caller's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReserveInosResp {
+    pub first: Ino,
+    pub count: u64,
+}
+
+/// A create under inode number `ino` of the caller's reservation: refused unless the
+/// number is reserved to the caller and above every number it used before, or if the
+/// name exists (whatever `create.exclusive` says).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateAtReq {
+    pub ino: Ino,
+    pub create: CreateReq,
+}
+
+/// One operation of a `NsBatchReq`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum NsOp {
+    Create(CreateAtReq),
+    Unlink(UnlinkReq),
+}
+
+/// Creates and unlinks of one client applied in order as one command, all or nothing:
+/// a refusal of any of them is the reply, and none is applied. A mount sends the
+/// namespace operations it answered at once this way (its deferred operations).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NsBatchReq {
+    pub ops: Vec<NsOp>,
+}
+
+/// What each operation of a batch answered, in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum NsReply {
+    Created(CreateResp),
+    Unlinked(UnlinkResp),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NsBatchResp {
+    pub replies: Vec<NsReply>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -71,3 +71,5 @@ mutation!(Release, RELEASE, ReleaseReq => Empty);
 mutation!(Commit, COMMIT, CommitReq => Attr);
 mutation!(Setxattr, SETXATTR, SetxattrReq => Attr);
 mutation!(Removexattr, REMOVEXATTR, XattrReq => Attr);
+mutation!(ReserveInos, RESERVE_INOS, ReserveInosReq => ReserveInosResp);
+mutation!(NsBatch, NS_BATCH, NsBatchReq => NsBatchResp);

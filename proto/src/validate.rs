@@ -190,6 +190,41 @@ impl Validate for UnlinkReq {
     }
 }
 
+/// Most inode numbers one reservation may ask for (the master's `MAX_RESERVE`).
+pub const MAX_RESERVE_INOS: u32 = 1 << 16;
+/// Most operations in one namespace batch.
+pub const MAX_NS_BATCH: usize = 1024;
+
+impl Validate for ReserveInosReq {
+    fn validate(&self) -> Result<(), ApiError> {
+        if !(1..=MAX_RESERVE_INOS).contains(&self.count) {
+            return Err(invalid(format!(
+                "count must be 1..={MAX_RESERVE_INOS}, not {}",
+                self.count
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Validate for NsBatchReq {
+    fn validate(&self) -> Result<(), ApiError> {
+        if self.ops.is_empty() || self.ops.len() > MAX_NS_BATCH {
+            return Err(invalid(format!(
+                "a batch holds 1..={MAX_NS_BATCH} operations, not {}",
+                self.ops.len()
+            )));
+        }
+        for op in &self.ops {
+            match op {
+                NsOp::Create(c) => c.create.validate()?,
+                NsOp::Unlink(u) => u.validate()?,
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Validate for RenameReq {
     fn validate(&self) -> Result<(), ApiError> {
         validate_name(&self.name)?;

@@ -120,6 +120,9 @@ pub fn routes() -> Router<M> {
     let r = route::<rpc::Setattr, _, _>(r, |m, c, q| async move { m.setattr(c, &q).await });
     let r = route::<rpc::Create, _, _>(r, |m, c, q| async move { m.create(c, &q).await });
     let r = route::<rpc::Unlink, _, _>(r, |m, c, q| async move { m.unlink(c, &q).await });
+    let r =
+        route::<rpc::ReserveInos, _, _>(r, |m, c, q| async move { m.reserve_inos(c, &q).await });
+    let r = route::<rpc::NsBatch, _, _>(r, |m, c, q| async move { m.ns_batch(c, &q).await });
     let r = route::<rpc::Rename, _, _>(r, |m, c, q| async move { m.rename(c, &q).await });
     let r = route::<rpc::Link, _, _>(r, |m, c, q| async move { m.link(c, &q).await });
     let r = route::<rpc::Release, _, _>(r, |m, c, q| async move {

@@ -112,6 +112,8 @@ impl St<'_> {
                 decommission,
             } => self.set_server_mode(cs, *maintenance, *decommission),
             Op::Batch(ops) => self.batch(ops),
+            Op::ReserveInos { count } => self.reserve_inos(*count),
+            Op::CreateAt { ino, create } => self.create_at(*ino, create),
         }
     }
 

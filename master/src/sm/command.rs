@@ -95,6 +95,20 @@ pub enum Op {
     /// writes none (the reply is that refusal). Answers `Reply::Batch` with every reply.
     /// A batch holds no batch.
     Batch(Vec<Op>),
+    /// Inode numbers for one client to name its own creates with (`CreateAt`): the next
+    /// `count` numbers of the inode counter become the client's (`ctx.client`),
+    /// replacing what was left of its previous reservation. Answers `Reply::Inos`.
+    ReserveInos {
+        count: u64,
+    },
+    /// `Create` under an inode number the client reserved, so that it could answer its
+    /// caller before the master did (the mount's deferred creates). The number must lie
+    /// in the client's reservation above every number it used before; the name must
+    /// not exist (as for an exclusive create, whatever `exclusive` says).
+    CreateAt {
+        ino: Ino,
+        create: Create,
+    },
 }
 
 impl Op {
@@ -118,6 +132,8 @@ impl Op {
             Op::ExpireRetries { .. } => "expire_retries",
             Op::SetServerMode { .. } => "set_server_mode",
             Op::Batch(_) => "batch",
+            Op::ReserveInos { .. } => "reserve_inos",
+            Op::CreateAt { .. } => "create_at",
         }
     }
 }
@@ -271,11 +287,24 @@ pub fn not_found(what: impl std::fmt::Display) -> Refusal {
 pub enum Reply {
     Done,
     Attr(Attr),
-    Created { attr: Attr, created: bool },
-    Unlinked { ino: Ino, nlink: u32 },
-    Renamed { replaced: Option<Ino> },
+    Created {
+        attr: Attr,
+        created: bool,
+    },
+    Unlinked {
+        ino: Ino,
+        nlink: u32,
+    },
+    Renamed {
+        replaced: Option<Ino>,
+    },
     Lease(LeaseRec),
     Batch(Vec<Reply>),
+    /// Inode numbers `first..first + count`, reserved to the caller.
+    Inos {
+        first: Ino,
+        count: u64,
+    },
 }
 
 pub type Outcome = Result<Reply, Refusal>;

@@ -33,5 +33,7 @@ mod tests;
 pub use apply::{Applied, apply};
 pub use command::*;
 pub(crate) use file::check_size;
-pub use records::{ChunkRec, DentryRec, Holder, InodeRec, LeaseRec, ServerModeRec};
+pub use records::{
+    ChunkRec, DentryRec, Holder, InoRange, InoReservation, InodeRec, LeaseRec, ServerModeRec,
+};
 pub use view::{MemView, StorageFailure, Tx, View, ViewResult, Write};

@@ -5,7 +5,7 @@
 use super::apply::{Res, St};
 use super::command::*;
 use super::file::check_size;
-use super::records::{DentryRec, InodeRec};
+use super::records::{DentryRec, InoRange, InoReservation, InodeRec};
 use crate::db;
 use ferrofs_proto::namespace::{FileKind, TimeSet};
 use ferrofs_proto::{ChunkId, ErrorCode, Ino, ROOT_INO};
@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 
 /// Deepest directory nesting followed by the rename-cycle check.
 const MAX_DEPTH: usize = 4096;
+/// Most inode numbers one `ReserveInos` hands out.
+pub const MAX_RESERVE: u64 = 1 << 16;
 
 impl St<'_> {
     /// The next inode number (a counter in the state: every member picks the same).
@@ -28,7 +30,65 @@ impl St<'_> {
         Ok(())
     }
 
+    /// The next `count` inode numbers become the calling client's (see `Op::ReserveInos`).
+    pub(crate) fn reserve_inos(&mut self, count: u64) -> Res<Reply> {
+        if self.ctx.client == 0 {
+            return Err(refuse(ErrorCode::BadRequest, "reserving inodes needs a client id").into());
+        }
+        if !(1..=MAX_RESERVE).contains(&count) {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                format!("reserve 1..={MAX_RESERVE} inode numbers, not {count}"),
+            )
+            .into());
+        }
+        let first = self.counter(db::NEXT_INO)?.max(ROOT_INO + 1);
+        self.set_counter(db::NEXT_INO, first + count);
+        let key = db::ino_reservation_key(self.ctx.client);
+        let mut r: InoReservation = self.get(&key)?.unwrap_or_default();
+        r.ranges.retain(|g| g.next < g.end);
+        // The previous reservation stays usable; older ones end here.
+        let keep = r.ranges.len().saturating_sub(1);
+        r.ranges.drain(..keep);
+        r.ranges.push(InoRange {
+            next: first,
+            end: first + count,
+        });
+        self.put(key, &r);
+        Ok(Reply::Inos { first, count })
+    }
+
+    /// `Create` under inode `ino` of the caller's reservation (see `Op::CreateAt`).
+    pub(crate) fn create_at(&mut self, ino: Ino, req: &Create) -> Res<Reply> {
+        let key = db::ino_reservation_key(self.ctx.client);
+        let mut r: InoReservation = self.get(&key)?.unwrap_or_default();
+        let Some(range) = r
+            .ranges
+            .iter_mut()
+            .find(|g| self.ctx.client != 0 && (g.next..g.end).contains(&ino))
+        else {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                format!("inode {ino} is not reserved to this client"),
+            )
+            .into());
+        };
+        range.next = ino + 1;
+        let req = Create {
+            exclusive: true,
+            ..req.clone()
+        };
+        let reply = self.create_as(&req, Some(ino))?;
+        self.put(key, &r);
+        Ok(reply)
+    }
+
     pub(crate) fn create(&mut self, req: &Create) -> Res<Reply> {
+        self.create_as(req, None)
+    }
+
+    /// Create `req` under inode `ino`, or the counter's next number.
+    fn create_as(&mut self, req: &Create, ino: Option<Ino>) -> Res<Reply> {
         let mut parent = self.dir(req.parent)?;
         if let Some(existing) = self.dentry(req.parent, &req.name)? {
             if !req.exclusive && req.kind == FileKind::File {
@@ -52,7 +112,10 @@ impl St<'_> {
             .into());
         }
         let now = self.ctx.now;
-        let ino = self.alloc_ino()?;
+        let ino = match ino {
+            Some(ino) => ino,
+            None => self.alloc_ino()?,
+        };
         let is_dir = req.kind == FileKind::Dir;
         // A set-group-ID directory hands its group to new entries, and the bit to new
         // subdirectories (the kernel already stripped S_ISGID from a file's mode where

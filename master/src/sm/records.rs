@@ -97,3 +97,20 @@ pub struct ServerModeRec {
     pub maintenance_since_ms: Option<u64>,
     pub decommission: bool,
 }
+
+/// `N client`: the inode numbers a client reserved (`Op::ReserveInos`) and has not
+/// used yet, its last two reservations: the client refills before it runs out, and
+/// creates named from the older one may still be on their way. `CreateAt` takes
+/// numbers from a range in increasing order only, so a number is never used twice, not
+/// even after its inode was deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InoReservation {
+    pub ranges: Vec<InoRange>,
+}
+
+/// Unused reserved numbers `next..end`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InoRange {
+    pub next: u64,
+    pub end: u64,
+}

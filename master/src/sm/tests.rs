@@ -573,3 +573,143 @@ fn batches_apply_in_order_all_or_nothing() {
         ErrorCode::BadRequest,
     );
 }
+
+fn reserve(t: &mut T, client: u64, count: u64) -> (u64, u64) {
+    match t.ok(client, Op::ReserveInos { count }).reply {
+        Ok(Reply::Inos { first, count }) => (first, count),
+        r => panic!("{r:?}"),
+    }
+}
+
+fn create_at(ino: u64, parent: u64, name: &str, kind: FileKind) -> Op {
+    Op::CreateAt {
+        ino,
+        create: create(parent, name, kind),
+    }
+}
+
+/// Reserved numbers come off the inode counter, so nothing else is given them; the
+/// client names its creates with them, in increasing order, each once.
+#[test]
+fn reserved_inode_numbers_name_a_clients_creates() {
+    let mut t = T::new();
+    let before = t.create(ROOT_INO, "before", FileKind::File);
+    let (first, count) = reserve(&mut t, 9, 4);
+    assert_eq!((first, count), (before + 1, 4));
+    // The counter moved past the reservation: a plain create gets the next number.
+    assert_eq!(t.create(ROOT_INO, "plain", FileKind::File), first + 4);
+
+    let a = t.ok(9, create_at(first, ROOT_INO, "d", FileKind::Dir));
+    match a.reply {
+        Ok(Reply::Created { attr, created }) => {
+            assert!(created);
+            assert_eq!((attr.ino, attr.kind, attr.nlink), (first, FileKind::Dir, 2));
+        }
+        r => panic!("{r:?}"),
+    }
+    assert!(
+        a.effects
+            .iter()
+            .any(|e| matches!(e, Effect::Changed { .. }))
+    );
+    // A later number inside the new directory; skipping one is allowed.
+    t.ok(9, create_at(first + 2, first, "f", FileKind::File));
+    assert_eq!(t.inode(first + 2).unwrap().parent, first);
+    assert_eq!(t.inode(ROOT_INO).unwrap().nlink, 3);
+
+    // Used, skipped, outside the range, or another client's: refused, nothing written.
+    for (client, ino) in [(9, first), (9, first + 1), (9, first + 4), (8, first + 3)] {
+        let r = t.refused(
+            client,
+            create_at(ino, ROOT_INO, "x", FileKind::File),
+            ErrorCode::BadRequest,
+        );
+        assert_eq!(r.writes.len(), 1, "only the retry-cache entry");
+    }
+    assert!(t.inode(first + 3).is_none());
+    // The last number still works.
+    t.ok(9, create_at(first + 3, ROOT_INO, "last", FileKind::File));
+}
+
+/// A deferred create never opens an existing file (its client already answered with
+/// its own number): an existing name is refused, `exclusive` or not.
+#[test]
+fn create_at_of_an_existing_name_is_refused() {
+    let mut t = T::new();
+    t.create(ROOT_INO, "taken", FileKind::File);
+    let (first, _) = reserve(&mut t, 9, 8);
+    let mut c = create(ROOT_INO, "taken", FileKind::File);
+    c.exclusive = false;
+    t.refused(
+        9,
+        Op::CreateAt {
+            ino: first,
+            create: c,
+        },
+        ErrorCode::AlreadyExists,
+    );
+    // The number was not used up by the refusal.
+    t.ok(9, create_at(first, ROOT_INO, "free", FileKind::File));
+}
+
+/// Reservations need a client and a sane size; the last two stay usable (creates
+/// named from the older one may still be on their way when the client refills).
+#[test]
+fn inode_reservations_are_checked_and_the_last_two_kept() {
+    let mut t = T::new();
+    t.refused(0, Op::ReserveInos { count: 4 }, ErrorCode::BadRequest);
+    t.refused(9, Op::ReserveInos { count: 0 }, ErrorCode::BadRequest);
+    t.refused(
+        9,
+        Op::ReserveInos {
+            count: (1 << 16) + 1,
+        },
+        ErrorCode::BadRequest,
+    );
+    let (a, _) = reserve(&mut t, 9, 4);
+    let (b, _) = reserve(&mut t, 9, 4);
+    assert_eq!(b, a + 4);
+    t.ok(9, create_at(b, ROOT_INO, "new", FileKind::File));
+    t.ok(9, create_at(a + 1, ROOT_INO, "older", FileKind::File));
+    let (c, _) = reserve(&mut t, 9, 4);
+    t.refused(
+        9,
+        create_at(a + 2, ROOT_INO, "oldest", FileKind::File),
+        ErrorCode::BadRequest,
+    );
+    t.ok(9, create_at(b + 1, ROOT_INO, "b", FileKind::File));
+    t.ok(9, create_at(c, ROOT_INO, "c", FileKind::File));
+    assert_eq!(t.keys_with(&[b'N']), 1);
+}
+
+/// Deferred operations travel as one batch: a create of a directory, creates in it and
+/// an unlink apply in order; a refusal anywhere writes none of them.
+#[test]
+fn a_batch_of_deferred_creates_is_all_or_nothing() {
+    let mut t = T::new();
+    let (first, _) = reserve(&mut t, 9, 16);
+    let ops = vec![
+        create_at(first, ROOT_INO, "dir", FileKind::Dir),
+        create_at(first + 1, first, "a", FileKind::File),
+        create_at(first + 2, first, "b", FileKind::File),
+        Op::Unlink(Unlink {
+            parent: first,
+            name: "a".into(),
+            dir: false,
+            keep_open: false,
+        }),
+    ];
+    let a = t.ok(9, Op::Batch(ops));
+    match a.reply {
+        Ok(Reply::Batch(rs)) => assert_eq!(rs.len(), 4),
+        r => panic!("{r:?}"),
+    }
+    assert!(t.inode(first + 1).is_none() && t.inode(first + 2).is_some());
+    let bad = vec![
+        create_at(first + 3, first, "c", FileKind::File),
+        create_at(first + 4, first, "b", FileKind::File),
+    ];
+    t.refused(9, Op::Batch(bad), ErrorCode::AlreadyExists);
+    assert!(t.inode(first + 3).is_none());
+    t.ok(9, create_at(first + 3, first, "c", FileKind::File));
+}
