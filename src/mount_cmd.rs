@@ -83,7 +83,9 @@ pub async fn run(a: MountArgs) -> Result<()> {
     }
     opts.xattr |= a.xattr;
     opts.sync_on_close |= a.sync_on_close;
+    opts.sync_namespace |= a.sync_namespace;
     let handle = tokio::runtime::Handle::current();
+    let master = client.master.clone();
     let mnt2 = mnt.clone();
     let session =
         tokio::task::spawn_blocking(move || ferrofs_fuse::mount(client, &mnt2, opts, handle));
@@ -93,7 +95,18 @@ pub async fn run(a: MountArgs) -> Result<()> {
         _ = signal => {
             let c = std::ffi::CString::new(mnt.display().to_string())?;
             unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            // Creates and unlinks already answered still go to the master.
+            master.stop_deferred();
+            if tokio::time::timeout(DEFERRED_GRACE, master.barrier()).await.is_err() {
+                tracing::error!(
+                    ops = master.deferred_backlog(),
+                    "deferred namespace operations not sent before exit"
+                );
+            }
         }
     }
     Ok(())
 }
+
+/// How long a mount stopped by a signal waits for its deferred namespace operations.
+const DEFERRED_GRACE: std::time::Duration = std::time::Duration::from_secs(30);

@@ -13,6 +13,7 @@
 pub mod blockcache;
 pub mod chunkio;
 pub mod config;
+pub mod deferred;
 pub mod error;
 mod file;
 pub mod master;

@@ -6,6 +6,7 @@
 //! the master's retry cache applies a retried create or rename once.
 
 use crate::config::ClientConfig;
+use crate::deferred::Deferred;
 use crate::error::{ClientError, Result};
 use ferrofs_proto::rpc::{CLIENT_HEADER, Rpc, SEQ_HEADER};
 use ferrofs_proto::{ApiError, ErrorCode};
@@ -57,6 +58,8 @@ pub struct MasterClient {
     origin: u64,
     id: u64,
     seq: Arc<AtomicU64>,
+    /// Namespace operations answered before the master applied them (`deferred`).
+    deferred: Arc<Deferred>,
 }
 
 impl MasterClient {
@@ -70,7 +73,23 @@ impl MasterClient {
             origin: 0,
             id: rand::random::<u64>().max(1),
             seq: Arc::new(AtomicU64::new(0)),
+            deferred: Default::default(),
         }
+    }
+
+    pub(crate) fn deferred(&self) -> &Arc<Deferred> {
+        &self.deferred
+    }
+
+    /// Wait until the deferred operations queued so far have been answered (every
+    /// `rpc` does first; fsync of a directory does, too).
+    pub async fn barrier(&self) {
+        self.deferred.barrier().await
+    }
+
+    /// Deferred operations not yet answered.
+    pub fn deferred_backlog(&self) -> u64 {
+        self.deferred.backlog()
     }
 
     /// Name this client's namespace calls with `origin` in the master's change feed.
@@ -117,8 +136,15 @@ impl MasterClient {
         *self.leader.lock() = ms[(i + 1) % ms.len()].clone();
     }
 
-    /// Call `R` on the leader, following and retrying as the module doc says.
+    /// Call `R` on the leader, following and retrying as the module doc says, after
+    /// the deferred operations queued before it (`crate::deferred`).
     pub async fn rpc<R: Rpc>(&self, req: &R::Req) -> Result<R::Resp> {
+        self.deferred.barrier().await;
+        self.rpc_unordered::<R>(req).await
+    }
+
+    /// `rpc` without waiting for deferred operations (the flusher's own calls).
+    pub(crate) async fn rpc_unordered<R: Rpc>(&self, req: &R::Req) -> Result<R::Resp> {
         let seq = if R::MUTATES {
             self.seq.fetch_add(1, Ordering::AcqRel) + 1
         } else {

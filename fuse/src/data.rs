@@ -419,6 +419,8 @@ impl Core {
 
     pub fn fsync(&self, fh: u64) -> R<()> {
         let f = self.file(fh)?;
+        // The file's deferred create (and whatever was deferred before it) first.
+        self.namespace_barrier();
         self.sync_all(&f.state, false)
     }
 

@@ -385,7 +385,9 @@ impl Filesystem for FerroFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        // Namespace changes are synced at the master when they are made.
+        // Namespace changes are in the master group's log when they are answered; the
+        // deferred ones are once this returns.
+        self.core.namespace_barrier();
         reply.ok();
     }
 

@@ -44,6 +44,15 @@ pub struct MountOptions {
     /// the size; the chunkservers write the data back to disk within their
     /// `writeback_interval`. Default: off.
     pub sync_on_close: bool,
+    /// Every create, mkdir and unlink waits for the master's answer (CephFS's
+    /// `wsync`). Off by default: where the mount knows the answer (a new name in a
+    /// directory whose every entry it holds, an unlink of a file it has cached with one
+    /// link and not open), it answers at once and sends the operation to the master in
+    /// the background, in order, in batches; every other call of the mount waits for
+    /// the ones queued before it, and fsync(2) of the file or its directory waits until
+    /// they are applied. Other clients see such a name once it is sent (milliseconds),
+    /// and a `kill -9` of the mount loses what was still queued. Default: off.
+    pub sync_namespace: bool,
 }
 
 impl Default for MountOptions {
@@ -54,6 +63,7 @@ impl Default for MountOptions {
             fsname: "ferrofs".into(),
             xattr: false,
             sync_on_close: false,
+            sync_namespace: false,
         }
     }
 }
@@ -88,13 +98,19 @@ pub fn mount(
     };
     let client = client.with_origin(origin);
     let md = Arc::new(mdcache::MdCache::new(origin));
+    if !opts.sync_namespace {
+        client
+            .master
+            .start_deferred(&rt, deferred_failed(md.clone(), notifier.clone()));
+    }
     rt.spawn(mdcache::follow(md.clone(), client.clone()));
     let inodes: Arc<inodes::Inodes> = Default::default();
     rt.spawn(inodes::report_open(inodes.clone(), client.clone()));
+    let master = client.master.clone();
     let fs = fs::FerroFs {
         core: core::Core {
             client,
-            rt,
+            rt: rt.clone(),
             chunk_size,
             inodes,
             handles: Default::default(),
@@ -103,6 +119,7 @@ pub fn mount(
             md,
             xattr: opts.xattr,
             sync_on_close: opts.sync_on_close,
+            defer_namespace: !opts.sync_namespace,
         },
     };
     let mut cfg = Config::default();
@@ -124,9 +141,42 @@ pub fn mount(
         .map_err(|e| FuseError::Mount(format!("{}: {e}", mountpoint.display())))?;
     let _ = notifier.set(session.notifier());
     tracing::info!(mountpoint = %mountpoint.display(), threads = opts.threads, chunk_size, "mounted");
-    session.run().map_err(FuseError::Session)?;
+    let served = session.run().map_err(FuseError::Session);
+    // What was answered at once still reaches the master.
+    master.stop_deferred();
+    if master.deferred_backlog() > 0 {
+        tracing::info!(
+            ops = master.deferred_backlog(),
+            "sending deferred namespace operations"
+        );
+    }
+    rt.block_on(master.barrier());
+    served?;
     tracing::info!(mountpoint = %mountpoint.display(), "unmounted");
     Ok(())
+}
+
+/// What a deferred operation the master refused leaves behind: this mount's cached
+/// view of the name and its directory is dropped (here and in the kernel), so the next
+/// look asks the master. The error itself is logged by the client.
+fn deferred_failed(
+    md: Arc<mdcache::MdCache>,
+    notifier: Arc<OnceLock<fuser::Notifier>>,
+) -> Arc<ferrofs_client::deferred::OnFail> {
+    use ferrofs_proto::namespace::NsOp;
+    Arc::new(move |op: &NsOp, _e: &ferrofs_client::ClientError| {
+        let (parent, name, ino) = match op {
+            NsOp::Create(c) => (c.create.parent, c.create.name.as_str(), Some(c.ino)),
+            NsOp::Unlink(u) => (u.parent, u.name.as_str(), None),
+        };
+        let inos: Vec<u64> = std::iter::once(parent).chain(ino).collect();
+        md.invalidate(&inos, &[(parent, name)]);
+        if let Some(n) = notifier.get()
+            && let Err(e) = n.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::new(name))
+        {
+            tracing::debug!(parent, name, error = %e, "entry invalidation failed");
+        }
+    })
 }
 
 #[cfg(test)]
@@ -139,14 +189,35 @@ mod tests {
         let doc: toml::Table = toml::from_str(include_str!("../../etc/ferrofs.toml")).unwrap();
         let section = doc["mount"].as_table().expect("a [mount] section").clone();
         let keys: Vec<&String> = section.keys().collect();
-        for k in ["allow_other", "threads", "fsname", "xattr", "sync_on_close"] {
+        for k in [
+            "allow_other",
+            "threads",
+            "fsname",
+            "xattr",
+            "sync_on_close",
+            "sync_namespace",
+        ] {
             assert!(keys.iter().any(|x| x.as_str() == k), "[mount] lacks {k}");
         }
         let o: MountOptions = section.try_into().expect("[mount] parses");
         let d = MountOptions::default();
         assert_eq!(
-            (o.allow_other, o.threads, o.fsname, o.xattr, o.sync_on_close),
-            (d.allow_other, d.threads, d.fsname, d.xattr, d.sync_on_close)
+            (
+                o.allow_other,
+                o.threads,
+                o.fsname,
+                o.xattr,
+                o.sync_on_close,
+                o.sync_namespace
+            ),
+            (
+                d.allow_other,
+                d.threads,
+                d.fsname,
+                d.xattr,
+                d.sync_on_close,
+                d.sync_namespace
+            )
         );
         assert!(toml::from_str::<MountOptions>("sync_on_clos = true").is_err());
     }

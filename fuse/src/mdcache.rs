@@ -27,7 +27,7 @@
 
 use ferrofs_client::Client;
 use ferrofs_proto::Ino;
-use ferrofs_proto::namespace::{Attr, Change, ChangesReq};
+use ferrofs_proto::namespace::{Attr, Change, ChangesReq, Timespec};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -184,6 +184,28 @@ impl MdCache {
         }
     }
 
+    /// A directory this mount changed without asking the master (a deferred create or
+    /// unlink in it): its cached mtime and ctime become `now`, its link count moves by
+    /// `links` (a subdirectory's `..`). Nothing happens if it is not cached.
+    pub fn touch_dir(&self, dir: Ino, now: Timespec, links: i32) {
+        let mut st = self.state.lock();
+        if let Some((a, _)) = st.attrs.get_mut(&dir) {
+            a.mtime = now;
+            a.ctime = now;
+            a.nlink = a.nlink.saturating_add_signed(links);
+        }
+    }
+
+    /// This mount removed `name` (inode `ino`) from `parent` without asking the master
+    /// (a deferred unlink): the entry and the inode's attributes go, and a complete
+    /// directory stays complete (the name is known to be absent now).
+    pub fn put_removed(&self, parent: Ino, name: &str, ino: Ino) {
+        let mut st = self.state.lock();
+        st.generation += 1;
+        st.entries.remove(&(parent, name.to_string()));
+        st.attrs.remove(&ino);
+    }
+
     /// `invalidate`, then cache `fresh` (the attributes the master sent back with the
     /// change, e.g. the directory of a create) if nothing else was invalidated since
     /// `stamp`, when the call started: otherwise it may be older than another change.
@@ -321,6 +343,35 @@ mod tests {
             rdev: 0,
             replication: 3,
         }
+    }
+
+    /// A deferred unlink keeps a complete directory complete: the removed name is
+    /// answered absent at once; the directory's cached times move.
+    #[test]
+    fn removed_names_of_a_complete_directory_are_absent() {
+        let c = MdCache::new(1);
+        c.reset(true);
+        let mut dir = attr(7);
+        dir.kind = FileKind::Dir;
+        dir.nlink = 2;
+        c.put_created(c.stamp(), 1, "d", &dir);
+        c.put_new_dir(c.stamp(), 7);
+        c.put_created(c.stamp(), 7, "f", &attr(8));
+        assert!(c.entry(7, "f").is_some() && !c.absent(7, "f"));
+        c.put_removed(7, "f", 8);
+        assert!(c.entry(7, "f").is_none() && c.attr(8).is_none());
+        assert!(c.absent(7, "f"), "still complete, the name absent");
+        let t = Timespec { sec: 99, nsec: 5 };
+        c.touch_dir(7, t, 1);
+        let d = c.attr(7).unwrap();
+        assert_eq!((d.mtime, d.ctime, d.nlink), (t, t, 3));
+        // Another client's change in it ends that, as before.
+        c.apply(vec![Change {
+            origin: 2,
+            ino: 7,
+            name: Some("g".into()),
+        }]);
+        assert!(!c.absent(7, "f"));
     }
 
     /// Nothing older than `MAX_AGE` is served, whatever the feed said (or missed).

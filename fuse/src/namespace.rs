@@ -5,7 +5,9 @@ use crate::attr::{file_type, to_file_attr};
 use crate::core::{Core, R, name_str};
 use crate::handles::{DirItem, OpenDir};
 use ferrofs_proto::Ino;
-use ferrofs_proto::namespace::{Attr, CreateReq, FileKind, RenameReq, RenameResp};
+use ferrofs_proto::namespace::{
+    Attr, CreateAtReq, CreateReq, FileKind, NsOp, RenameReq, RenameResp, Timespec, UnlinkReq,
+};
 use fuser::{Errno, FileAttr, FileType, RenameFlags};
 use std::ffi::OsStr;
 
@@ -72,9 +74,13 @@ impl Core {
         Ok(a)
     }
 
-    /// Create a node; returns the master's reply (and whether it was created).
+    /// Create a node; returns the master's reply (and whether it was created), or what
+    /// it will be for a deferred create.
     pub fn make(&self, n: NewNode<'_>) -> R<(Attr, bool)> {
         let name = name_str(n.name)?.to_string();
+        if let Some(a) = self.make_deferred(&n, &name) {
+            return Ok((a, true));
+        }
         let parent = n.parent;
         let stamp = self.md.stamp();
         let req = CreateReq {
@@ -114,6 +120,107 @@ impl Core {
         Ok((r.attr, r.created))
     }
 
+    /// Create a file or directory without waiting for the master, when this mount
+    /// knows the name is free (a complete directory without it) and has an inode
+    /// number for it: the create is queued (`Client::defer`) and sent in order with
+    /// the others; every later master call of this mount waits for it. The attributes
+    /// are the ones the master will give it (the set-group-ID directory's group and
+    /// bit, the directory's goal), with this mount's clock.
+    fn make_deferred(&self, n: &NewNode<'_>, name: &str) -> Option<Attr> {
+        let dir = match n.kind {
+            FileKind::File => false,
+            FileKind::Dir => true,
+            _ => return None,
+        };
+        if !self.defer_namespace || n.rdev != 0 || !self.md.absent(n.parent, name) {
+            return None;
+        }
+        let parent = self.md.attr(n.parent).filter(|p| p.kind == FileKind::Dir)?;
+        let stamp = self.md.stamp();
+        let ino = self.client.master.take_ino()?;
+        let (mut mode, mut gid) = (n.mode & 0o7777, n.gid);
+        if parent.mode & 0o2000 != 0 {
+            gid = parent.gid;
+            if dir {
+                mode |= 0o2000;
+            }
+        }
+        let now = Timespec::now();
+        let attr = Attr {
+            ino,
+            kind: n.kind,
+            mode,
+            uid: n.uid,
+            gid,
+            size: 0,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            nlink: if dir { 2 } else { 1 },
+            rdev: 0,
+            replication: parent.replication,
+        };
+        let op = NsOp::Create(CreateAtReq {
+            ino,
+            create: CreateReq {
+                parent: n.parent,
+                name: name.to_string(),
+                kind: n.kind,
+                mode: n.mode & 0o7777,
+                uid: n.uid,
+                gid: n.gid,
+                rdev: 0,
+                symlink_target: None,
+                exclusive: true,
+                replication: None,
+            },
+        });
+        if !self.client.master.defer(op) {
+            return None;
+        }
+        self.md.put_created(stamp, n.parent, name, &attr);
+        self.md.touch_dir(n.parent, now, i32::from(dir));
+        if dir {
+            self.md.put_new_dir(stamp, ino);
+            self.inodes.set_parent(ino, n.parent);
+        }
+        Some(attr)
+    }
+
+    /// Unlink a file without waiting for the master, when this mount has its entry
+    /// cached, it has no other link and it is not open here (see `make_deferred`).
+    fn unlink_deferred(&self, parent: Ino, name: &str) -> bool {
+        if !self.defer_namespace {
+            return false;
+        }
+        let Some(a) = self.md.entry(parent, name) else {
+            return false;
+        };
+        if a.kind == FileKind::Dir || a.nlink != 1 || self.inodes.get(a.ino).is_some() {
+            return false;
+        }
+        let op = NsOp::Unlink(UnlinkReq {
+            parent,
+            name: name.to_string(),
+            dir: false,
+            keep_open: false,
+        });
+        if !self.client.master.defer(op) {
+            return false;
+        }
+        self.md.put_removed(parent, name, a.ino);
+        self.md.touch_dir(parent, Timespec::now(), 0);
+        self.inodes.forget_seen(a.ino);
+        true
+    }
+
+    /// Wait until the master has applied every deferred create and unlink queued so far
+    /// (fsync of a file or directory).
+    pub fn namespace_barrier(&self) {
+        let master = self.client.master.clone();
+        self.rt.block_on(async move { master.barrier().await });
+    }
+
     /// Whether `name` in `parent` is an inode this mount has open (one lookup, only
     /// when something is open at all).
     fn open_here(&self, parent: Ino, name: &str) -> bool {
@@ -142,6 +249,9 @@ impl Core {
 
     pub fn unlink(&self, parent: Ino, name: &OsStr, dir: bool) -> R<()> {
         let name = name_str(name)?;
+        if !dir && self.unlink_deferred(parent, name) {
+            return Ok(());
+        }
         let keep = !dir && self.open_here(parent, name);
         let stamp = self.md.stamp();
         let r = self.call_here("unlink", |c| async move {

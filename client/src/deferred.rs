@@ -1,0 +1,231 @@
+//! Deferred namespace operations: creates and unlinks a mount answered at once, sent to
+//! the master in order and in batches by one background task (CephFS's asynchronous
+//! directory operations). Every other master call of this client waits until the
+//! deferred operations queued before it have been answered (`MasterClient::rpc` runs
+//! `barrier` first), so nothing the client does after a deferred operation can overtake
+//! it: a write's lease, a rename, a readdir or a lookup all find it applied.
+//!
+//! Creates are named by inode numbers the master reserved to this client
+//! (`ReserveInos`); the pool is refilled in the background before it runs out, through
+//! the barrier, so a refill (which retires the reservation before the previous one)
+//! lands only after every create named from that older one.
+//!
+//! An operation the master refuses after its caller was answered (another client took
+//! the name meanwhile, the master group stayed unreachable past `master_retry`) is
+//! reported to the `on_fail` callback given to `start`, which the mount uses to drop
+//! what it cached; the batch it was in is retried one operation at a time so the
+//! others still land.
+
+use crate::error::ClientError;
+use crate::master::MasterClient;
+use ferrofs_proto::Ino;
+use ferrofs_proto::namespace::{NsBatchReq, NsOp, ReserveInosReq};
+use ferrofs_proto::rpc;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tokio::sync::{Notify, watch};
+
+/// Most operations sent in one batch.
+pub const MAX_BATCH: usize = 256;
+/// Inode numbers asked for at a time.
+const RESERVE: u32 = 4096;
+/// Refill when fewer numbers than this are left.
+const LOW: u64 = 1024;
+
+/// Called with an operation the master did not apply, and why.
+pub type OnFail = dyn Fn(&NsOp, &ClientError) + Send + Sync;
+
+/// The queue shared by every clone of a `MasterClient`.
+pub struct Deferred {
+    queue: Mutex<VecDeque<NsOp>>,
+    /// Operations queued so far.
+    queued: AtomicU64,
+    /// Operations answered so far (applied or failed), for `barrier`.
+    done: watch::Sender<u64>,
+    wake: Notify,
+    /// Reserved inode numbers not yet used, oldest range first.
+    inos: Mutex<VecDeque<Range<Ino>>>,
+    refilling: AtomicBool,
+    /// Where the flusher runs (set by `start`; without it nothing is deferred).
+    rt: std::sync::OnceLock<tokio::runtime::Handle>,
+    stopped: AtomicBool,
+}
+
+impl Default for Deferred {
+    fn default() -> Self {
+        Deferred {
+            queue: Default::default(),
+            queued: AtomicU64::new(0),
+            done: watch::channel(0).0,
+            wake: Notify::new(),
+            inos: Default::default(),
+            refilling: AtomicBool::new(false),
+            rt: Default::default(),
+            stopped: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Deferred {
+    fn running(&self) -> bool {
+        self.rt.get().is_some() && !self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Wait until every operation queued before this call has been answered.
+    pub async fn barrier(&self) {
+        let target = self.queued.load(Ordering::Acquire);
+        if *self.done.borrow() >= target {
+            return;
+        }
+        self.wake.notify_one();
+        let mut rx = self.done.subscribe();
+        // The sender lives as long as `self`.
+        let _ = rx.wait_for(|d| *d >= target).await;
+    }
+
+    /// Operations queued and not yet answered.
+    pub fn backlog(&self) -> u64 {
+        self.queued
+            .load(Ordering::Acquire)
+            .saturating_sub(*self.done.borrow())
+    }
+}
+
+impl MasterClient {
+    /// Start sending deferred operations from `rt` (a mount does, once); until then
+    /// `defer` and `take_ino` refuse and callers make their calls directly.
+    pub fn start_deferred(&self, rt: &tokio::runtime::Handle, on_fail: Arc<OnFail>) {
+        let d = self.deferred();
+        if d.rt.set(rt.clone()).is_err() {
+            return;
+        }
+        rt.spawn(flush_loop(self.clone(), on_fail));
+        self.refill();
+    }
+
+    /// Stop deferring: later `defer` and `take_ino` calls refuse (what is queued is
+    /// still sent; `barrier` waits for it).
+    pub fn stop_deferred(&self) {
+        self.deferred().stopped.store(true, Ordering::Release);
+    }
+
+    /// Queue `op` behind the ones queued before; false (and nothing queued) when
+    /// deferring is off.
+    pub fn defer(&self, op: NsOp) -> bool {
+        let d = self.deferred();
+        if !d.running() {
+            return false;
+        }
+        {
+            let mut q = d.queue.lock();
+            q.push_back(op);
+            d.queued.fetch_add(1, Ordering::AcqRel);
+        }
+        d.wake.notify_one();
+        true
+    }
+
+    /// A reserved inode number for a deferred create, if one is at hand (the pool is
+    /// refilled in the background when it runs low).
+    pub fn take_ino(&self) -> Option<Ino> {
+        let d = self.deferred();
+        if !d.running() {
+            return None;
+        }
+        let (ino, left) = {
+            let mut pool = d.inos.lock();
+            while pool.front().is_some_and(|r| r.is_empty()) {
+                pool.pop_front();
+            }
+            let ino = pool.front_mut().map(|r| {
+                let i = r.start;
+                r.start += 1;
+                i
+            });
+            (ino, pool.iter().map(|r| r.end - r.start).sum::<u64>())
+        };
+        if left < LOW {
+            self.refill();
+        }
+        ino
+    }
+
+    /// Ask for more numbers unless a request is already out.
+    fn refill(&self) {
+        let d = self.deferred();
+        let Some(rt) = d.rt.get() else { return };
+        if d.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mc = self.clone();
+        rt.spawn(async move {
+            // Through the barrier (`rpc`): see the module doc.
+            let r = mc
+                .rpc::<rpc::ReserveInos>(&ReserveInosReq { count: RESERVE })
+                .await;
+            let d = mc.deferred();
+            match r {
+                Ok(r) => d.inos.lock().push_back(r.first..r.first + r.count),
+                Err(e) => tracing::warn!(error = %e, "reserving inode numbers failed"),
+            }
+            d.refilling.store(false, Ordering::Release);
+        });
+    }
+}
+
+async fn flush_loop(mc: MasterClient, on_fail: Arc<OnFail>) {
+    let d = mc.deferred().clone();
+    loop {
+        let batch: Vec<NsOp> = {
+            let mut q = d.queue.lock();
+            let n = q.len().min(MAX_BATCH);
+            q.drain(..n).collect()
+        };
+        if batch.is_empty() {
+            d.wake.notified().await;
+            continue;
+        }
+        let n = batch.len() as u64;
+        send(&mc, batch, &*on_fail).await;
+        d.done.send_modify(|done| *done += n);
+    }
+}
+
+/// Send one batch; if the master refuses it, each operation alone, so one refusal
+/// costs only its own operation.
+async fn send(mc: &MasterClient, ops: Vec<NsOp>, on_fail: &OnFail) {
+    let r = mc
+        .rpc_unordered::<rpc::NsBatch>(&NsBatchReq { ops: ops.clone() })
+        .await;
+    match r {
+        Ok(_) => {}
+        Err(ClientError::Api(_)) if ops.len() > 1 => {
+            for op in ops {
+                let one = NsBatchReq {
+                    ops: vec![op.clone()],
+                };
+                if let Err(e) = mc.rpc_unordered::<rpc::NsBatch>(&one).await {
+                    fail(&op, &e, on_fail);
+                }
+            }
+        }
+        Err(e) => ops.iter().for_each(|op| fail(op, &e, on_fail)),
+    }
+}
+
+fn fail(op: &NsOp, e: &ClientError, on_fail: &OnFail) {
+    match op {
+        NsOp::Create(c) => tracing::error!(
+            parent = c.create.parent, name = %c.create.name, ino = c.ino, error = %e,
+            "a deferred create was not applied"
+        ),
+        NsOp::Unlink(u) => tracing::error!(
+            parent = u.parent, name = %u.name, error = %e,
+            "a deferred unlink was not applied"
+        ),
+    }
+    on_fail(op, e);
+}
