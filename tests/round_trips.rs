@@ -1,8 +1,10 @@
 //! Calls to the master per everyday operation through the mount, counted on the
 //! master's own request counters: a file written as `tar` and `cp -p` write one costs a
-//! create, a lease and one commit (its chmod, chown and utimes go with the commit), and
-//! a create or unlink in a directory is one call (the directory's new attributes come
-//! back with it, so the kernel's GETATTR of the directory needs none).
+//! deferred create (sent in a batch), a lease and one commit (its chmod, chown and
+//! utimes go with the commit); creates and unlinks in a directory the mount made go in
+//! batches, none waited for; with `--sync-namespace` each is one call (the directory's
+//! new attributes come back with it, so the kernel's GETATTR of the directory needs
+//! none).
 
 mod common;
 
@@ -90,7 +92,7 @@ async fn a_written_files_attributes_go_with_its_close() {
     assert_eq!(seen.mtime(), T0 as i64, "and the utimes");
     let m = made(&before, &after);
     let want: HashMap<String, u64> = [
-        ("/rpc/v1/ns/create", 1),
+        ("/rpc/v1/ns/batch", 1),
         ("/rpc/v1/file/lease", 1),
         ("/rpc/v1/file/commit", 1),
     ]
@@ -131,48 +133,85 @@ async fn a_written_files_attributes_go_with_its_close() {
     drop(f);
 }
 
+/// Create and unlink `n` files in `dir` one at a time; the master calls each phase made.
+async fn create_then_unlink(
+    cl: &TestCluster,
+    dir: &Path,
+    n: u64,
+) -> (HashMap<String, u64>, HashMap<String, u64>) {
+    std::fs::create_dir(dir).unwrap();
+    let before = calls(cl).await;
+    let d = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        for i in 0..n {
+            std::fs::File::create_new(d.join(format!("f{i}"))).unwrap();
+        }
+        // Everything deferred is applied once fsync of the directory returns.
+        std::fs::File::open(&d).unwrap().sync_all().unwrap();
+    })
+    .await
+    .unwrap();
+    let created = calls(cl).await;
+    let d = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        for i in 0..n {
+            std::fs::remove_file(d.join(format!("f{i}"))).unwrap();
+        }
+        std::fs::File::open(&d).unwrap().sync_all().unwrap();
+    })
+    .await
+    .unwrap();
+    let unlinked = calls(cl).await;
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0);
+    (made(&before, &created), made(&created, &unlinked))
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn create_and_unlink_are_one_call_each() {
+async fn creates_and_unlinks_go_in_batches() {
     let mut cl = TestCluster::builder()
         .chunkservers(1)
         .replication(1)
         .start()
         .await;
     let mnt = cl.mount().await;
-    let dir = mnt.join("many");
-    std::fs::create_dir(&dir).unwrap();
-    let n = 50u64;
+    let n = 200u64;
+    let (created, unlinked) = create_then_unlink(&cl, &mnt.join("many"), n).await;
+    for (what, m) in [("creates", &created), ("unlinks", &unlinked)] {
+        let batches = m.get("/rpc/v1/ns/batch").copied().unwrap_or(0);
+        assert!(
+            m.keys().all(|k| k == "/rpc/v1/ns/batch") && (1..=n).contains(&batches),
+            "{n} {what} in a new directory: only batches of deferred operations, got {m:?}"
+        );
+    }
 
-    let before = calls(&cl).await;
-    let d = dir.clone();
-    tokio::task::spawn_blocking(move || {
-        for i in 0..n {
-            std::fs::File::create_new(d.join(format!("f{i}"))).unwrap();
-        }
-    })
-    .await
-    .unwrap();
-    let created = calls(&cl).await;
-    let m = made(&before, &created);
+    phase!("another client sees them applied");
+    let c = cl.client();
+    assert!(
+        c.readdir_all(c.resolve("/many").await.unwrap().ino)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_sync_namespace_create_and_unlink_are_one_call_each() {
+    let mut cl = TestCluster::builder()
+        .chunkservers(1)
+        .replication(1)
+        .start()
+        .await;
+    let mnt = cl.mount_with(&["--sync-namespace"]).await;
+    let n = 50u64;
+    let (created, unlinked) = create_then_unlink(&cl, &mnt.join("many"), n).await;
     assert_eq!(
-        m,
+        created,
         HashMap::from([("/rpc/v1/ns/create".to_string(), n)]),
         "one master call per created file"
     );
-
-    let d = dir.clone();
-    tokio::task::spawn_blocking(move || {
-        for i in 0..n {
-            std::fs::remove_file(d.join(format!("f{i}"))).unwrap();
-        }
-    })
-    .await
-    .unwrap();
-    let m = made(&created, &calls(&cl).await);
     assert_eq!(
-        m,
+        unlinked,
         HashMap::from([("/rpc/v1/ns/unlink".to_string(), n)]),
         "one master call per unlinked file"
     );
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
 }

@@ -18,9 +18,9 @@
 
 use crate::error::ClientError;
 use crate::master::MasterClient;
-use ferrofs_proto::Ino;
 use ferrofs_proto::namespace::{NsBatchReq, NsOp, ReserveInosReq};
 use ferrofs_proto::rpc;
+use ferrofs_proto::{ErrorCode, Ino};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -95,15 +95,18 @@ impl Deferred {
 }
 
 impl MasterClient {
-    /// Start sending deferred operations from `rt` (a mount does, once); until then
-    /// `defer` and `take_ino` refuse and callers make their calls directly.
-    pub fn start_deferred(&self, rt: &tokio::runtime::Handle, on_fail: Arc<OnFail>) {
+    /// Start sending deferred operations from the current runtime (a mount does, once),
+    /// with a first reservation of inode numbers; until then `defer` and `take_ino`
+    /// refuse and callers make their calls directly.
+    pub async fn start_deferred(&self, on_fail: Arc<OnFail>) {
         let d = self.deferred();
+        let rt = tokio::runtime::Handle::current();
         if d.rt.set(rt.clone()).is_err() {
             return;
         }
         rt.spawn(flush_loop(self.clone(), on_fail));
-        self.refill();
+        d.refilling.store(true, Ordering::Release);
+        self.reserve().await;
     }
 
     /// Stop deferring: later `defer` and `take_ino` calls refuse (what is queued is
@@ -161,18 +164,20 @@ impl MasterClient {
             return;
         }
         let mc = self.clone();
-        rt.spawn(async move {
-            // Through the barrier (`rpc`): see the module doc.
-            let r = mc
-                .rpc::<rpc::ReserveInos>(&ReserveInosReq { count: RESERVE })
-                .await;
-            let d = mc.deferred();
-            match r {
-                Ok(r) => d.inos.lock().push_back(r.first..r.first + r.count),
-                Err(e) => tracing::warn!(error = %e, "reserving inode numbers failed"),
-            }
-            d.refilling.store(false, Ordering::Release);
-        });
+        rt.spawn(async move { mc.reserve().await });
+    }
+
+    /// One reservation, through the barrier (`rpc`): see the module doc.
+    async fn reserve(&self) {
+        let r = self
+            .rpc::<rpc::ReserveInos>(&ReserveInosReq { count: RESERVE })
+            .await;
+        let d = self.deferred();
+        match r {
+            Ok(r) => d.inos.lock().push_back(r.first..r.first + r.count),
+            Err(e) => tracing::warn!(error = %e, "reserving inode numbers failed"),
+        }
+        d.refilling.store(false, Ordering::Release);
     }
 }
 
@@ -222,6 +227,10 @@ fn fail(op: &NsOp, e: &ClientError, on_fail: &OnFail) {
             parent = c.create.parent, name = %c.create.name, ino = c.ino, error = %e,
             "a deferred create was not applied"
         ),
+        // Another client removed it first: the outcome the caller was told.
+        NsOp::Unlink(u) if matches!(e, ClientError::Api(a) if a.code == ErrorCode::NotFound) => {
+            tracing::debug!(parent = u.parent, name = %u.name, "a deferred unlink found the name gone")
+        }
         NsOp::Unlink(u) => tracing::error!(
             parent = u.parent, name = %u.name, error = %e,
             "a deferred unlink was not applied"

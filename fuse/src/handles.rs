@@ -27,8 +27,11 @@ pub struct DirItem {
     pub attr: Option<Attr>,
 }
 
+/// An open directory: its listing is taken at the first READDIR (an opendir only to
+/// fsync or fchdir costs no listing), and offsets index into it from then on.
 pub struct OpenDir {
-    pub items: Vec<DirItem>,
+    pub ino: Ino,
+    pub items: parking_lot::Mutex<Option<Arc<Vec<DirItem>>>>,
 }
 
 #[derive(Default)]

@@ -99,9 +99,8 @@ pub fn mount(
     let client = client.with_origin(origin);
     let md = Arc::new(mdcache::MdCache::new(origin));
     if !opts.sync_namespace {
-        client
-            .master
-            .start_deferred(&rt, deferred_failed(md.clone(), notifier.clone()));
+        let on_fail = deferred_failed(md.clone(), notifier.clone());
+        rt.block_on(client.master.start_deferred(on_fail));
     }
     rt.spawn(mdcache::follow(md.clone(), client.clone()));
     let inodes: Arc<inodes::Inodes> = Default::default();

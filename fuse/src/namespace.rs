@@ -10,6 +10,7 @@ use ferrofs_proto::namespace::{
 };
 use fuser::{Errno, FileAttr, FileType, RenameFlags};
 use std::ffi::OsStr;
+use std::sync::Arc;
 
 /// What a new node is made of (mkdir, mknod, symlink, create).
 pub struct NewNode<'a> {
@@ -338,8 +339,16 @@ impl Core {
         self.call_here("readlink", |c| async move { c.readlink(ino).await })
     }
 
-    /// Snapshot the listing; offsets served later index into it.
+    /// Open a directory; its listing is taken at the first READDIR (`OpenDir`).
     pub fn opendir(&self, ino: Ino) -> R<u64> {
+        Ok(self.handles.add_dir(OpenDir {
+            ino,
+            items: Default::default(),
+        }))
+    }
+
+    /// The whole listing of `ino`, with `.` and `..`.
+    fn list(&self, ino: Ino) -> R<Vec<DirItem>> {
         let stamp = self.md.stamp();
         let entries = self.call_here("readdir", |c| async move { c.readdir_all(ino).await })?;
         for e in &entries {
@@ -373,7 +382,7 @@ impl Core {
                 attr: Some(e.attr),
             });
         }
-        Ok(self.handles.add_dir(OpenDir { items }))
+        Ok(items)
     }
 
     /// Entries from `offset` on, with their attributes (adjusted for files open here).
@@ -385,7 +394,14 @@ impl Core {
         mut add: impl FnMut(&DirItem, u64, Option<FileAttr>) -> bool,
     ) -> R<()> {
         let d = self.handles.dir(fh).ok_or(Errno::EBADF)?;
-        for (i, item) in d.items.iter().enumerate().skip(offset as usize) {
+        let items = {
+            let mut g = d.items.lock();
+            match &*g {
+                Some(items) => items.clone(),
+                None => g.insert(Arc::new(self.list(d.ino)?)).clone(),
+            }
+        };
+        for (i, item) in items.iter().enumerate().skip(offset as usize) {
             let attr = item.attr.clone().map(|a| self.attr(a));
             if add(item, i as u64 + 1, attr) {
                 break;
