@@ -16,12 +16,13 @@
 //! the cache once it is `MAX_AGE` old. What is not cached: attributes at open (`open`
 //! always asks the master), and negative lookups in general (a name another mount just
 //! created must be found at once, close-to-open), with one exception: a directory this
-//! mount created is *complete* (every entry of it is in the cache, as this mount made
-//! them all) until any other client changes an entry in it, this mount changes one in
-//! any way but creating it, the cache starts over, or `MAX_AGE` passes; a name missing
+//! mount created, or listed whole with nothing invalidated meanwhile, is *complete*
+//! (every entry of it is in the cache) until any other client changes an entry in it,
+//! this mount changes one in any way but creating or removing it, the cache starts
+//! over, or `MAX_AGE` passes without this mount creating a name in it; a name missing
 //! from a complete directory is answered "absent" without asking the master. That turns
 //! the LOOKUP the kernel sends before every CREATE, MKDIR and SYMLINK into no round trip
-//! while a tree is unpacked or copied. A stale "absent" lasts as long as a stale
+//! while a tree is unpacked or copied, and lets the mount defer the create itself. A stale "absent" lasts as long as a stale
 //! positive entry can (the feed's delay), and a create it misleads is still decided by
 //! the master (an existing name is opened, or EEXIST for O_EXCL and mkdir).
 
@@ -173,7 +174,8 @@ impl MdCache {
     }
 
     /// Cache a node this mount just created: nothing else of this mount can have
-    /// changed it yet, so only changes by other clients since `stamp` forbid it.
+    /// changed it yet, so only changes by other clients since `stamp` forbid it. A
+    /// complete directory stays complete for another `MAX_AGE` from here.
     pub fn put_created(&self, stamp: Stamp, parent: Ino, name: &str, a: &Attr) {
         if !self.on() {
             return;
@@ -181,7 +183,46 @@ impl MdCache {
         let mut st = self.state.lock();
         if st.foreign == stamp.foreign {
             Self::insert(&mut st, Some((parent, name)), a);
+            if let Some(t) = st.complete.get_mut(&parent)
+                && t.elapsed() < MAX_AGE
+            {
+                *t = Instant::now();
+            }
         }
+    }
+
+    /// Cache a whole listing of `dir`; unless anything was invalidated since `stamp`
+    /// (taken before the listing was asked for), the directory is complete: every
+    /// change after the master read it reaches this cache through the feed.
+    pub fn put_listing<'a>(
+        &self,
+        stamp: Stamp,
+        dir: Ino,
+        entries: impl ExactSizeIterator<Item = (&'a str, &'a Attr)>,
+    ) {
+        if !self.on() {
+            return;
+        }
+        let mut st = self.state.lock();
+        if st.generation != stamp.generation {
+            return;
+        }
+        let n = entries.len();
+        if n >= MAX_ENTRIES / 2 {
+            return;
+        }
+        if st.attrs.len() + n >= MAX_ENTRIES || st.entries.len() + n >= MAX_ENTRIES {
+            st.attrs.clear();
+            st.entries.clear();
+            st.complete.clear();
+        }
+        for (name, a) in entries {
+            Self::insert(&mut st, Some((dir, name)), a);
+        }
+        if st.complete.len() >= MAX_ENTRIES {
+            st.complete.clear();
+        }
+        st.complete.insert(dir, Instant::now());
     }
 
     /// A directory this mount changed without asking the master (a deferred create or
@@ -204,6 +245,32 @@ impl MdCache {
         st.generation += 1;
         st.entries.remove(&(parent, name.to_string()));
         st.attrs.remove(&ino);
+    }
+
+    /// This mount renamed `from` to `to` (inode `ino`), nothing else since `stamp`:
+    /// the entries follow, the attributes of `inos` (the moved inode's ctime, the
+    /// directories', a replaced inode's) go, and complete directories stay complete.
+    /// Otherwise (another client changed things meanwhile) it is `invalidate`.
+    pub fn put_renamed(
+        &self,
+        stamp: Stamp,
+        from: (Ino, &str),
+        to: (Ino, &str),
+        ino: Ino,
+        inos: &[Ino],
+    ) {
+        let mut st = self.state.lock();
+        if !self.on() || st.foreign != stamp.foreign {
+            Self::drop_changed(&mut st, inos, &[from, to]);
+            return;
+        }
+        st.generation += 1;
+        for i in inos {
+            st.attrs.remove(i);
+        }
+        st.entries.remove(&(from.0, from.1.to_string()));
+        st.entries
+            .insert((to.0, to.1.to_string()), (ino, Instant::now()));
     }
 
     /// `invalidate`, then cache `fresh` (the attributes the master sent back with the
@@ -343,6 +410,56 @@ mod tests {
             rdev: 0,
             replication: 3,
         }
+    }
+
+    /// A listing taken with nothing invalidated meanwhile makes its directory complete;
+    /// one that raced an invalidation does not; creating names keeps it complete.
+    #[test]
+    fn whole_listings_make_a_directory_complete() {
+        let c = MdCache::new(1);
+        c.reset(true);
+        let (a, b) = (attr(20), attr(21));
+        c.put_listing(c.stamp(), 9, [("a", &a), ("b", &b)].into_iter());
+        assert!(c.absent(9, "x") && !c.absent(9, "a"));
+        assert_eq!(c.entry(9, "b").map(|x| x.ino), Some(21));
+
+        let s = c.stamp();
+        c.invalidate(&[30], &[]);
+        c.put_listing(s, 8, [("a", &a)].into_iter());
+        assert!(!c.absent(8, "x"), "an invalidation raced the listing");
+        assert!(c.entry(8, "a").is_none(), "and nothing of it is cached");
+
+        // Old, but a create in it renews the mark.
+        let old = Instant::now()
+            .checked_sub(MAX_AGE - Duration::from_secs(1))
+            .expect("clock far enough from boot");
+        c.state.lock().complete.insert(9, old);
+        c.put_created(c.stamp(), 9, "c", &attr(22));
+        assert!(c.state.lock().complete[&9] > old);
+        assert!(c.absent(9, "x"));
+    }
+
+    /// An own rename keeps both directories complete, the names moved; with another
+    /// client's change meanwhile it does not.
+    #[test]
+    fn own_renames_keep_directories_complete() {
+        let c = MdCache::new(1);
+        c.reset(true);
+        c.put_new_dir(c.stamp(), 10);
+        c.put_new_dir(c.stamp(), 11);
+        c.put_created(c.stamp(), 10, "tmp", &attr(12));
+        c.put_renamed(c.stamp(), (10, "tmp"), (11, "final"), 12, &[12, 10, 11]);
+        assert!(c.absent(10, "tmp") && !c.absent(11, "final") && c.absent(11, "x"));
+        assert!(c.attr(12).is_none(), "the moved inode's ctime changed");
+
+        let s = c.stamp();
+        c.apply(vec![Change {
+            origin: 2,
+            ino: 99,
+            name: None,
+        }]);
+        c.put_renamed(s, (11, "final"), (10, "back"), 12, &[12]);
+        assert!(!c.absent(10, "x") && !c.absent(11, "x"));
     }
 
     /// A deferred unlink keeps a complete directory complete: the removed name is

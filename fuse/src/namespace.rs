@@ -297,6 +297,7 @@ impl Core {
             self.md.entry(parent, name),
             self.md.entry(new_parent, new_name),
         ];
+        let stamp = self.md.stamp();
         let r = self.call_here("rename", |c| async move { c.rename(req).await });
         let mut inos: Vec<Ino> = moved.iter().flatten().map(|a| a.ino).collect();
         inos.extend([parent, new_parent]);
@@ -306,8 +307,19 @@ impl Core {
         {
             inos.push(*i);
         }
-        self.md
-            .invalidate(&inos, &[(parent, name), (new_parent, new_name)]);
+        match (&r, &moved[0]) {
+            // The source's inode known: the cached entries follow the rename.
+            (Ok(_), Some(src)) if !exchange => self.md.put_renamed(
+                stamp,
+                (parent, name),
+                (new_parent, new_name),
+                src.ino,
+                &inos,
+            ),
+            _ => self
+                .md
+                .invalidate(&inos, &[(parent, name), (new_parent, new_name)]),
+        }
         let r = r?;
         if let Some(ino) = r.replaced {
             self.lost_link(ino, keep);
@@ -351,9 +363,11 @@ impl Core {
     fn list(&self, ino: Ino) -> R<Vec<DirItem>> {
         let stamp = self.md.stamp();
         let entries = self.call_here("readdir", |c| async move { c.readdir_all(ino).await })?;
-        for e in &entries {
-            self.md.put_read(stamp, Some((ino, &e.name)), &e.attr);
-        }
+        self.md.put_listing(
+            stamp,
+            ino,
+            entries.iter().map(|e| (e.name.as_str(), &e.attr)),
+        );
         let mut items = Vec::with_capacity(entries.len() + 2);
         items.push(DirItem {
             ino,
