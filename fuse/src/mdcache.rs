@@ -112,6 +112,33 @@ impl MdCache {
             && !st.entries.contains_key(&(parent, name.to_string()))
     }
 
+    /// The whole listing of a complete directory, sorted by name, if every entry's
+    /// attributes are cached too (CephFS answers readdir of a complete directory from
+    /// its dentry cache the same way); None sends the caller to the master.
+    pub fn listing(&self, dir: Ino) -> Option<Vec<(String, Attr)>> {
+        if !self.on() {
+            return None;
+        }
+        let st = self.state.lock();
+        if !st.complete.get(&dir).is_some_and(|t| t.elapsed() < MAX_AGE) {
+            return None;
+        }
+        let mut out = vec![];
+        for ((parent, name), (ino, _)) in &st.entries {
+            if *parent != dir {
+                continue;
+            }
+            let (a, t) = st.attrs.get(ino)?;
+            if t.elapsed() >= MAX_AGE {
+                return None;
+            }
+            out.push((name.clone(), a.clone()));
+        }
+        drop(st);
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Some(out)
+    }
+
     /// A directory this mount just created (empty, all its entries to come from this
     /// mount) is complete, unless other clients changed anything since `stamp`.
     pub fn put_new_dir(&self, stamp: Stamp, dir: Ino) {
@@ -460,6 +487,28 @@ mod tests {
         }]);
         c.put_renamed(s, (11, "final"), (10, "back"), 12, &[12]);
         assert!(!c.absent(10, "x") && !c.absent(11, "x"));
+    }
+
+    /// A complete directory whose entries' attributes are all cached is listed from
+    /// the cache, sorted; one missing attribute, or no completeness, asks the master.
+    #[test]
+    fn complete_directories_list_from_the_cache() {
+        let c = MdCache::new(1);
+        c.reset(true);
+        c.put_new_dir(c.stamp(), 10);
+        c.put_created(c.stamp(), 10, "b", &attr(12));
+        c.put_created(c.stamp(), 10, "a", &attr(11));
+        c.put_created(c.stamp(), 1, "elsewhere", &attr(13));
+        let l = c.listing(10).expect("complete, all attributes cached");
+        let names: Vec<&str> = l.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(l[1].1.ino, 12);
+        assert!(c.listing(1).is_none(), "the root is not complete");
+        c.invalidate(&[12], &[]);
+        assert!(
+            c.listing(10).is_none(),
+            "an entry's attributes are not cached"
+        );
     }
 
     /// A deferred unlink keeps a complete directory complete: the removed name is

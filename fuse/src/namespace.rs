@@ -6,7 +6,8 @@ use crate::core::{Core, R, name_str};
 use crate::handles::{DirItem, OpenDir};
 use ferrofs_proto::Ino;
 use ferrofs_proto::namespace::{
-    Attr, CreateAtReq, CreateReq, FileKind, NsOp, RenameReq, RenameResp, Timespec, UnlinkReq,
+    Attr, CreateAtReq, CreateReq, DirEntry, FileKind, NsOp, RenameReq, RenameResp, Timespec,
+    UnlinkReq,
 };
 use fuser::{Errno, FileAttr, FileType, RenameFlags};
 use std::ffi::OsStr;
@@ -361,13 +362,23 @@ impl Core {
 
     /// The whole listing of `ino`, with `.` and `..`.
     fn list(&self, ino: Ino) -> R<Vec<DirItem>> {
-        let stamp = self.md.stamp();
-        let entries = self.call_here("readdir", |c| async move { c.readdir_all(ino).await })?;
-        self.md.put_listing(
-            stamp,
-            ino,
-            entries.iter().map(|e| (e.name.as_str(), &e.attr)),
-        );
+        let entries = match self.md.listing(ino) {
+            Some(l) => l
+                .into_iter()
+                .map(|(name, attr)| DirEntry { name, attr })
+                .collect(),
+            None => {
+                let stamp = self.md.stamp();
+                let entries =
+                    self.call_here("readdir", |c| async move { c.readdir_all(ino).await })?;
+                self.md.put_listing(
+                    stamp,
+                    ino,
+                    entries.iter().map(|e| (e.name.as_str(), &e.attr)),
+                );
+                entries
+            }
+        };
         let mut items = Vec::with_capacity(entries.len() + 2);
         items.push(DirItem {
             ino,
