@@ -132,24 +132,24 @@ async fn a_refused_deferred_create_costs_only_itself() {
         }))
         .await;
     let create = |name: &str| {
-        let ino = c.master.take_ino().expect("a reserved inode number");
-        let op = NsOp::Create(CreateAtReq {
-            ino,
-            create: CreateReq {
-                parent: dir.ino,
-                name: name.into(),
-                kind: FileKind::File,
-                mode: 0o644,
-                uid: 0,
-                gid: 0,
-                rdev: 0,
-                symlink_target: None,
-                exclusive: true,
-                replication: None,
-            },
-        });
-        assert!(c.master.defer(op));
-        ino
+        let op = |ino| {
+            NsOp::Create(CreateAtReq {
+                ino,
+                create: CreateReq {
+                    parent: dir.ino,
+                    name: name.into(),
+                    kind: FileKind::File,
+                    mode: 0o644,
+                    uid: 0,
+                    gid: 0,
+                    rdev: 0,
+                    symlink_target: None,
+                    exclusive: true,
+                    replication: None,
+                },
+            })
+        };
+        c.master.defer_create(op).expect("a reserved inode number")
     };
     let a = create("a");
     create("taken");
@@ -159,4 +159,62 @@ async fn a_refused_deferred_create_costs_only_itself() {
     assert_eq!(c.resolve("/d/a").await.unwrap().ino, a);
     assert_eq!(c.resolve("/d/z").await.unwrap().ino, z);
     assert_eq!(&c.get_bytes("/d/taken").await.unwrap()[..], b"first");
+}
+
+/// Many threads creating at once, in one shared directory and in one each: every
+/// create the mount answered is applied under the number it gave (numbers are taken
+/// and queued together, so they reach the master in order).
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_deferred_creates_all_land() {
+    let mut cl = TestCluster::builder()
+        .chunkservers(1)
+        .replication(1)
+        .start()
+        .await;
+    let mnt = cl.mount().await;
+    let (threads, per) = (8, 600);
+    let root = mnt.join("p");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::create_dir(root.join("shared")).unwrap();
+    let mut handles = vec![];
+    for t in 0..threads {
+        let root = root.clone();
+        handles.push(std::thread::spawn(move || {
+            let own = root.join(format!("own{t}"));
+            std::fs::create_dir(&own).unwrap();
+            let mut inos = vec![];
+            for i in 0..per {
+                for (dir, name) in [
+                    (&own, format!("f{i}")),
+                    (&root.join("shared"), format!("t{t}-{i}")),
+                ] {
+                    let p = dir.join(&name);
+                    std::fs::File::create_new(&p).unwrap();
+                    inos.push((p, std::fs::metadata(dir.join(&name)).unwrap().ino()));
+                }
+            }
+            inos
+        }));
+    }
+    let inos: Vec<_> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    std::fs::File::open(&root).unwrap().sync_all().unwrap();
+    let c = cl.client();
+    let shared = c.resolve("/p/shared").await.unwrap().ino;
+    assert_eq!(c.readdir_all(shared).await.unwrap().len(), threads * per);
+    for t in 0..threads {
+        let own = c.resolve(&format!("/p/own{t}")).await.unwrap().ino;
+        assert_eq!(c.readdir_all(own).await.unwrap().len(), per, "own{t}");
+    }
+    // A sample of the numbers the mount gave out, against the master's.
+    for (p, ino) in inos.iter().step_by(97) {
+        let rel = p.strip_prefix(&mnt).unwrap().display().to_string();
+        assert_eq!(
+            c.resolve(&format!("/{rel}")).await.unwrap().ino,
+            *ino,
+            "{rel}"
+        );
+    }
 }

@@ -96,7 +96,7 @@ impl Deferred {
 
 impl MasterClient {
     /// Start sending deferred operations from the current runtime (a mount does, once),
-    /// with a first reservation of inode numbers; until then `defer` and `take_ino`
+    /// with a first reservation of inode numbers; until then `defer` and `defer_create`
     /// refuse and callers make their calls directly.
     pub async fn start_deferred(&self, on_fail: Arc<OnFail>) {
         let d = self.deferred();
@@ -109,14 +109,14 @@ impl MasterClient {
         self.reserve().await;
     }
 
-    /// Stop deferring: later `defer` and `take_ino` calls refuse (what is queued is
+    /// Stop deferring: later `defer` and `defer_create` calls refuse (what is queued is
     /// still sent; `barrier` waits for it).
     pub fn stop_deferred(&self) {
         self.deferred().stopped.store(true, Ordering::Release);
     }
 
-    /// Queue `op` behind the ones queued before; false (and nothing queued) when
-    /// deferring is off.
+    /// Queue `op` (an unlink; creates go through `defer_create`) behind the ones
+    /// queued before; false (and nothing queued) when deferring is off.
     pub fn defer(&self, op: NsOp) -> bool {
         let d = self.deferred();
         if !d.running() {
@@ -131,14 +131,19 @@ impl MasterClient {
         true
     }
 
-    /// A reserved inode number for a deferred create, if one is at hand (the pool is
-    /// refilled in the background when it runs low).
-    pub fn take_ino(&self) -> Option<Ino> {
+    /// Queue a create named by a reserved inode number: `build` gets the number and
+    /// makes the operation. The number is taken and the operation queued under one
+    /// lock, so operations reach the master in the order of their numbers (the master
+    /// takes a reservation's numbers in increasing order only). None (and nothing
+    /// queued) when deferring is off or no number is at hand; the pool is refilled in
+    /// the background when it runs low.
+    pub fn defer_create(&self, build: impl FnOnce(Ino) -> NsOp) -> Option<Ino> {
         let d = self.deferred();
         if !d.running() {
             return None;
         }
         let (ino, left) = {
+            let mut q = d.queue.lock();
             let mut pool = d.inos.lock();
             while pool.front().is_some_and(|r| r.is_empty()) {
                 pool.pop_front();
@@ -148,8 +153,17 @@ impl MasterClient {
                 r.start += 1;
                 i
             });
-            (ino, pool.iter().map(|r| r.end - r.start).sum::<u64>())
+            let left: u64 = pool.iter().map(|r| r.end - r.start).sum();
+            drop(pool);
+            if let Some(ino) = ino {
+                q.push_back(build(ino));
+                d.queued.fetch_add(1, Ordering::AcqRel);
+            }
+            (ino, left)
         };
+        if ino.is_some() {
+            d.wake.notify_one();
+        }
         if left < LOW {
             self.refill();
         }

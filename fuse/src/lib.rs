@@ -170,11 +170,16 @@ fn deferred_failed(
         };
         let inos: Vec<u64> = std::iter::once(parent).chain(ino).collect();
         md.invalidate(&inos, &[(parent, name)]);
-        if let Some(n) = notifier.get()
-            && let Err(e) = n.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::new(name))
-        {
-            tracing::debug!(parent, name, error = %e, "entry invalidation failed");
-        }
+        // Not from this task: the kernel's invalidation waits for the directory's lock,
+        // which a create in it may hold while its call waits for this very flusher.
+        let (notifier, name) = (notifier.clone(), name.to_string());
+        std::thread::spawn(move || {
+            if let Some(n) = notifier.get()
+                && let Err(e) = n.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::new(&name))
+            {
+                tracing::debug!(parent, name, error = %e, "entry invalidation failed");
+            }
+        });
     })
 }
 

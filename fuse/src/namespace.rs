@@ -139,7 +139,23 @@ impl Core {
         }
         let parent = self.md.attr(n.parent).filter(|p| p.kind == FileKind::Dir)?;
         let stamp = self.md.stamp();
-        let ino = self.client.master.take_ino()?;
+        let ino = self.client.master.defer_create(|ino| {
+            NsOp::Create(CreateAtReq {
+                ino,
+                create: CreateReq {
+                    parent: n.parent,
+                    name: name.to_string(),
+                    kind: n.kind,
+                    mode: n.mode & 0o7777,
+                    uid: n.uid,
+                    gid: n.gid,
+                    rdev: 0,
+                    symlink_target: None,
+                    exclusive: true,
+                    replication: None,
+                },
+            })
+        })?;
         let (mut mode, mut gid) = (n.mode & 0o7777, n.gid);
         if parent.mode & 0o2000 != 0 {
             gid = parent.gid;
@@ -162,24 +178,6 @@ impl Core {
             rdev: 0,
             replication: parent.replication,
         };
-        let op = NsOp::Create(CreateAtReq {
-            ino,
-            create: CreateReq {
-                parent: n.parent,
-                name: name.to_string(),
-                kind: n.kind,
-                mode: n.mode & 0o7777,
-                uid: n.uid,
-                gid: n.gid,
-                rdev: 0,
-                symlink_target: None,
-                exclusive: true,
-                replication: None,
-            },
-        });
-        if !self.client.master.defer(op) {
-            return None;
-        }
         self.md.put_created(stamp, n.parent, name, &attr);
         self.md.touch_dir(n.parent, now, i32::from(dir));
         if dir {
