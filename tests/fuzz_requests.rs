@@ -111,6 +111,9 @@ enum Call {
     Lookup(Result<usize, Ino>, LookupReq),
     Readdir(Result<usize, Ino>, ReaddirReq),
     Setxattr(Result<usize, Ino>, SetxattrReq),
+    /// A reservation of inode numbers, then a batch creating under `first + offset`
+    /// (inside or past the reservation) and unlinking the same name.
+    Deferred(Result<usize, Ino>, CreateReq, u64, bool),
 }
 
 fn call() -> impl Strategy<Value = Call> {
@@ -140,7 +143,7 @@ fn call() -> impl Strategy<Value = Call> {
                 } else if kind != FileKind::Symlink && gid % 4 != 0 {
                     target = None;
                 }
-                Call::Create(
+                (
                     p,
                     CreateReq {
                         parent: 0,
@@ -156,7 +159,11 @@ fn call() -> impl Strategy<Value = Call> {
                     },
                 )
             },
-        );
+        )
+        .boxed();
+    let deferred = (create.clone(), 0..24u64, any::<bool>())
+        .prop_map(|((p, r), off, unlink)| Call::Deferred(p, r, off, unlink));
+    let create = create.prop_map(|(p, r)| Call::Create(p, r));
     let setattr = (
         ino(),
         prop::option::of(mode()),
@@ -271,6 +278,7 @@ fn call() -> impl Strategy<Value = Call> {
         1 => lookup,
         1 => readdir,
         1 => setxattr,
+        2 => deferred,
     ]
 }
 
@@ -341,6 +349,40 @@ async fn send(
             r.ino = pick(known, i);
             post(READDIR, j(&r)).await
         }
+        Call::Deferred(p, mut r, off, unlink) => {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            static SEQ: AtomicU64 = AtomicU64::new(0);
+            let signed = |path: &str, body: serde_json::Value| {
+                http.post(format!("{m}{path}"))
+                    .header(ferrofs_proto::rpc::CLIENT_HEADER, 77)
+                    .header(
+                        ferrofs_proto::rpc::SEQ_HEADER,
+                        SEQ.fetch_add(1, Ordering::Relaxed) + 1,
+                    )
+                    .json(&body)
+                    .send()
+            };
+            let resv: ReserveInosResp = signed(RESERVE_INOS, serde_json::json!({"count": 16}))
+                .await
+                .expect("reserve sent")
+                .json()
+                .await
+                .expect("a reservation");
+            r.parent = pick(known, p);
+            let mut ops = vec![NsOp::Create(CreateAtReq {
+                ino: resv.first + off,
+                create: r.clone(),
+            })];
+            if unlink {
+                ops.push(NsOp::Unlink(UnlinkReq {
+                    parent: r.parent,
+                    name: r.name.clone(),
+                    dir: r.kind == FileKind::Dir,
+                    keep_open: false,
+                }));
+            }
+            signed(NS_BATCH, j(&NsBatchReq { ops })).await
+        }
         Call::Setxattr(i, mut r) => {
             r.ino = pick(known, i);
             post(SETXATTR, j(&r)).await
@@ -360,6 +402,16 @@ async fn send(
             let r: CreateResp = serde_json::from_str(&body).unwrap();
             check_attr(&r.attr, &format!("reply to {c:?}"));
             (None, Some(r.attr.ino))
+        }
+        Call::Deferred(..) => {
+            let r: NsBatchResp = serde_json::from_str(&body).unwrap();
+            match r.replies.first() {
+                Some(NsReply::Created(c)) if r.replies.len() == 1 => {
+                    check_attr(&c.attr, &format!("reply to {c:?}"));
+                    (None, Some(c.attr.ino))
+                }
+                _ => (None, None),
+            }
         }
         Call::Setattr(..) | Call::Commit(..) | Call::Lookup(..) | Call::Link(..) => {
             let a: Attr = serde_json::from_str(&body).unwrap();

@@ -27,6 +27,24 @@ pub struct NewNode<'a> {
     pub exclusive: bool,
 }
 
+impl NewNode<'_> {
+    /// The master's request for this node, named `name`.
+    fn request(&self, name: &str) -> CreateReq {
+        CreateReq {
+            parent: self.parent,
+            name: name.to_string(),
+            kind: self.kind,
+            mode: self.mode & 0o7777,
+            uid: self.uid,
+            gid: self.gid,
+            rdev: self.rdev,
+            symlink_target: self.target.clone(),
+            exclusive: self.exclusive,
+            replication: None,
+        }
+    }
+}
+
 /// statfs numbers, in 4 KiB blocks.
 pub struct Statfs {
     pub blocks: u64,
@@ -85,18 +103,7 @@ impl Core {
         }
         let parent = n.parent;
         let stamp = self.md.stamp();
-        let req = CreateReq {
-            parent: n.parent,
-            name: name.clone(),
-            kind: n.kind,
-            mode: n.mode & 0o7777,
-            uid: n.uid,
-            gid: n.gid,
-            rdev: n.rdev,
-            symlink_target: n.target,
-            exclusive: n.exclusive,
-            replication: None,
-        };
+        let req = n.request(&name);
         let r = self.call_here("create", |c| async move { c.create(req).await });
         let Ok(r) = r else {
             // EEXIST and the like: the directory may hold names this mount has not seen.
@@ -142,18 +149,7 @@ impl Core {
         let ino = self.client.master.defer_create(|ino| {
             NsOp::Create(CreateAtReq {
                 ino,
-                create: CreateReq {
-                    parent: n.parent,
-                    name: name.to_string(),
-                    kind: n.kind,
-                    mode: n.mode & 0o7777,
-                    uid: n.uid,
-                    gid: n.gid,
-                    rdev: 0,
-                    symlink_target: None,
-                    exclusive: true,
-                    replication: None,
-                },
+                create: n.request(name),
             })
         })?;
         let (mut mode, mut gid) = (n.mode & 0o7777, n.gid);
