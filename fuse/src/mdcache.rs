@@ -120,7 +120,7 @@ impl MdCache {
             return None;
         }
         let st = self.state.lock();
-        if !st.complete.get(&dir).is_some_and(|t| t.elapsed() < MAX_AGE) {
+        if st.complete.get(&dir).is_none_or(|t| t.elapsed() >= MAX_AGE) {
             return None;
         }
         let mut out = vec![];

@@ -679,7 +679,7 @@ fn inode_reservations_are_checked_and_the_last_two_kept() {
     );
     t.ok(9, create_at(b + 1, ROOT_INO, "b", FileKind::File));
     t.ok(9, create_at(c, ROOT_INO, "c", FileKind::File));
-    assert_eq!(t.keys_with(&[b'N']), 1);
+    assert_eq!(t.keys_with(b"N"), 1);
 }
 
 /// Deferred operations travel as one batch: a create of a directory, creates in it and
