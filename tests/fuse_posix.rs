@@ -731,3 +731,28 @@ async fn append_after_growth_elsewhere() {
     assert_eq!(fs::read(m2.join("log")).unwrap(), b"one\ntwo\nthree\n");
     assert_eq!(fs::read(m1.join("log")).unwrap(), b"one\ntwo\nthree\n");
 }
+
+/// ioctl(2) on a file of the mount is "not a terminal", as on a local file, without a
+/// warning in the mount's log per call (stdio asks TCGETS of every file it opens).
+#[tokio::test(flavor = "multi_thread")]
+async fn ioctl_is_not_a_terminal_quietly() {
+    use std::os::fd::AsRawFd;
+    let _serial = SERIAL.lock().await;
+    let mut cl = cluster().await;
+    let mnt = cl.mount().await;
+    let f = std::fs::File::create(mnt.join("tty?")).unwrap();
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    for _ in 0..3 {
+        let r = unsafe { libc::ioctl(f.as_raw_fd(), libc::TCGETS, &mut t) };
+        assert_eq!(r, -1);
+        assert_eq!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::ENOTTY)
+        );
+    }
+    let log = std::fs::read_to_string(cl.root().join("mount0.log")).unwrap();
+    assert!(
+        !log.contains("Not Implemented"),
+        "the mount logged unimplemented calls:\n{log}"
+    );
+}
