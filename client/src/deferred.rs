@@ -34,6 +34,9 @@ pub const MAX_BATCH: usize = 256;
 const RESERVE: u32 = 4096;
 /// Refill when fewer numbers than this are left.
 const LOW: u64 = 1024;
+/// Most operations queued and not yet answered; past it callers make their calls
+/// directly (and wait), so a master that stopped answering bounds what is at risk.
+const MAX_BACKLOG: u64 = 8192;
 
 /// Called with an operation the master did not apply, and why.
 pub type OnFail = dyn Fn(&NsOp, &ClientError) + Send + Sync;
@@ -70,8 +73,11 @@ impl Default for Deferred {
 }
 
 impl Deferred {
+    /// Deferring is on and the backlog below `MAX_BACKLOG`.
     fn running(&self) -> bool {
-        self.rt.get().is_some() && !self.stopped.load(Ordering::Acquire)
+        self.rt.get().is_some()
+            && !self.stopped.load(Ordering::Acquire)
+            && self.backlog() < MAX_BACKLOG
     }
 
     /// Wait until every operation queued before this call has been answered.
