@@ -94,18 +94,16 @@ async fn deferred_operations_land_in_order_and_are_seen_elsewhere() {
     let path = std::ffi::CString::new(a.display().to_string()).unwrap();
     assert_eq!(unsafe { libc::umount2(path.as_ptr(), 0) }, 0, "umount A");
     let late = c.resolve("/t/late").await.unwrap().ino;
-    let mut n = 0;
-    for _ in 0..100 {
-        n = c.readdir_all(late).await.unwrap().len();
-        if n == 1000 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        n, 1000,
-        "creates answered before the unmount reach the master"
-    );
+    // The mount process sends what is queued after the kernel let go of it.
+    wait_for(
+        "creates answered before the unmount to reach the master",
+        Duration::from_secs(10),
+        || {
+            let c = c.clone();
+            async move { c.readdir_all(late).await.unwrap().len() == 1000 }
+        },
+    )
+    .await;
 }
 
 /// The client library's half, driven directly: a deferred create whose name another

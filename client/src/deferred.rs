@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::{Notify, watch};
 
 /// Most operations sent in one batch.
-pub const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 256;
 /// Inode numbers asked for at a time.
 const RESERVE: u32 = 4096;
 /// Refill when fewer numbers than this are left.

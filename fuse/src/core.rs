@@ -34,9 +34,6 @@ pub struct Core {
     pub xattr: bool,
     /// close(2) makes the data durable, as fsync(2) does (`MountOptions::sync_on_close`).
     pub sync_on_close: bool,
-    /// Creates and unlinks this mount can decide are answered at once and sent to the
-    /// master in the background, in order (`MountOptions::sync_namespace` off).
-    pub defer_namespace: bool,
 }
 
 /// What one fuser worker thread runs its client calls on.

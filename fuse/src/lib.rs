@@ -118,7 +118,6 @@ pub fn mount(
             md,
             xattr: opts.xattr,
             sync_on_close: opts.sync_on_close,
-            defer_namespace: !opts.sync_namespace,
         },
     };
     let mut cfg = Config::default();
@@ -143,11 +142,9 @@ pub fn mount(
     let served = session.run().map_err(FuseError::Session);
     // What was answered at once still reaches the master.
     master.stop_deferred();
-    if master.deferred_backlog() > 0 {
-        tracing::info!(
-            ops = master.deferred_backlog(),
-            "sending deferred namespace operations"
-        );
+    let backlog = master.deferred_backlog();
+    if backlog > 0 {
+        tracing::info!(ops = backlog, "sending deferred namespace operations");
     }
     rt.block_on(master.barrier());
     served?;

@@ -22,9 +22,10 @@
 //! over, or `MAX_AGE` passes without this mount creating a name in it; a name missing
 //! from a complete directory is answered "absent" without asking the master. That turns
 //! the LOOKUP the kernel sends before every CREATE, MKDIR and SYMLINK into no round trip
-//! while a tree is unpacked or copied, and lets the mount defer the create itself. A stale "absent" lasts as long as a stale
-//! positive entry can (the feed's delay), and a create it misleads is still decided by
-//! the master (an existing name is opened, or EEXIST for O_EXCL and mkdir).
+//! while a tree is unpacked or copied, and lets the mount defer the create itself. A
+//! stale "absent" lasts as long as a stale positive entry can (the feed's delay), and a
+//! create it misleads is still decided by the master (an existing name is opened,
+//! EEXIST for O_EXCL and mkdir, a refused deferred create).
 
 use ferrofs_client::Client;
 use ferrofs_proto::Ino;

@@ -7,7 +7,7 @@ use crate::handles::{DirItem, OpenDir};
 use ferrofs_proto::Ino;
 use ferrofs_proto::namespace::{
     Attr, CreateAtReq, CreateReq, DirEntry, FileKind, NsOp, RenameReq, RenameResp, Timespec,
-    UnlinkReq,
+    UnlinkReq, inherited,
 };
 use fuser::{Errno, FileAttr, FileType, RenameFlags};
 use std::ffi::OsStr;
@@ -131,7 +131,7 @@ impl Core {
 
     /// Create a file or directory without waiting for the master, when this mount
     /// knows the name is free (a complete directory without it) and has an inode
-    /// number for it: the create is queued (`Client::defer`) and sent in order with
+    /// number for it: the create is queued (`MasterClient::defer_create`) and sent in order with
     /// the others; every later master call of this mount waits for it. The attributes
     /// are the ones the master will give it (the set-group-ID directory's group and
     /// bit, the directory's goal), with this mount's clock.
@@ -141,7 +141,7 @@ impl Core {
             FileKind::Dir => true,
             _ => return None,
         };
-        if !self.defer_namespace || n.rdev != 0 || !self.md.absent(n.parent, name) {
+        if n.rdev != 0 || !self.md.absent(n.parent, name) {
             return None;
         }
         let parent = self.md.attr(n.parent).filter(|p| p.kind == FileKind::Dir)?;
@@ -152,13 +152,7 @@ impl Core {
                 create: n.request(name),
             })
         })?;
-        let (mut mode, mut gid) = (n.mode & 0o7777, n.gid);
-        if parent.mode & 0o2000 != 0 {
-            gid = parent.gid;
-            if dir {
-                mode |= 0o2000;
-            }
-        }
+        let (mode, gid) = inherited(parent.mode, parent.gid, n.mode, n.gid, dir);
         let now = Timespec::now();
         let attr = Attr {
             ino,
@@ -186,9 +180,6 @@ impl Core {
     /// Unlink a file without waiting for the master, when this mount has its entry
     /// cached, it has no other link and it is not open here (see `make_deferred`).
     fn unlink_deferred(&self, parent: Ino, name: &str) -> bool {
-        if !self.defer_namespace {
-            return false;
-        }
         let Some(a) = self.md.entry(parent, name) else {
             return false;
         };
@@ -213,8 +204,7 @@ impl Core {
     /// Wait until the master has applied every deferred create and unlink queued so far
     /// (fsync of a file or directory).
     pub fn namespace_barrier(&self) {
-        let master = self.client.master.clone();
-        self.rt.block_on(async move { master.barrier().await });
+        self.rt.block_on(self.client.master.barrier());
     }
 
     /// Whether `name` in `parent` is an inode this mount has open (one lookup, only

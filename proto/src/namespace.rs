@@ -159,6 +159,19 @@ pub struct Attr {
     pub replication: u8,
 }
 
+/// The permission bits and group of a new node in a directory with mode `dir_mode`
+/// and group `dir_gid`: a set-group-ID directory hands its group to new entries, and
+/// the bit to new subdirectories (the kernel already stripped S_ISGID from a file's
+/// mode where the creator is not in that group). The master applies it; a mount that
+/// answers a create before the master uses it to show the same attributes.
+pub fn inherited(dir_mode: u32, dir_gid: u32, mode: u32, gid: u32, is_dir: bool) -> (u32, u32) {
+    let mode = mode & 0o7777;
+    if dir_mode & 0o2000 == 0 {
+        return (mode, gid);
+    }
+    (if is_dir { mode | 0o2000 } else { mode }, dir_gid)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LookupReq {
     pub parent: Ino,

@@ -7,7 +7,7 @@ use super::command::*;
 use super::file::check_size;
 use super::records::{DentryRec, InoRange, InoReservation, InodeRec};
 use crate::db;
-use ferrofs_proto::namespace::{FileKind, TimeSet};
+use ferrofs_proto::namespace::{FileKind, TimeSet, inherited};
 use ferrofs_proto::{ChunkId, ErrorCode, Ino, ROOT_INO};
 use std::collections::BTreeMap;
 
@@ -19,9 +19,14 @@ pub const MAX_RESERVE: u64 = 1 << 16;
 impl St<'_> {
     /// The next inode number (a counter in the state: every member picks the same).
     fn alloc_ino(&mut self) -> Res<Ino> {
-        let next = self.counter(db::NEXT_INO)?.max(ROOT_INO + 1);
-        self.set_counter(db::NEXT_INO, next + 1);
-        Ok(next)
+        self.take_inos(1)
+    }
+
+    /// The next `count` inode numbers off the counter; the first of them.
+    fn take_inos(&mut self, count: u64) -> Res<Ino> {
+        let first = self.counter(db::NEXT_INO)?.max(ROOT_INO + 1);
+        self.set_counter(db::NEXT_INO, first + count);
+        Ok(first)
     }
 
     fn add_files(&mut self, delta: i64) -> Res<()> {
@@ -42,8 +47,7 @@ impl St<'_> {
             )
             .into());
         }
-        let first = self.counter(db::NEXT_INO)?.max(ROOT_INO + 1);
-        self.set_counter(db::NEXT_INO, first + count);
+        let first = self.take_inos(count)?;
         let key = db::ino_reservation_key(self.ctx.client);
         let mut r: InoReservation = self.get(&key)?.unwrap_or_default();
         r.ranges.retain(|g| g.next < g.end);
@@ -117,16 +121,7 @@ impl St<'_> {
             None => self.alloc_ino()?,
         };
         let is_dir = req.kind == FileKind::Dir;
-        // A set-group-ID directory hands its group to new entries, and the bit to new
-        // subdirectories (the kernel already stripped S_ISGID from a file's mode where
-        // the creator is not in that group).
-        let (mut mode, mut gid) = (req.mode & 0o7777, req.gid);
-        if parent.mode & 0o2000 != 0 {
-            gid = parent.gid;
-            if is_dir {
-                mode |= 0o2000;
-            }
-        }
+        let (mode, gid) = inherited(parent.mode, parent.gid, req.mode, req.gid, is_dir);
         let rec = InodeRec {
             kind: req.kind,
             mode,
