@@ -9,9 +9,11 @@
 #            `ferrofs put` (files of up to 256 MiB), and the script waits until every
 #            chunk has 3 replicas, then SETTLE s. Then the chunkserver with the most data
 #            on disk (du of its data directory) is killed
-#            with SIGKILL and `ferrofs admin status --json` is polled: the master declares
-#            it dead (alive=false), and restoring is done when under_replicated == 0 and
-#            missing == 0 (and the copies made cover the dead server's chunks).
+#            with SIGKILL and the master's /api/v1/status is polled (bench/healpoll.py,
+#            one process on a kept-open connection, which also sends the kill): the
+#            master declares it dead (alive=false), and restoring is done when
+#            under_replicated == 0 and missing == 0 (and the copies made cover the dead
+#            server's chunks).
 #            Restore speed = bytes the dead server held (du of its data directory just
 #            before the kill) / seconds, counted from the master declaring it
 #            dead and from the kill. Then the dead server is restarted on the same data
@@ -175,41 +177,23 @@ print(m[0]["id"], m[0]["addr"]) if m else print("", "")' "${FERRO_CS_PORTS[v]}")
     # --- kill ---
     # The copies must read the data from disk, not from the page cache of the writes.
     drop_caches
-    # The status tool itself must not be read back from disk during the timed polls
-    # (a cold 500 MB binary took 2 s to start here, which read as a slow detection).
-    ferro_health "$vid" >/dev/null
-    local t_kill t_dead="" t_done="" seen_under=0 peak_under=0 last_log
-    t_kill=$(now)
-    kill -KILL "${FERRO_CS_PIDS[v]}"
+    # One long-lived poller (bench/healpoll.py) sends the kill and polls the master over
+    # a kept-open connection: a status tool started per poll has to be read back from a
+    # disk the copies saturate, and its start-up read as a slow detection.
+    local t_kill t_dead t_done copied peak_under outcome
+    log "killing cs$v with SIGKILL; polling the master's status (bench/healpoll.py)"
+    read -r outcome t_kill t_dead t_done copied peak_under < <(
+        python3 "$BENCH_DIR/healpoll.py" "$(ferrofs_leader_url)/api/v1/status" "$vid" \
+            "${FERRO_CS_PIDS[v]}" "$TIMEOUT")
     wait "${FERRO_CS_PIDS[v]}" 2>/dev/null || true
-    log "killed cs$v with SIGKILL; polling ferrofs admin status"
-    last_log=$t_kill
-    while :; do
-        read -r alive vchunks vused under missing over total healthy copied reps goalreps < <(ferro_health "$vid")
-        if [ -z "$t_dead" ] && [ "$alive" = 0 ]; then
-            t_dead=$(now)
-            log "master declared cs$v dead $(since "$t_kill")s after the kill"
-        fi
-        if [ -n "$t_dead" ]; then
-            ((under > 0)) && seen_under=1
-            ((under > peak_under)) && peak_under=$under
-            if ((under == 0 && missing == 0)) && { ((seen_under)) || ((copied - copied0 >= vchunks)); }; then
-                t_done=$(now)
-                break
-            fi
-        fi
-        if gt "$(since "$t_kill")" "$TIMEOUT"; then
-            log "ferrofs: not restored after ${TIMEOUT}s: under_replicated=$under missing=$missing"
-            result restore_from_kill_s "timeout (${TIMEOUT}s, under_replicated=$under missing=$missing)"
-            return 0
-        fi
-        if gt "$(since "$last_log")" 5; then
-            log "  +$(since "$t_kill")s: alive=$alive under_replicated=$under missing=$missing copies done=$((copied - copied0))"
-            last_log=$(now)
-        fi
-        # Finer polling until the death is declared, to time the detection.
-        if [ -z "$t_dead" ]; then sleep 0.1; else sleep 0.25; fi
-    done
+    if [ "$outcome" != ok ]; then
+        [ "$outcome" = timeout ] || die "bench/healpoll.py failed"
+        log "ferrofs: not restored after ${TIMEOUT}s: under_replicated=$t_done missing=$copied"
+        result restore_from_kill_s "timeout (${TIMEOUT}s, under_replicated=$t_done missing=$copied)"
+        return 0
+    fi
+    log "master declared cs$v dead $(awk -v a="$t_kill" -v b="$t_dead" 'BEGIN { printf "%.3f", b - a }')s after the kill"
+    copied=$((copied0 + copied))
     local from_dead from_kill
     from_dead=$(awk -v a="$t_dead" -v b="$t_done" 'BEGIN { printf "%.3f", b - a }')
     from_kill=$(awk -v a="$t_kill" -v b="$t_done" 'BEGIN { printf "%.3f", b - a }')
@@ -452,5 +436,5 @@ report "Re-replication: $SIZE of data, one of 4 servers killed" \
     --row "return_victim_mib=data on the returned server at the end (MiB)" \
     --row "join_s=empty fifth server added -> holds ${JOIN_SHARE} of the mean chunk count (s)" \
     --row "join_chunks=chunks on the fifth server at that point" \
-    --note "ferrofs master run with --dead-timeout $DEAD_TIMEOUT (default 30s), heartbeats every 1s, and dead_on_refused (default): a server whose presence long poll to the master closed (its process died) or that missed a heartbeat, and whose port then refuses connections twice, is dead at once (about 0.1 s after kill -9; the figure below includes the polling); MooseFS notices a killed chunkserver when its TCP connection drops. Restored bytes: du of the killed server's data directory, taken just before the kill. For MooseFS the declared-dead moment is when \`mfscli -SCS\` stops listing the server (polled every 0.1 s), which can trail the master's own detection, so its from-kill figures are the safer comparison. Polling: every 0.1 s until the death is seen, then every 0.25 s (+ the time of the status calls). All servers share one disk, so a copy reads and writes the same device. The kill comes ${SETTLE}s after the writes, with the page cache dropped. Join: an empty fifth server is started after the return step; the figure is the time until it holds ${JOIN_SHARE} of the mean chunk-file count per server (ferrofs: the balancer, which runs only on a healthy cluster; MooseFS: its rebalancing)."
+    --note "ferrofs master run with --dead-timeout $DEAD_TIMEOUT (default 30s), heartbeats every 1s, and dead_on_refused (default): a server whose presence long poll to the master closed (its process died) or that missed a heartbeat, and whose port then refuses connections twice, is dead at once (about 0.1 s after kill -9; the figure below includes the polling: bench/healpoll.py, one process polling /api/v1/status every 20 ms until the death is seen, then every 50 ms, each poll timed when its answer arrives); MooseFS notices a killed chunkserver when its TCP connection drops. Restored bytes: du of the killed server's data directory, taken just before the kill. For MooseFS the declared-dead moment is when \`mfscli -SCS\` stops listing the server (polled every 0.1 s), which can trail the master's own detection, so its from-kill figures are the safer comparison. MooseFS polling (mfscli, one process per poll): every 0.1 s until the death is seen, then every 0.25 s (+ the time of the status calls). All servers share one disk, so a copy reads and writes the same device. The kill comes ${SETTLE}s after the writes, with the page cache dropped. Join: an empty fifth server is started after the return step; the figure is the time until it holds ${JOIN_SHARE} of the mean chunk-file count per server (ferrofs: the balancer, which runs only on a healthy cluster; MooseFS: its rebalancing)."
 finish
