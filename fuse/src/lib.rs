@@ -10,6 +10,7 @@
 mod attr;
 mod core;
 mod data;
+mod dentries;
 pub mod errno;
 mod fs;
 mod handles;

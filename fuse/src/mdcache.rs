@@ -27,6 +27,7 @@
 //! create it misleads is still decided by the master (an existing name is opened,
 //! EEXIST for O_EXCL and mkdir, a refused deferred create).
 
+use crate::dentries::Dentries;
 use ferrofs_client::Client;
 use ferrofs_proto::Ino;
 use ferrofs_proto::namespace::{Attr, Change, ChangesReq, Timespec};
@@ -49,7 +50,7 @@ const RETRY: Duration = Duration::from_millis(200);
 #[derive(Default)]
 struct State {
     attrs: HashMap<Ino, (Attr, Instant)>,
-    entries: HashMap<(Ino, String), (Ino, Instant)>,
+    entries: Dentries,
     /// Directories whose every entry is in `entries`, since when (see the module docs).
     complete: HashMap<Ino, Instant>,
     /// Bumped by every invalidation (see `stamp`).
@@ -91,7 +92,7 @@ impl MdCache {
             return None;
         }
         let st = self.state.lock();
-        let (ino, t) = st.entries.get(&(parent, name.to_string()))?;
+        let (ino, t) = st.entries.get(parent, name)?;
         if t.elapsed() >= MAX_AGE {
             return None;
         }
@@ -110,7 +111,7 @@ impl MdCache {
         st.complete
             .get(&parent)
             .is_some_and(|t| t.elapsed() < MAX_AGE)
-            && !st.entries.contains_key(&(parent, name.to_string()))
+            && !st.entries.contains(parent, name)
     }
 
     /// The whole listing of a complete directory, sorted by name, if every entry's
@@ -124,20 +125,15 @@ impl MdCache {
         if st.complete.get(&dir).is_none_or(|t| t.elapsed() >= MAX_AGE) {
             return None;
         }
-        let mut out = vec![];
-        for ((parent, name), (ino, _)) in &st.entries {
-            if *parent != dir {
-                continue;
-            }
-            let (a, t) = st.attrs.get(ino)?;
-            if t.elapsed() >= MAX_AGE {
-                return None;
-            }
-            out.push((name.clone(), a.clone()));
-        }
-        drop(st);
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Some(out)
+        let now = Instant::now();
+        let fresh = |t: &Instant| now.duration_since(*t) < MAX_AGE;
+        st.entries
+            .dir(dir)
+            .map(|(name, (ino, t))| {
+                let (a, at) = st.attrs.get(ino)?;
+                (fresh(t) && fresh(at)).then(|| (name.to_string(), a.clone()))
+            })
+            .collect()
     }
 
     /// A directory this mount just created (empty, all its entries to come from this
@@ -184,7 +180,7 @@ impl MdCache {
         }
         let now = Instant::now();
         if let Some((parent, name)) = entry {
-            st.entries.insert((parent, name.to_string()), (a.ino, now));
+            st.entries.insert(parent, name, (a.ino, now));
         }
         st.attrs.insert(a.ino, (a.clone(), now));
     }
@@ -271,7 +267,7 @@ impl MdCache {
     pub fn put_removed(&self, parent: Ino, name: &str, ino: Ino) {
         let mut st = self.state.lock();
         st.generation += 1;
-        st.entries.remove(&(parent, name.to_string()));
+        st.entries.remove(parent, name);
         st.attrs.remove(&ino);
     }
 
@@ -296,9 +292,8 @@ impl MdCache {
         for i in inos {
             st.attrs.remove(i);
         }
-        st.entries.remove(&(from.0, from.1.to_string()));
-        st.entries
-            .insert((to.0, to.1.to_string()), (ino, Instant::now()));
+        st.entries.remove(from.0, from.1);
+        st.entries.insert(to.0, to.1, (ino, Instant::now()));
     }
 
     /// `invalidate`, then cache `fresh` (the attributes the master sent back with the
@@ -334,7 +329,7 @@ impl MdCache {
             st.attrs.remove(i);
         }
         for (p, n) in entries {
-            st.entries.remove(&(*p, n.to_string()));
+            st.entries.remove(*p, n);
             st.complete.remove(p);
         }
     }
@@ -347,7 +342,7 @@ impl MdCache {
             any = true;
             match c.name {
                 Some(name) => {
-                    st.entries.remove(&(c.ino, name));
+                    st.entries.remove(c.ino, &name);
                     st.attrs.remove(&c.ino);
                     st.complete.remove(&c.ino);
                 }
@@ -561,12 +556,7 @@ mod tests {
             "an entry whose attribute is old is not"
         );
         c.put_read(c.stamp(), Some((1, "a")), &attr(5));
-        c.state
-            .lock()
-            .entries
-            .get_mut(&(1, "a".to_string()))
-            .unwrap()
-            .1 = old;
+        c.state.lock().entries.get_mut(1, "a").unwrap().1 = old;
         assert!(c.entry(1, "a").is_none(), "an old entry is not served");
         assert!(c.attr(5).is_some());
     }
