@@ -427,7 +427,7 @@ pub struct MountArgs {
     /// and the master group's log the size; chunkservers write back within 5 s.
     #[arg(long, env = "FERROFS_SYNC_ON_CLOSE", value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_on_close: bool,
-    /// Every create, mkdir and unlink waits for the master (CephFS's `wsync`). Off by
+    /// Every create, mkdir, unlink and rmdir waits for the master (CephFS's `wsync`). Off by
     /// default: where the mount knows the outcome (a new name in a directory it holds
     /// every entry of, an unlink of a cached single-link file not open here) it answers
     /// at once and sends the operations to the master in the background, in order, in

@@ -215,3 +215,56 @@ async fn with_sync_namespace_create_and_unlink_are_one_call_each() {
         "one master call per unlinked file"
     );
 }
+
+/// `rm -rf` of a tree this mount made: every unlink and rmdir is deferred (a directory
+/// whose complete listing the mount holds and that has no entry left is known empty),
+/// so the removal waits for the master nowhere and sends only batches.
+#[tokio::test(flavor = "multi_thread")]
+async fn rm_rf_of_a_tree_goes_in_batches() {
+    let mut cl = TestCluster::builder()
+        .chunkservers(1)
+        .replication(1)
+        .start()
+        .await;
+    let mnt = cl.mount().await;
+    let tree = mnt.join("tree");
+    let t = tree.clone();
+    tokio::task::spawn_blocking(move || {
+        for d in 0..5 {
+            let sub = t.join(format!("d{d}")).join("deeper");
+            std::fs::create_dir_all(&sub).unwrap();
+            for i in 0..20 {
+                std::fs::File::create_new(sub.join(format!("f{i}"))).unwrap();
+            }
+        }
+        std::fs::File::open(&t).unwrap().sync_all().unwrap();
+    })
+    .await
+    .unwrap();
+    let before = calls(&cl).await;
+    let (t, m) = (tree.clone(), mnt.clone());
+    tokio::task::spawn_blocking(move || {
+        std::fs::remove_dir_all(&t).unwrap();
+        // Everything deferred is applied once fsync of a directory returns.
+        std::fs::File::open(&m).unwrap().sync_all().unwrap();
+    })
+    .await
+    .unwrap();
+    let m = made(&before, &calls(&cl).await);
+    let batches = m.get("/rpc/v1/ns/batch").copied().unwrap_or(0);
+    assert!(
+        m.keys().all(|k| k == "/rpc/v1/ns/batch") && batches >= 1,
+        "rm -rf of 100 files in 11 directories: only batches of deferred operations, got {m:?}"
+    );
+
+    assert!(!tree.exists(), "gone from this mount");
+
+    phase!("another client sees the tree gone");
+    let c = cl.client();
+    let root = c.readdir_all(ferrofs_proto::ROOT_INO).await.unwrap();
+    assert!(
+        root.iter().all(|e| e.name != "tree"),
+        "the master still lists /tree: {:?}",
+        root.iter().map(|e| &e.name).collect::<Vec<_>>()
+    );
+}

@@ -1,4 +1,4 @@
-//! Deferred namespace operations: creates and unlinks a mount answered at once, sent to
+//! Deferred namespace operations: creates, unlinks and rmdirs a mount answered at once, sent to
 //! the master in order and in batches by one background task (CephFS's asynchronous
 //! directory operations). Every other master call of this client waits until the
 //! deferred operations queued before it have been answered (`MasterClient::rpc` runs
@@ -30,6 +30,14 @@ use tokio::sync::{Notify, watch};
 
 /// Most operations sent in one batch.
 const MAX_BATCH: usize = 256;
+/// How long the flusher lets operations gather before it sends a batch (or until
+/// `GATHERED` are queued), unless a caller waits for them (`barrier`). Sending each as
+/// soon as it came, a single-threaded `rm -rf` or untar produced batches of one or
+/// two: the master then spent its CPU on the per-batch costs (a log entry, RocksDB
+/// writes, the reply, about 0.3-0.5 ms) of 10,000 batches, and on two cores that CPU
+/// was taken from the mount and the removal itself.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+const GATHERED: usize = MAX_BATCH / 2;
 /// Inode numbers asked for at a time.
 const RESERVE: u32 = 4096;
 /// Refill when fewer numbers than this are left.
@@ -49,6 +57,8 @@ pub struct Deferred {
     /// Operations answered so far (applied or failed), for `barrier`.
     done: watch::Sender<u64>,
     wake: Notify,
+    /// A caller waits for the queue (`barrier`): send without lingering.
+    urgent: Notify,
     /// Reserved inode numbers not yet used, oldest range first.
     inos: Mutex<VecDeque<Range<Ino>>>,
     refilling: AtomicBool,
@@ -64,6 +74,7 @@ impl Default for Deferred {
             queued: AtomicU64::new(0),
             done: watch::channel(0).0,
             wake: Notify::new(),
+            urgent: Notify::new(),
             inos: Default::default(),
             refilling: AtomicBool::new(false),
             rt: Default::default(),
@@ -86,6 +97,7 @@ impl Deferred {
         if *self.done.borrow() >= target {
             return;
         }
+        self.urgent.notify_one();
         self.wake.notify_one();
         let mut rx = self.done.subscribe();
         // The sender lives as long as `self`.
@@ -204,15 +216,27 @@ impl MasterClient {
 async fn flush_loop(mc: MasterClient, on_fail: Arc<OnFail>) {
     let d = mc.deferred().clone();
     loop {
+        let queued = d.queue.lock().len();
+        if queued == 0 {
+            d.wake.notified().await;
+            continue;
+        }
+        if queued < GATHERED {
+            // Let more gather, up to LINGER; a caller waiting for the queue ends it.
+            let deadline = tokio::time::Instant::now() + LINGER;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    _ = d.urgent.notified() => break,
+                    _ = d.wake.notified() => if d.queue.lock().len() >= GATHERED { break },
+                }
+            }
+        }
         let batch: Vec<NsOp> = {
             let mut q = d.queue.lock();
             let n = q.len().min(MAX_BATCH);
             q.drain(..n).collect()
         };
-        if batch.is_empty() {
-            d.wake.notified().await;
-            continue;
-        }
         let n = batch.len() as u64;
         send(&mc, batch, &*on_fail).await;
         d.done.send_modify(|done| *done += n);
@@ -251,6 +275,10 @@ fn fail(op: &NsOp, e: &ClientError, on_fail: &OnFail) {
         NsOp::Unlink(u) if matches!(e, ClientError::Api(a) if a.code == ErrorCode::NotFound) => {
             tracing::debug!(parent = u.parent, name = %u.name, "a deferred unlink found the name gone")
         }
+        NsOp::Unlink(u) if u.dir => tracing::error!(
+            parent = u.parent, name = %u.name, error = %e,
+            "a deferred rmdir was not applied"
+        ),
         NsOp::Unlink(u) => tracing::error!(
             parent = u.parent, name = %u.name, error = %e,
             "a deferred unlink was not applied"

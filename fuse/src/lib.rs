@@ -45,7 +45,7 @@ pub struct MountOptions {
     /// the size; the chunkservers write the data back to disk within their
     /// `writeback_interval`. Default: off.
     pub sync_on_close: bool,
-    /// Every create, mkdir and unlink waits for the master's answer (CephFS's
+    /// Every create, mkdir, unlink and rmdir waits for the master's answer (CephFS's
     /// `wsync`). Off by default: where the mount knows the answer (a new name in a
     /// directory whose every entry it holds, an unlink of a file it has cached with one
     /// link and not open), it answers at once and sends the operation to the master in

@@ -136,6 +136,16 @@ impl MdCache {
             .collect()
     }
 
+    /// Is `dir` complete and without a single entry (known to be empty)?
+    pub fn known_empty(&self, dir: Ino) -> bool {
+        if !self.on() {
+            return false;
+        }
+        let st = self.state.lock();
+        st.complete.get(&dir).is_some_and(|t| t.elapsed() < MAX_AGE)
+            && st.entries.dir(dir).next().is_none()
+    }
+
     /// A directory this mount just created (empty, all its entries to come from this
     /// mount) is complete, unless other clients changed anything since `stamp`.
     pub fn put_new_dir(&self, stamp: Stamp, dir: Ino) {
@@ -262,13 +272,15 @@ impl MdCache {
     }
 
     /// This mount removed `name` (inode `ino`) from `parent` without asking the master
-    /// (a deferred unlink): the entry and the inode's attributes go, and a complete
-    /// directory stays complete (the name is known to be absent now).
+    /// (a deferred unlink or rmdir): the entry, the inode's attributes and (a
+    /// directory's) completeness go, and a complete `parent` stays complete (the name
+    /// is known to be absent now).
     pub fn put_removed(&self, parent: Ino, name: &str, ino: Ino) {
         let mut st = self.state.lock();
         st.generation += 1;
         st.entries.remove(parent, name);
         st.attrs.remove(&ino);
+        st.complete.remove(&ino);
     }
 
     /// This mount renamed `from` to `to` (inode `ino`), nothing else since `stamp`:

@@ -178,25 +178,36 @@ impl Core {
     }
 
     /// Unlink a file without waiting for the master, when this mount has its entry
-    /// cached, it has no other link and it is not open here (see `make_deferred`).
-    fn unlink_deferred(&self, parent: Ino, name: &str) -> bool {
+    /// cached, it has no other link and it is not open here; remove a directory so when
+    /// its entry is cached and it is known empty (see `make_deferred`). An `rm -rf` of
+    /// a tree the mount holds then waits for the master nowhere.
+    fn unlink_deferred(&self, parent: Ino, name: &str, dir: bool) -> bool {
         let Some(a) = self.md.entry(parent, name) else {
             return false;
         };
-        if a.kind == FileKind::Dir || a.nlink != 1 || self.inodes.get(a.ino).is_some() {
+        let known = if dir {
+            // Empty: its complete listing has no entry left (the feed would have
+            // ended completeness had another client added one).
+            a.kind == FileKind::Dir && self.md.known_empty(a.ino)
+        } else {
+            a.kind != FileKind::Dir && a.nlink == 1 && self.inodes.get(a.ino).is_none()
+        };
+        if !known {
             return false;
         }
         let op = NsOp::Unlink(UnlinkReq {
             parent,
             name: name.to_string(),
-            dir: false,
+            dir,
             keep_open: false,
         });
         if !self.client.master.defer(op) {
             return false;
         }
         self.md.put_removed(parent, name, a.ino);
-        self.md.touch_dir(parent, Timespec::now(), 0);
+        // A removed subdirectory takes its `..` link to the parent with it.
+        self.md
+            .touch_dir(parent, Timespec::now(), if dir { -1 } else { 0 });
         self.inodes.forget_seen(a.ino);
         true
     }
@@ -235,7 +246,7 @@ impl Core {
 
     pub fn unlink(&self, parent: Ino, name: &OsStr, dir: bool) -> R<()> {
         let name = name_str(name)?;
-        if !dir && self.unlink_deferred(parent, name) {
+        if self.unlink_deferred(parent, name, dir) {
             return Ok(());
         }
         let keep = !dir && self.open_here(parent, name);

@@ -365,7 +365,10 @@ impl Db {
         start: &[u8],
     ) -> impl Iterator<Item = Result<Kv>> + 'a {
         self.db
-            .iterator(IteratorMode::From(start, Direction::Forward))
+            .iterator_opt(
+                IteratorMode::From(start, Direction::Forward),
+                prefix_bounded(prefix),
+            )
             .map(|r| r.map_err(MasterError::from))
             .take_while(move |r| match r {
                 Ok((k, _)) => k.starts_with(prefix),
@@ -421,6 +424,32 @@ impl Drop for Db {
     }
 }
 
+/// Read options for a scan of the keys starting with `prefix`: the iterator stops at
+/// the first key past the prefix. Without the bound, a prefix with no live key left
+/// (a removed file's chunk map, a node without extended attributes) made the seek walk
+/// every deletion tombstone after it up to the next live key, and purges of many
+/// removed files (an `rm -rf`) spent their time there.
+fn prefix_bounded(prefix: &[u8]) -> rocksdb::ReadOptions {
+    let mut opts = rocksdb::ReadOptions::default();
+    if let Some(end) = prefix_end(prefix) {
+        opts.set_iterate_upper_bound(end);
+    }
+    opts
+}
+
+/// The smallest key greater than every key starting with `prefix` (None: no such
+/// key, the prefix is empty or all 0xff).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 /// The state machine reads the default column family through this.
 impl crate::sm::View for Db {
     fn get(&self, key: &[u8]) -> crate::sm::ViewResult<Option<Vec<u8>>> {
@@ -436,10 +465,10 @@ impl crate::sm::View for Db {
         limit: usize,
     ) -> crate::sm::ViewResult<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = vec![];
-        for kv in self
-            .db
-            .iterator(IteratorMode::From(start, Direction::Forward))
-        {
+        for kv in self.db.iterator_opt(
+            IteratorMode::From(start, Direction::Forward),
+            prefix_bounded(prefix),
+        ) {
             let (k, v) = kv.map_err(|e| crate::sm::StorageFailure(e.to_string()))?;
             if !k.starts_with(prefix) || out.len() >= limit {
                 break;
@@ -447,5 +476,18 @@ impl crate::sm::View for Db {
             out.push((k.into_vec(), v.into_vec()));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_is_the_first_key_past_the_prefix() {
+        assert_eq!(prefix_end(b"C\x00\x01"), Some(b"C\x00\x02".to_vec()));
+        assert_eq!(prefix_end(b"C\x00\xff"), Some(b"C\x01".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
     }
 }

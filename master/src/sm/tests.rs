@@ -713,3 +713,42 @@ fn a_batch_of_deferred_creates_is_all_or_nothing() {
     assert!(t.inode(first + 3).is_none());
     t.ok(9, create_at(first + 3, first, "c", FileKind::File));
 }
+
+/// A batch sees its own writes in range reads too: `rm -rf` deferred by a mount sends
+/// a directory's unlinks and then its rmdir in one batch, and the rmdir's emptiness
+/// check must not find the entries the batch already removed (nor miss one it made).
+#[test]
+fn a_batch_removes_a_directory_it_emptied() {
+    let mut t = T::new();
+    let (first, _) = reserve(&mut t, 9, 16);
+    t.ok(9, create_at(first, ROOT_INO, "d", FileKind::Dir));
+    t.ok(9, create_at(first + 1, first, "a", FileKind::File));
+    t.ok(9, create_at(first + 2, first, "b", FileKind::File));
+    let unlink = |parent, name: &str, dir| {
+        Op::Unlink(Unlink {
+            parent,
+            name: name.into(),
+            dir,
+            keep_open: false,
+        })
+    };
+    // Made in the batch, then the directory is not empty.
+    let full = vec![
+        unlink(first, "a", false),
+        unlink(first, "b", false),
+        create_at(first + 3, first, "c", FileKind::File),
+        unlink(ROOT_INO, "d", true),
+    ];
+    t.refused(9, Op::Batch(full), ErrorCode::NotEmpty);
+    assert!(
+        t.inode(first + 1).is_some(),
+        "the refused batch changed nothing"
+    );
+    let emptied = vec![
+        unlink(first, "a", false),
+        unlink(first, "b", false),
+        unlink(ROOT_INO, "d", true),
+    ];
+    t.ok(9, Op::Batch(emptied));
+    assert!(t.inode(first).is_none() && t.inode(first + 2).is_none());
+}

@@ -33,8 +33,7 @@ pub enum Write {
     Delete(Vec<u8>),
 }
 
-/// The writes of one command, readable through (point reads only: a command never
-/// scans a range it has written to).
+/// The writes of one command, readable through (point reads and range scans).
 pub struct Tx<'a> {
     view: &'a dyn View,
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
@@ -55,13 +54,37 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// `View::scan` through this command's writes: a batch that removed a directory's
+    /// entries and then removes the directory sees it empty.
     pub fn scan(
         &self,
         prefix: &[u8],
         start: &[u8],
         limit: usize,
     ) -> ViewResult<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.view.scan(prefix, start, limit)
+        let mine: Vec<_> = self
+            .pending
+            .range(start.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .collect();
+        if mine.is_empty() {
+            return self.view.scan(prefix, start, limit);
+        }
+        // Each pending delete may hide one stored pair: read that many more, so the
+        // first `limit` of the merge are all there.
+        let deletes = mine.iter().filter(|(_, v)| v.is_none()).count();
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = self
+            .view
+            .scan(prefix, start, limit.saturating_add(deletes))?
+            .into_iter()
+            .collect();
+        for (k, v) in mine {
+            match v {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        Ok(merged.into_iter().take(limit).collect())
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
@@ -127,5 +150,38 @@ impl View for MemView {
             .take(limit)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scan through a command's writes: its deletes hide stored pairs, its puts
+    /// show, in key order, and `limit` still counts what is visible.
+    #[test]
+    fn scans_see_the_commands_writes() {
+        let mut v = MemView::default();
+        for k in ["p1", "p2", "p3", "p4", "q1"] {
+            v.kv.insert(k.as_bytes().to_vec(), b"old".to_vec());
+        }
+        let mut tx = Tx::new(&v);
+        tx.delete(b"p1".to_vec());
+        tx.delete(b"p2".to_vec());
+        tx.put(b"p25".to_vec(), b"new".to_vec());
+        tx.put(b"q2".to_vec(), b"other prefix".to_vec());
+        let keys = |r: Vec<(Vec<u8>, Vec<u8>)>| -> Vec<String> {
+            r.into_iter()
+                .map(|(k, _)| String::from_utf8(k).unwrap())
+                .collect()
+        };
+        assert_eq!(keys(tx.scan(b"p", b"p", 2).unwrap()), ["p25", "p3"]);
+        assert_eq!(keys(tx.scan(b"p", b"p", 10).unwrap()), ["p25", "p3", "p4"]);
+        assert_eq!(keys(tx.scan(b"p", b"p3", 10).unwrap()), ["p3", "p4"]);
+        tx.delete(b"p25".to_vec());
+        tx.delete(b"p3".to_vec());
+        tx.delete(b"p4".to_vec());
+        assert!(tx.scan(b"p", b"p", 1).unwrap().is_empty());
+        assert_eq!(keys(tx.scan(b"q", b"q", 5).unwrap()), ["q1", "q2"]);
     }
 }
