@@ -60,8 +60,7 @@ pub struct Deferred {
     /// A caller waits for the queue (`barrier`): send without lingering.
     urgent: Notify,
     /// Reserved inode numbers not yet used, oldest range first.
-    inos: Mutex<VecDeque<Range<Ino>>>,
-    refilling: AtomicBool,
+    inos: Mutex<InoPool>,
     /// Where the flusher runs (set by `start`; without it nothing is deferred).
     rt: std::sync::OnceLock<tokio::runtime::Handle>,
     stopped: AtomicBool,
@@ -76,7 +75,6 @@ impl Default for Deferred {
             wake: Notify::new(),
             urgent: Notify::new(),
             inos: Default::default(),
-            refilling: AtomicBool::new(false),
             rt: Default::default(),
             stopped: AtomicBool::new(false),
         }
@@ -123,7 +121,7 @@ impl MasterClient {
             return;
         }
         rt.spawn(flush_loop(self.clone(), on_fail));
-        d.refilling.store(true, Ordering::Release);
+        d.inos.lock().refilling = true;
         self.reserve().await;
     }
 
@@ -160,43 +158,23 @@ impl MasterClient {
         if !d.running() {
             return None;
         }
-        let (ino, left) = {
+        let (ino, refill) = {
             let mut q = d.queue.lock();
-            let mut pool = d.inos.lock();
-            while pool.front().is_some_and(|r| r.is_empty()) {
-                pool.pop_front();
-            }
-            let ino = pool.front_mut().map(|r| {
-                let i = r.start;
-                r.start += 1;
-                i
-            });
-            let left: u64 = pool.iter().map(|r| r.end - r.start).sum();
-            drop(pool);
+            let (ino, refill) = d.inos.lock().take();
             if let Some(ino) = ino {
                 q.push_back(build(ino));
                 d.queued.fetch_add(1, Ordering::AcqRel);
             }
-            (ino, left)
+            (ino, refill)
         };
         if ino.is_some() {
             d.wake.notify_one();
         }
-        if left < LOW {
-            self.refill();
+        if refill && let Some(rt) = d.rt.get() {
+            let mc = self.clone();
+            rt.spawn(async move { mc.reserve().await });
         }
         ino
-    }
-
-    /// Ask for more numbers unless a request is already out.
-    fn refill(&self) {
-        let d = self.deferred();
-        let Some(rt) = d.rt.get() else { return };
-        if d.refilling.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let mc = self.clone();
-        rt.spawn(async move { mc.reserve().await });
     }
 
     /// One reservation, through the barrier (`rpc`): see the module doc.
@@ -205,11 +183,89 @@ impl MasterClient {
             .rpc::<rpc::ReserveInos>(&ReserveInosReq { count: RESERVE })
             .await;
         let d = self.deferred();
-        match r {
-            Ok(r) => d.inos.lock().push_back(r.first..r.first + r.count),
-            Err(e) => tracing::warn!(error = %e, "reserving inode numbers failed"),
+        let got = match r {
+            Ok(r) => {
+                tracing::debug!(first = r.first, count = r.count, "reserved inode numbers");
+                Some(r.first..r.first + r.count)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reserving inode numbers failed");
+                None
+            }
+        };
+        d.inos.lock().refilled(got);
+    }
+}
+
+/// The inode numbers reserved to this client and not used yet, oldest range first,
+/// and whether a reservation is on its way. One lock decides both: a refill decided
+/// from a count read before the previous refill landed asked for a second range at
+/// once, and the master (which keeps a client's last two) then retired the range still
+/// in use, refusing the creates already named from it.
+#[derive(Default)]
+struct InoPool {
+    ranges: VecDeque<Range<Ino>>,
+    refilling: bool,
+}
+
+impl InoPool {
+    /// The next number, if any, and whether the caller must now ask for more (at most
+    /// one caller at a time is told to).
+    fn take(&mut self) -> (Option<Ino>, bool) {
+        while self.ranges.front().is_some_and(|r| r.is_empty()) {
+            self.ranges.pop_front();
         }
-        d.refilling.store(false, Ordering::Release);
+        let ino = self.ranges.front_mut().map(|r| {
+            let i = r.start;
+            r.start += 1;
+            i
+        });
+        let left: u64 = self.ranges.iter().map(|r| r.end - r.start).sum();
+        let refill = left < LOW && !self.refilling;
+        self.refilling |= refill;
+        (ino, refill)
+    }
+
+    /// A reservation came back (or failed: None). Only the last two reservations are
+    /// the master's; anything older is dropped here too.
+    fn refilled(&mut self, got: Option<Range<Ino>>) {
+        if let Some(r) = got {
+            self.ranges.push_back(r);
+            while self.ranges.len() > 2 {
+                self.ranges.pop_front();
+            }
+        }
+        self.refilling = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One refill at a time, decided under the pool's lock: however many callers find
+    /// the pool low, one is told to refill until the reservation lands.
+    #[test]
+    fn one_refill_at_a_time() {
+        let mut p = InoPool::default();
+        assert_eq!(p.take(), (None, true), "empty: the first caller refills");
+        assert_eq!(p.take(), (None, false), "the refill is on its way");
+        p.refilled(Some(100..100 + RESERVE as u64));
+        let mut refills = 0;
+        for i in 0..RESERVE as u64 {
+            let (ino, refill) = p.take();
+            assert_eq!(ino, Some(100 + i));
+            refills += u32::from(refill);
+        }
+        assert_eq!(refills, 1, "told once when fewer than LOW were left");
+        assert_eq!(p.take(), (None, false));
+        p.refilled(None);
+        assert_eq!(p.take(), (None, true), "a failed refill is asked again");
+        p.refilled(Some(10_000..10_010));
+        p.refilled(Some(20_000..20_010));
+        p.refilled(Some(30_000..30_010));
+        assert_eq!(p.ranges.len(), 2, "only the master's last two are kept");
+        assert_eq!(p.take().0, Some(20_000));
     }
 }
 
@@ -251,7 +307,8 @@ async fn send(mc: &MasterClient, ops: Vec<NsOp>, on_fail: &OnFail) {
         .await;
     match r {
         Ok(_) => {}
-        Err(ClientError::Api(_)) if ops.len() > 1 => {
+        Err(ClientError::Api(e)) if ops.len() > 1 => {
+            tracing::warn!(ops = ops.len(), error = %e, "a batch of deferred operations was refused; sending them one at a time");
             for op in ops {
                 let one = NsBatchReq {
                     ops: vec![op.clone()],
