@@ -1,7 +1,8 @@
 //! How apply reads the state and records what it would write: a [`View`] of the stored
 //! key-value pairs (RocksDB in the master, a `BTreeMap` in tests), and a [`Tx`] that
-//! collects writes and answers point reads through them, so one command sees its own
-//! writes (a rename whose two parents are one directory).
+//! collects writes and answers point reads and range scans through them, so one
+//! command sees its own writes (a rename whose two parents are one directory, a batch
+//! that empties a directory and removes it).
 
 use std::collections::BTreeMap;
 
