@@ -1,6 +1,6 @@
-//! Deferred namespace operations: creates, unlinks and rmdirs a mount answered at once, sent to
-//! the master in order and in batches by one background task (CephFS's asynchronous
-//! directory operations). Every other master call of this client waits until the
+//! Deferred namespace operations: creates, unlinks and rmdirs a mount answered at
+//! once, sent to the master in order and in batches by one background task (CephFS's
+//! asynchronous directory operations). Every other master call of this client waits until the
 //! deferred operations queued before it have been answered (`MasterClient::rpc` runs
 //! `barrier` first), so nothing the client does after a deferred operation can overtake
 //! it: a write's lease, a rename, a readdir or a lookup all find it applied.
