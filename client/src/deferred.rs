@@ -239,36 +239,6 @@ impl InoPool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// One refill at a time, decided under the pool's lock: however many callers find
-    /// the pool low, one is told to refill until the reservation lands.
-    #[test]
-    fn one_refill_at_a_time() {
-        let mut p = InoPool::default();
-        assert_eq!(p.take(), (None, true), "empty: the first caller refills");
-        assert_eq!(p.take(), (None, false), "the refill is on its way");
-        p.refilled(Some(100..100 + RESERVE as u64));
-        let mut refills = 0;
-        for i in 0..RESERVE as u64 {
-            let (ino, refill) = p.take();
-            assert_eq!(ino, Some(100 + i));
-            refills += u32::from(refill);
-        }
-        assert_eq!(refills, 1, "told once when fewer than LOW were left");
-        assert_eq!(p.take(), (None, false));
-        p.refilled(None);
-        assert_eq!(p.take(), (None, true), "a failed refill is asked again");
-        p.refilled(Some(10_000..10_010));
-        p.refilled(Some(20_000..20_010));
-        p.refilled(Some(30_000..30_010));
-        assert_eq!(p.ranges.len(), 2, "only the master's last two are kept");
-        assert_eq!(p.take().0, Some(20_000));
-    }
-}
-
 async fn flush_loop(mc: MasterClient, on_fail: Arc<OnFail>) {
     let d = mc.deferred().clone();
     loop {
@@ -342,4 +312,34 @@ fn fail(op: &NsOp, e: &ClientError, on_fail: &OnFail) {
         ),
     }
     on_fail(op, e);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One refill at a time, decided under the pool's lock: however many callers find
+    /// the pool low, one is told to refill until the reservation lands.
+    #[test]
+    fn one_refill_at_a_time() {
+        let mut p = InoPool::default();
+        assert_eq!(p.take(), (None, true), "empty: the first caller refills");
+        assert_eq!(p.take(), (None, false), "the refill is on its way");
+        p.refilled(Some(100..100 + RESERVE as u64));
+        let mut refills = 0;
+        for i in 0..RESERVE as u64 {
+            let (ino, refill) = p.take();
+            assert_eq!(ino, Some(100 + i));
+            refills += u32::from(refill);
+        }
+        assert_eq!(refills, 1, "told once when fewer than LOW were left");
+        assert_eq!(p.take(), (None, false));
+        p.refilled(None);
+        assert_eq!(p.take(), (None, true), "a failed refill is asked again");
+        p.refilled(Some(10_000..10_010));
+        p.refilled(Some(20_000..20_010));
+        p.refilled(Some(30_000..30_010));
+        assert_eq!(p.ranges.len(), 2, "only the master's last two are kept");
+        assert_eq!(p.take().0, Some(20_000));
+    }
 }
