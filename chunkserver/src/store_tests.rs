@@ -195,3 +195,47 @@ fn sha_cache_invalidated_by_write_and_install() {
         Err(E::StaleVersion { .. })
     ));
 }
+
+/// The used-bytes sum follows every change of a replica's length: writes that extend
+/// (and ones that do not), truncates both ways, installs (new and replacing), deletes,
+/// quarantines, and a reopen.
+#[test]
+fn used_bytes_follows_every_length_change() {
+    let t = tempfile::tempdir().unwrap();
+    let s = open(t.path());
+    let total = |s: &Store| s.report().iter().map(|r| r.length).sum::<u64>();
+    s.create(1, 1).unwrap();
+    s.create(2, 1).unwrap();
+    let (c1, c2) = (s.get(1).unwrap(), s.get(2).unwrap());
+    s.write(&c1, 1, 0, &pattern(1000, 1)).unwrap();
+    s.write(&c1, 1, 10, &pattern(10, 2)).unwrap(); // inside: no growth
+    s.write(&c2, 1, B, &pattern(5, 3)).unwrap(); // past the end: a gap of zeros
+    assert_eq!(s.used_bytes(), 1000 + B + 5);
+    s.truncate(&c2, 1, 7).unwrap();
+    assert_eq!(s.used_bytes(), 1007);
+    s.truncate(&c1, 1, 3 * B).unwrap();
+    assert_eq!(s.used_bytes(), 3 * B + 7);
+    let data = pattern(BLOCK + 3, 7);
+    let mut crcs = CrcBuilder::default();
+    crcs.update(&data);
+    let crcs = crcs.finish();
+    let sha = {
+        let mut b = ShaBuilder::default();
+        b.update(&data);
+        b.finish()
+    };
+    for (id, v) in [(1, 2), (3, 1)] {
+        let tmp = s.temp_path(id, v);
+        std::fs::write(&tmp, &data).unwrap();
+        s.install(id, v, &tmp, data.len() as u64, &crcs, sha)
+            .unwrap();
+    }
+    assert_eq!(s.used_bytes(), 2 * (B + 3) + 7);
+    assert_eq!(s.used_bytes(), total(&s));
+    assert!(s.delete(2, None).unwrap());
+    s.quarantine(3, 1).unwrap();
+    assert_eq!(s.used_bytes(), B + 3);
+    assert_eq!(s.used_bytes(), total(&s));
+    drop(s);
+    assert_eq!(open(t.path()).used_bytes(), B + 3);
+}

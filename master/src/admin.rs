@@ -7,7 +7,7 @@ use crate::sm::{self, Op};
 use crate::state::Master;
 use ferrofs_proto::admin::*;
 use ferrofs_proto::namespace::{FileKind, ReaddirReq};
-use ferrofs_proto::{ErrorCode, Ino};
+use ferrofs_proto::{ChunkId, ErrorCode, Ino};
 
 /// Why chunks below goal are not being healed, in words: too few servers to place the
 /// copies on, or no replica left to copy from.
@@ -26,7 +26,7 @@ fn health_warnings(cl: &crate::views::Cluster, l: crate::chunks::Liveness) -> Ve
         .count();
     let mut stuck: std::collections::BTreeMap<u8, u64> = Default::default();
     let mut missing = 0u64;
-    for c in cl.chunks.chunks.values().filter(|c| !c.allocating) {
+    for c in cl.chunks.values().filter(|c| !c.allocating) {
         let present = cl.chunks.present(c, &cl.reg, l);
         if present == 0 {
             missing += 1;
@@ -113,7 +113,7 @@ impl Master {
             let l = self.liveness();
             let cl = self.cluster();
             for (index, id) in refs {
-                let (version, replicas, live) = match cl.chunks.chunks.get(&id) {
+                let (version, replicas, live) = match cl.chunks.get(&id) {
                     Some(c) => {
                         let reps: Vec<String> = c.current().cloned().collect();
                         let live = reps
@@ -146,12 +146,13 @@ impl Master {
     pub fn under_replicated_list(&self) -> Vec<UnderReplicatedChunk> {
         let l = self.liveness();
         let cl = self.cluster();
+        let all: Vec<ChunkId> = cl.chunks.ids().collect();
         cl.chunks
-            .under_replicated(&cl.reg, l)
+            .under_replicated(&all, &cl.reg, l)
             .into_iter()
             .take(10_000)
             .filter_map(|(id, u)| {
-                let c = cl.chunks.chunks.get(&id)?;
+                let c = cl.chunks.get(&id)?;
                 Some(UnderReplicatedChunk {
                     id,
                     ino: c.ino,

@@ -87,7 +87,7 @@ impl Master {
                 .iter()
                 .copied()
                 .find(|id| {
-                    cl.chunks.chunks.get(id).is_some_and(|c| {
+                    cl.chunks.get(id).is_some_and(|c| {
                         c.replicas.get(&from) == Some(&c.version)
                             && !c.replicas.contains_key(&to)
                             && !cl.copies.contains_key(id)
@@ -101,7 +101,7 @@ impl Master {
                             )
                     })
                 })
-                .map(|id| (id, cl.chunks.chunks[&id].version))
+                .map(|id| (id, cl.chunks.get(&id).expect("filtered above").version))
         });
         let Some((id, version)) = candidate else {
             return 0;
@@ -117,7 +117,7 @@ impl Master {
                 target,
             },
         );
-        if let Some(c) = cl.chunks.chunks.get_mut(&id) {
+        if let Some(c) = cl.chunks.get_mut(&id) {
             c.copied = true;
         }
         cl.copies.entry(id).or_default().push(CopyJob {

@@ -7,7 +7,8 @@ use crate::sm::LeaseRec;
 use ferrofs_proto::admin::ChunkHealth;
 use ferrofs_proto::namespace::ReplicaLoc;
 use ferrofs_proto::{ChunkId, CsId, Ino, Version};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -76,9 +77,33 @@ pub struct Urgency {
     pub missing_copies: u32,
 }
 
-#[derive(Debug, Default)]
+/// Every chunk the master knows. Mutable access goes through methods that note the
+/// chunk as changed, so the re-replication pass can look at what changed since its last
+/// pass instead of at every chunk (`crate::scan`).
+#[derive(Debug)]
 pub struct ChunkTable {
-    pub chunks: HashMap<ChunkId, ChunkState>,
+    chunks: HashMap<ChunkId, ChunkState>,
+    /// Chunks mutably accessed since the last `take_changed`.
+    changed: HashSet<ChunkId>,
+    /// Every chunk may have changed (a new table, a leader's reset).
+    all_changed: bool,
+}
+
+impl Default for ChunkTable {
+    fn default() -> ChunkTable {
+        ChunkTable {
+            chunks: HashMap::new(),
+            changed: HashSet::new(),
+            all_changed: true,
+        }
+    }
+}
+
+/// What changed in the table since the last look.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Changed {
+    All,
+    Some(HashSet<ChunkId>),
 }
 
 /// Liveness parameters used to classify replicas.
@@ -89,6 +114,72 @@ pub struct Liveness {
 }
 
 impl ChunkTable {
+    pub fn len(&self) -> usize {
+        self.chunks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    pub fn get(&self, id: &ChunkId) -> Option<&ChunkState> {
+        self.chunks.get(id)
+    }
+
+    pub fn contains(&self, id: &ChunkId) -> bool {
+        self.chunks.contains_key(id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&ChunkId, &ChunkState)> {
+        self.chunks.iter()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &ChunkState> {
+        self.chunks.values()
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = ChunkId> + '_ {
+        self.chunks.keys().copied()
+    }
+
+    /// The chunk, to change: it is noted as changed.
+    pub fn get_mut(&mut self, id: &ChunkId) -> Option<&mut ChunkState> {
+        let c = self.chunks.get_mut(id)?;
+        self.changed.insert(*id);
+        Some(c)
+    }
+
+    pub fn entry(&mut self, id: ChunkId) -> Entry<'_, ChunkId, ChunkState> {
+        self.changed.insert(id);
+        self.chunks.entry(id)
+    }
+
+    pub fn insert(&mut self, id: ChunkId, c: ChunkState) {
+        self.changed.insert(id);
+        self.chunks.insert(id, c);
+    }
+
+    pub fn remove(&mut self, id: &ChunkId) -> Option<ChunkState> {
+        self.changed.remove(id);
+        self.chunks.remove(id)
+    }
+
+    /// Every chunk, to change: all are noted as changed.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&ChunkId, &mut ChunkState)> {
+        self.all_changed = true;
+        self.changed.clear();
+        self.chunks.iter_mut()
+    }
+
+    /// What changed since the last call (and start noting afresh).
+    pub fn take_changed(&mut self) -> Changed {
+        if std::mem::take(&mut self.all_changed) {
+            self.changed.clear();
+            return Changed::All;
+        }
+        Changed::Some(std::mem::take(&mut self.changed))
+    }
+
     /// Replicas that count toward the goal (current version, on a server that counts;
     /// not on a decommissioning server, whose copies must move).
     pub fn counted(&self, c: &ChunkState, reg: &Registry, l: Liveness) -> u32 {
@@ -136,12 +227,17 @@ impl ChunkTable {
         h
     }
 
-    /// Chunks below goal with at least one live replica, most urgent first.
-    pub fn under_replicated(&self, reg: &Registry, l: Liveness) -> Vec<(ChunkId, Urgency)> {
-        let mut v: Vec<(ChunkId, Urgency)> = self
-            .chunks
+    /// Chunks among `ids` below goal, most urgent first.
+    pub fn under_replicated(
+        &self,
+        ids: &[ChunkId],
+        reg: &Registry,
+        l: Liveness,
+    ) -> Vec<(ChunkId, Urgency)> {
+        let mut v: Vec<(ChunkId, Urgency)> = ids
             .iter()
-            .filter_map(|(id, c)| {
+            .filter_map(|id| {
+                let c = self.chunks.get(id)?;
                 let live = self.counted(c, reg, l);
                 let goal = u32::from(c.goal);
                 (live < goal && !c.allocating).then(|| {
@@ -209,17 +305,20 @@ mod tests {
             reg.servers.insert(id.into(), server(id, alive));
         }
         let mut t = ChunkTable::default();
-        t.chunks
-            .insert(1, chunk(3, &[("a", 1), ("b", 1), ("c", 1)], 1)); // 2 live
-        t.chunks
-            .insert(2, chunk(3, &[("a", 1), ("c", 1), ("d", 1)], 1)); // 1 live
-        t.chunks.insert(3, chunk(3, &[("a", 1), ("b", 1)], 1)); // 2 live
-        t.chunks.insert(4, chunk(2, &[("a", 1), ("b", 1)], 1)); // healthy
+        t.insert(1, chunk(3, &[("a", 1), ("b", 1), ("c", 1)], 1)); // 2 live
+        t.insert(2, chunk(3, &[("a", 1), ("c", 1), ("d", 1)], 1)); // 1 live
+        t.insert(3, chunk(3, &[("a", 1), ("b", 1)], 1)); // 2 live
+        t.insert(4, chunk(2, &[("a", 1), ("b", 1)], 1)); // healthy
         let l = Liveness {
             dead: Duration::from_secs(10),
             window: Duration::from_secs(0),
         };
-        let order: Vec<ChunkId> = t.under_replicated(&reg, l).iter().map(|x| x.0).collect();
+        let all: Vec<ChunkId> = t.ids().collect();
+        let order: Vec<ChunkId> = t
+            .under_replicated(&all, &reg, l)
+            .iter()
+            .map(|x| x.0)
+            .collect();
         assert_eq!(order, vec![2, 1, 3]);
         let h = t.health(&reg, l);
         assert_eq!((h.under_replicated, h.endangered, h.healthy), (3, 1, 1));
@@ -232,8 +331,7 @@ mod tests {
             reg.servers.insert(id.into(), server(id, true));
         }
         let mut t = ChunkTable::default();
-        t.chunks
-            .insert(1, chunk(3, &[("a", 2), ("b", 2), ("c", 1)], 2));
+        t.insert(1, chunk(3, &[("a", 2), ("b", 2), ("c", 1)], 2));
         let l = Liveness {
             dead: Duration::from_secs(10),
             window: Duration::from_secs(0),
@@ -251,7 +349,7 @@ mod tests {
         reg.servers.insert("m".into(), m);
         reg.servers.insert("a".into(), server("a", true));
         let mut t = ChunkTable::default();
-        t.chunks.insert(1, chunk(2, &[("a", 1), ("m", 1)], 1));
+        t.insert(1, chunk(2, &[("a", 1), ("m", 1)], 1));
         let l = Liveness {
             dead: Duration::from_secs(10),
             window: Duration::from_secs(60),

@@ -45,7 +45,7 @@ impl Master {
                 // Its presence poll may have come in first.
                 server.presence = p.presence;
                 for id in &p.chunks {
-                    if let Some(c) = cl.chunks.chunks.get_mut(id) {
+                    if let Some(c) = cl.chunks.get_mut(id) {
                         c.replicas.remove(&req.id);
                     }
                 }
@@ -105,7 +105,7 @@ impl Master {
                 s.chunks.remove(id);
             }
             for id in req.removed.iter().chain(req.corrupt.iter()) {
-                if let Some(c) = cl.chunks.chunks.get_mut(id) {
+                if let Some(c) = cl.chunks.get_mut(id) {
                     // A writer under a lease naming it finds out at its next write and
                     // asks for a lease without it (a bump): the lease itself lasts, so
                     // nothing copies the chunk while it may be written.
@@ -203,7 +203,7 @@ fn reconcile(
     r: &ChunkReport,
     leader: bool,
 ) -> Option<(ChunkId, Version)> {
-    let Some(c) = cl.chunks.chunks.get_mut(&r.chunk_id) else {
+    let Some(c) = cl.chunks.get_mut(&r.chunk_id) else {
         if leader {
             // Not in the namespace: a deleted file's chunk or an orphan of a failed
             // create.

@@ -140,7 +140,7 @@ async fn take_up(m: &Arc<Master>) {
             s.full_report = false;
             s.commands.clear();
         }
-        for c in cl.chunks.chunks.values_mut() {
+        for c in cl.chunks.iter_mut().map(|(_, c)| c) {
             c.copied = true;
             c.bumping = None;
         }

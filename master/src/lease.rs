@@ -71,7 +71,7 @@ impl Master {
         let chunks = found
             .into_iter()
             .map(|(index, id)| {
-                let (version, replicas) = match cl.chunks.chunks.get(&id) {
+                let (version, replicas) = match cl.chunks.get(&id) {
                     Some(c) => (
                         c.version,
                         cl.chunks.readable(c, &cl.reg, self.cfg.dead_timeout),
@@ -250,7 +250,7 @@ impl Master {
             let mut st = ChunkState::recorded(req.ino, req.index, 1, goal);
             st.allocating = true;
             st.copied = false;
-            cl.chunks.chunks.insert(id, st);
+            cl.chunks.insert(id, st);
             chosen
                 .iter()
                 .filter_map(|c| {
@@ -291,7 +291,7 @@ impl Master {
             })
             .collect();
         if ok.is_empty() {
-            self.cluster().chunks.chunks.remove(&id);
+            self.cluster().chunks.remove(&id);
             // Servers refusing for lack of space is a full cluster, not a missing one.
             if results_all_no_space {
                 return Err(err(
@@ -312,7 +312,7 @@ impl Master {
             match self.bump_until_all_answer(id, ok, 1).await {
                 Some((o, v)) => (ok, version) = (o, v),
                 None => {
-                    self.cluster().chunks.chunks.remove(&id);
+                    self.cluster().chunks.remove(&id);
                     return Err(err(
                         ErrorCode::NoChunkservers,
                         "could not create the chunk on any chunkserver",
@@ -353,8 +353,8 @@ impl Master {
 
     fn forget_allocation(&self, id: ChunkId, replicas: &[ReplicaLoc]) {
         let mut cl = self.cluster();
-        if cl.chunks.chunks.get(&id).is_some_and(|c| c.allocating) {
-            cl.chunks.chunks.remove(&id);
+        if cl.chunks.get(&id).is_some_and(|c| c.allocating) {
+            cl.chunks.remove(&id);
         }
         for r in replicas {
             cl.reg.push_command(
@@ -371,7 +371,7 @@ impl Master {
         let now_ms = db::now_ms();
         let plan = {
             let cl = self.cluster();
-            let c = cl.chunks.chunks.get(&id).ok_or_else(|| {
+            let c = cl.chunks.get(&id).ok_or_else(|| {
                 err(
                     ErrorCode::Internal,
                     format!("chunk {id} missing from table"),
@@ -440,7 +440,7 @@ impl Master {
             Plan::Held(rec) => return self.make_lease(id, &rec, req.holder),
             Plan::Keep { version, replicas } => (version, version, replicas),
             Plan::Bump { from, holders } => {
-                if let Some(c) = self.cluster().chunks.chunks.get_mut(&id) {
+                if let Some(c) = self.cluster().chunks.get_mut(&id) {
                     c.bumping = Some(from);
                 }
                 let bumped = self.bump_until_all_answer(id, holders, from).await;
@@ -483,7 +483,7 @@ impl Master {
     }
 
     fn end_bump(&self, id: ChunkId) {
-        if let Some(c) = self.cluster().chunks.chunks.get_mut(&id) {
+        if let Some(c) = self.cluster().chunks.get_mut(&id) {
             c.bumping = None;
         }
     }
@@ -493,7 +493,7 @@ impl Master {
     /// it waits in the command queue while the holder is unreachable.
     fn delete_stale(&self, id: ChunkId, version: Version) {
         let mut cl = self.cluster();
-        let Some(c) = cl.chunks.chunks.get_mut(&id) else {
+        let Some(c) = cl.chunks.get_mut(&id) else {
             return;
         };
         let stale: Vec<(String, Version)> = c

@@ -26,6 +26,7 @@ pub mod prober;
 pub mod raft;
 pub mod registry;
 pub mod rereplication;
+mod scan;
 pub mod sm;
 mod spread;
 pub mod state;

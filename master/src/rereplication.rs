@@ -74,11 +74,10 @@ impl Master {
         if cl.safe_mode {
             let reported = cl
                 .chunks
-                .chunks
                 .values()
                 .filter(|c| !c.replicas.is_empty())
                 .count();
-            let all = cl.chunks.chunks.len();
+            let all = cl.chunks.len();
             // Every server alive has sent this leader its full report.
             let full = cl
                 .reg
@@ -92,6 +91,7 @@ impl Master {
                 && leading_for >= self.cfg.heartbeat_interval * 3;
             if waited || settled {
                 cl.safe_mode = false;
+                cl.scan.look_at_all();
                 tracing::info!(reported, all, "leaving safe mode");
             } else {
                 return (
@@ -104,22 +104,45 @@ impl Master {
         // has since been declared dead: no report will ever end them, and until then
         // they hold the chunk and the servers' copy slots. (A server that dies right
         // after it was picked can be either, as it still looked alive.)
-        let Cluster { copies, reg, .. } = &mut *cl;
-        copies.retain(|_, jobs| {
+        let Cluster {
+            copies,
+            reg,
+            chunks,
+            scan,
+            ..
+        } = &mut *cl;
+        let mut ended = vec![];
+        copies.retain(|id, jobs| {
+            let before = jobs.len();
             jobs.retain(|j| {
                 j.started.elapsed() < COPY_TIMEOUT
                     && reg.is_alive(&j.source, l.dead)
                     && reg.is_alive(&j.target, l.dead)
             });
+            if jobs.len() < before {
+                ended.push(*id);
+            }
             !jobs.is_empty()
         });
+        // The chunks to look at: what changed, what still needed work, and chunks whose
+        // copies were just given up on (see `crate::scan`).
+        let (mut ids, full) = scan.begin(chunks, reg, l);
+        if !full {
+            ids.extend(ended);
+            ids.sort_unstable();
+            ids.dedup();
+        }
         let mut busy: HashMap<CsId, u32> = HashMap::new();
         for j in cl.copies.values().flatten() {
             *busy.entry(j.source.clone()).or_default() += 1;
             *busy.entry(j.target.clone()).or_default() += 1;
         }
-        let under = cl.chunks.under_replicated(&cl.reg, l);
+        let under = cl.chunks.under_replicated(&ids, &cl.reg, l);
         let queued = under.len();
+        // Below goal: looked at again until it is not (copies end with a report).
+        for (id, _) in &under {
+            cl.scan.keep(*id);
+        }
         let mut started = 0;
         let limit = self.cfg.max_copies_per_server;
         let cands = cl.reg.candidates(l.dead, self.chunk_size());
@@ -127,7 +150,7 @@ impl Master {
             if urgency.live == 0 && !has_any_source(&cl, *id, l.dead) {
                 continue; // missing: nothing to copy from
             }
-            let Some(c) = cl.chunks.chunks.get(id) else {
+            let Some(c) = cl.chunks.get(id) else {
                 continue;
             };
             if c.leased() {
@@ -191,7 +214,7 @@ impl Master {
                 );
                 *busy.entry(source.clone()).or_default() += 1;
                 *busy.entry(target.clone()).or_default() += 1;
-                if let Some(c) = cl.chunks.chunks.get_mut(id) {
+                if let Some(c) = cl.chunks.get_mut(id) {
                     c.copied = true;
                 }
                 cl.copies.entry(*id).or_default().push(CopyJob {
@@ -202,9 +225,9 @@ impl Master {
                 started += 1;
             }
         }
-        let trimmed = self.trim_surplus(&mut cl);
+        let trimmed = self.trim_surplus(&mut cl, &ids);
         let moved = self.balance_step(&mut cl, queued);
-        let spread = self.spread_step(&mut cl, queued);
+        let spread = self.spread_step(&mut cl, queued, &ids);
         let in_flight: usize = cl.copies.values().map(|v| v.len()).sum();
         cl.progress.queued = queued as u64;
         cl.progress.in_flight = in_flight as u64;
@@ -225,14 +248,15 @@ impl Master {
     }
 
     /// Delete replicas beyond the goal, and replicas on decommissioning servers once the
-    /// chunk is at goal elsewhere.
-    fn trim_surplus(&self, cl: &mut Cluster) -> usize {
+    /// chunk is at goal elsewhere (among the chunks `ids`).
+    fn trim_surplus(&self, cl: &mut Cluster, ids: &[ChunkId]) -> usize {
         let l = self.liveness();
         let mut deletes: Vec<(ChunkId, CsId, u64)> = vec![];
-        for (id, c) in &cl.chunks.chunks {
-            if cl.copies.contains_key(id) || c.leased() || c.bumping.is_some() {
+        let mut later = vec![];
+        for id in ids {
+            let Some(c) = cl.chunks.get(id) else {
                 continue;
-            }
+            };
             let counted = cl.chunks.counted(c, &cl.reg, l);
             let goal = u32::from(c.goal);
             // Decommissioning holders go first once the goal is met without them.
@@ -240,6 +264,14 @@ impl Master {
                 .current()
                 .filter(|s| cl.reg.servers.get(*s).is_some_and(|x| x.decommission))
                 .collect();
+            if counted < goal || counted == goal && decom.is_empty() {
+                continue;
+            }
+            if cl.copies.contains_key(id) || c.leased() || c.bumping.is_some() {
+                // A copy's end, a bump's end are changes; a lease's expiry is not.
+                later.push(*id);
+                continue;
+            }
             if counted >= goal {
                 for s in decom.drain(..) {
                     if cl.reg.is_alive(s, l.dead) {
@@ -273,9 +305,12 @@ impl Master {
                 }
             }
         }
+        for id in later {
+            cl.scan.keep(id);
+        }
         for (id, s, v) in &deletes {
             cl.prefer_trim.remove(id);
-            if let Some(c) = cl.chunks.chunks.get_mut(id) {
+            if let Some(c) = cl.chunks.get_mut(id) {
                 c.replicas.remove(s);
             }
             if let Some(srv) = cl.reg.servers.get_mut(s) {
@@ -303,7 +338,6 @@ fn fullness(cl: &Cluster, id: &str) -> f64 {
 
 fn has_any_source(cl: &Cluster, id: ChunkId, dead: Duration) -> bool {
     cl.chunks
-        .chunks
         .get(&id)
         .is_some_and(|c| c.current().any(|s| cl.reg.is_alive(s, dead)))
 }

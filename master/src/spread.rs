@@ -15,26 +15,39 @@ use std::time::Instant;
 
 impl Master {
     /// One spread step (called from the re-replication pass). Returns copies started.
-    pub(crate) fn spread_step(&self, cl: &mut Cluster, queued: usize) -> usize {
+    /// Looks at the chunks `ids`; those it could not look at yet are kept for the next
+    /// pass (`crate::scan`).
+    pub(crate) fn spread_step(&self, cl: &mut Cluster, queued: usize, ids: &[ChunkId]) -> usize {
         let l = self.liveness();
-        if queued > 0 || cl.safe_mode {
+        let cands = cl.reg.candidates(l.dead, self.chunk_size());
+        // With one rack there is nothing to spread to; a second rack's arrival changes
+        // the servers' standing, and the next pass looks at every chunk.
+        if placement::distinct(cands.iter().map(|c| c.rack.as_str())) < 2 {
             return 0;
         }
         let limit = self.cfg.max_copies_per_server as usize;
         let in_flight: usize = cl.copies.values().map(|v| v.len()).sum();
-        if in_flight >= limit {
-            return 0;
-        }
-        let cands = cl.reg.candidates(l.dead, self.chunk_size());
-        if placement::distinct(cands.iter().map(|c| c.rack.as_str())) < 2 {
+        if queued > 0 || cl.safe_mode || in_flight >= limit {
+            for id in ids {
+                cl.scan.keep(*id);
+            }
             return 0;
         }
         let mut todo: Vec<(ChunkId, u64, Vec<String>)> = vec![];
-        for (id, c) in &cl.chunks.chunks {
+        let mut later = vec![];
+        for (n, id) in ids.iter().enumerate() {
             if todo.len() + in_flight >= limit {
+                later.extend_from_slice(&ids[n..]);
                 break;
             }
-            if cl.copies.contains_key(id) || c.leased() || c.bumping.is_some() {
+            let Some(c) = cl.chunks.get(id) else {
+                continue;
+            };
+            if cl.copies.contains_key(id) || c.bumping.is_some() {
+                continue;
+            }
+            if c.leased() {
+                later.push(*id);
                 continue;
             }
             if cl.chunks.counted(c, &cl.reg, l) < u32::from(c.goal) {
@@ -50,9 +63,12 @@ impl Master {
                 todo.push((*id, c.version, holders));
             }
         }
+        for id in later {
+            cl.scan.keep(id);
+        }
         let mut started = 0;
         for (id, version, holders) in todo {
-            let Some(c) = cl.chunks.chunks.get(&id) else {
+            let Some(c) = cl.chunks.get(&id) else {
                 continue;
             };
             let exclude: Vec<String> = c.replicas.keys().cloned().collect();
@@ -76,7 +92,7 @@ impl Master {
                     target: tloc,
                 },
             );
-            if let Some(c) = cl.chunks.chunks.get_mut(&id) {
+            if let Some(c) = cl.chunks.get_mut(&id) {
                 c.copied = true;
             }
             tracing::info!(chunk = id, from = %source, to = %target, "copying to a second rack");

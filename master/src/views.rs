@@ -9,6 +9,7 @@ use crate::changes::ChangeFeed;
 use crate::chunks::{ChunkState, ChunkTable};
 use crate::db::{self, Db};
 use crate::registry::Registry;
+use crate::scan::Scan;
 use crate::sm::{ChunkRec, Effect, InodeRec, LeaseRec, ServerModeRec};
 use ferrofs_proto::admin::RereplicationProgress;
 use ferrofs_proto::heartbeat::Command;
@@ -51,6 +52,8 @@ pub struct Cluster {
     pub modes: HashMap<CsId, ServerModeRec>,
     /// Reports of chunks not (yet) in the table, kept by followers.
     pub early: HashMap<ChunkId, Vec<EarlyReport>>,
+    /// Which chunks the re-replication pass looks at next.
+    pub scan: Scan,
 }
 
 impl Cluster {
@@ -129,7 +132,7 @@ impl Views {
                     g
                 }
             };
-            table.chunks.insert(
+            table.insert(
                 id,
                 ChunkState::recorded(rec.ino, rec.index, rec.version, goal),
             );
@@ -140,7 +143,7 @@ impl Views {
             let Ok(lease) = db::decode::<LeaseRec>(&v) else {
                 continue;
             };
-            if let Some(c) = table.chunks.get_mut(&db::be_u64(&k[1..])) {
+            if let Some(c) = table.get_mut(&db::be_u64(&k[1..])) {
                 c.lease = Some(lease);
                 leased += 1;
             }
@@ -151,11 +154,11 @@ impl Views {
             let cs = String::from_utf8_lossy(&k[1..]).into_owned();
             modes.insert(cs, db::decode::<ServerModeRec>(&v)?);
         }
-        tracing::info!(chunks = table.chunks.len(), leased, "loaded chunk table");
+        tracing::info!(chunks = table.len(), leased, "loaded chunk table");
         let mut cl = self.cluster.lock();
         // Replica locations are soft state: keep what chunkservers reported.
-        for (id, c) in table.chunks.iter_mut() {
-            if let Some(old) = cl.chunks.chunks.get(id) {
+        for (id, c) in table.iter_mut() {
+            if let Some(old) = cl.chunks.get(id) {
                 c.replicas = old.replicas.clone();
                 c.length = old.length;
             }
@@ -195,7 +198,6 @@ impl Views {
                     let early = cl.early.remove(&chunk).unwrap_or_default();
                     let c = cl
                         .chunks
-                        .chunks
                         .entry(chunk)
                         .or_insert_with(|| ChunkState::recorded(ino, index, version, goal));
                     c.allocating = false;
@@ -220,7 +222,7 @@ impl Views {
                     lease,
                 } => {
                     let mut cl = self.cluster.lock();
-                    if let Some(c) = cl.chunks.chunks.get_mut(&chunk) {
+                    if let Some(c) = cl.chunks.get_mut(&chunk) {
                         c.version = c.version.max(version);
                         for r in replicas {
                             c.replicas.insert(r, version);
@@ -230,7 +232,7 @@ impl Views {
                     }
                 }
                 Effect::LeaseChanged { chunk, lease } => {
-                    if let Some(c) = self.cluster.lock().chunks.chunks.get_mut(&chunk) {
+                    if let Some(c) = self.cluster.lock().chunks.get_mut(&chunk) {
                         c.lease = lease;
                     }
                 }
@@ -238,7 +240,7 @@ impl Views {
                     let mut cl = self.cluster.lock();
                     for id in &ids {
                         cl.early.remove(id);
-                        if let Some(c) = cl.chunks.chunks.remove(id) {
+                        if let Some(c) = cl.chunks.remove(id) {
                             cl.copies.remove(id);
                             if leader {
                                 for holder in c.replicas.keys() {
@@ -257,7 +259,7 @@ impl Views {
                 Effect::GoalChanged { chunks, goal } => {
                     let mut cl = self.cluster.lock();
                     for id in chunks {
-                        if let Some(c) = cl.chunks.chunks.get_mut(&id) {
+                        if let Some(c) = cl.chunks.get_mut(&id) {
                             c.goal = goal;
                         }
                     }
