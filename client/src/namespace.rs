@@ -83,7 +83,14 @@ impl Client {
         let mut out = vec![];
         let mut after = None;
         loop {
-            let r = self.readdir(ino, after.clone(), 1000).await?;
+            // Whole pages: a listing of 10,000 entries is one call, not ten.
+            let r = self
+                .readdir(
+                    ino,
+                    after.clone(),
+                    ferrofs_proto::namespace::READDIR_MAX_LIMIT,
+                )
+                .await?;
             after = r.entries.last().map(|e| e.name.clone());
             out.extend(r.entries);
             if !r.more {

@@ -132,7 +132,9 @@ impl Master {
             }
             None => prefix.clone(),
         };
-        let limit = req.limit.clamp(1, 10_000) as usize;
+        let limit = req
+            .limit
+            .clamp(1, ferrofs_proto::namespace::READDIR_MAX_LIMIT) as usize;
         let mut names = vec![];
         let mut keys = vec![];
         let mut more = false;

@@ -358,6 +358,9 @@ pub struct LinkReq {
     pub new_name: String,
 }
 
+/// Most entries one READDIR page holds (a larger `limit` is served as this).
+pub const READDIR_MAX_LIMIT: u32 = 10_000;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReaddirReq {
     pub ino: Ino,
