@@ -262,13 +262,14 @@ impl ChunkTable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::registry::Server;
     use std::collections::HashSet;
     use std::time::Instant;
 
-    fn server(id: &str, alive: bool) -> Server {
+    /// A registered server, heartbeating now or long dead.
+    pub(crate) fn server(id: &str, alive: bool) -> Server {
         Server {
             id: id.into(),
             rack: "default".into(),

@@ -94,11 +94,6 @@ impl Scan {
     pub fn look_at_all(&mut self) {
         self.full_next = true;
     }
-
-    /// Chunks waiting to be looked at again.
-    pub fn kept(&self) -> usize {
-        self.keep.len()
-    }
 }
 
 #[cfg(test)]
@@ -108,23 +103,7 @@ mod tests {
     use crate::registry::Server;
 
     fn server(id: &str) -> Server {
-        Server {
-            id: id.into(),
-            rack: "default".into(),
-            addr: format!("{id}:1"),
-            capacity_bytes: 100,
-            used_bytes: 0,
-            last_heartbeat: Instant::now(),
-            copies_in_flight: 0,
-            chunks: Default::default(),
-            commands: vec![],
-            recent_allocs: 0,
-            maintenance: false,
-            maintenance_since: None,
-            decommission: false,
-            presence: Default::default(),
-            full_report: true,
-        }
+        crate::chunks::tests::server(id, true)
     }
 
     fn l() -> Liveness {
