@@ -142,20 +142,34 @@ impl ChunkTable {
         self.chunks.keys().copied()
     }
 
+    /// Note `id` as changed. Once most chunks are (a follower notes every change and
+    /// nobody takes them until it leads), everything is: the set stops growing.
+    fn note(&mut self, id: ChunkId) {
+        if self.all_changed {
+            return;
+        }
+        self.changed.insert(id);
+        if self.changed.len() > self.chunks.len() / 2 + 1024 {
+            self.all_changed = true;
+            self.changed.clear();
+        }
+    }
+
     /// The chunk, to change: it is noted as changed.
     pub fn get_mut(&mut self, id: &ChunkId) -> Option<&mut ChunkState> {
-        let c = self.chunks.get_mut(id)?;
-        self.changed.insert(*id);
-        Some(c)
+        if self.chunks.contains_key(id) {
+            self.note(*id);
+        }
+        self.chunks.get_mut(id)
     }
 
     pub fn entry(&mut self, id: ChunkId) -> Entry<'_, ChunkId, ChunkState> {
-        self.changed.insert(id);
+        self.note(id);
         self.chunks.entry(id)
     }
 
     pub fn insert(&mut self, id: ChunkId, c: ChunkState) {
-        self.changed.insert(id);
+        self.note(id);
         self.chunks.insert(id, c);
     }
 

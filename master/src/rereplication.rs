@@ -260,7 +260,7 @@ impl Master {
             let counted = cl.chunks.counted(c, &cl.reg, l);
             let goal = u32::from(c.goal);
             // Decommissioning holders go first once the goal is met without them.
-            let mut decom: Vec<&CsId> = c
+            let decom: Vec<&CsId> = c
                 .current()
                 .filter(|s| cl.reg.servers.get(*s).is_some_and(|x| x.decommission))
                 .collect();
@@ -272,11 +272,9 @@ impl Master {
                 later.push(*id);
                 continue;
             }
-            if counted >= goal {
-                for s in decom.drain(..) {
-                    if cl.reg.is_alive(s, l.dead) {
-                        deletes.push((*id, s.clone(), c.version));
-                    }
+            for s in decom {
+                if cl.reg.is_alive(s, l.dead) {
+                    deletes.push((*id, s.clone(), c.version));
                 }
             }
             if counted > goal {
