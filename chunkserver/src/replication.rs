@@ -1,7 +1,8 @@
 //! Whole-replica copies between chunkservers, ordered by the master: sending a local
-//! replica (CRC-verified as it is read; its SHA-256 declared up front if known, else its
-//! block CRC32Cs sent after the bytes) and receiving one into a temp file that only
-//! replaces the old replica once its length and checksums match.
+//! replica (CRC-verified as it is read, its block CRC32Cs sent after the bytes and its
+//! SHA-256, if known, beside them) and receiving one into a temp file that only
+//! replaces the old replica once its length and checksums match. A received replica is
+//! fsynced by the write-back worker, as a file closed without fsync(2).
 
 use crate::checksum::{CrcBuilder, ShaBuilder};
 use crate::error::{ChunkserverError as E, IoContext, Result};
@@ -44,10 +45,11 @@ fn trailer_len(p: &ReplicaParams) -> usize {
 /// Copy the local replica of `id` at `version` to `target`.
 ///
 /// The bytes are read (CRC-verified) by a producer task a few pieces ahead of the
-/// network. If the replica's SHA-256 is already known it is declared up front and the
-/// target checks the bytes against it; otherwise the producer appends the CRC32Cs of
-/// the blocks it sent (`crc_trailer`), the target checks its own against them and
-/// computes the SHA-256 itself, so each byte is hashed once per copy, not twice.
+/// network and followed by the CRC32Cs of the blocks sent (`crc_trailer`); the target
+/// checks its own against them. The replica's SHA-256 travels with it when known and is
+/// not hashed again on the way (the target's scrubber verifies it later, as this
+/// server's does): a heal costs a CRC pass per side, not a SHA-256 pass, as HDFS and
+/// MooseFS copy blocks under their CRCs alone.
 pub async fn copy_to(
     node: Arc<Node>,
     id: ChunkId,
@@ -68,15 +70,7 @@ pub async fn copy_to(
         (st.sha, st.length, st.generation)
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(SEND_AHEAD);
-    tokio::spawn(produce(
-        node.clone(),
-        c,
-        version,
-        length,
-        generation,
-        known_sha,
-        tx,
-    ));
+    tokio::spawn(produce(node.clone(), c, version, length, generation, tx));
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
@@ -85,7 +79,7 @@ pub async fn copy_to(
         length,
         sha256: known_sha.map(hex::encode).unwrap_or_default(),
         sha_trailer: false,
-        crc_trailer: known_sha.is_none(),
+        crc_trailer: true,
     };
     // Allow for slow links: the request timeout plus a second per MiB.
     let limit = node.config.request_timeout + Duration::from_secs(length >> 20);
@@ -113,7 +107,7 @@ pub async fn copy_to(
     Ok(length)
 }
 
-/// Read a replica piece by piece into `tx`, then (unless `known_sha`) the CRC32C trailer.
+/// Read a replica piece by piece into `tx`, then the CRC32C trailer.
 /// A read error, or a change of the chunk while it was read, ends the stream with an
 /// error, so the target never installs a torn copy.
 async fn produce(
@@ -122,10 +116,9 @@ async fn produce(
     version: Version,
     length: u64,
     generation: u64,
-    known_sha: Option<[u8; 32]>,
     tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
 ) {
-    let mut crcs = known_sha.is_none().then(CrcBuilder::default);
+    let mut crcs = CrcBuilder::default();
     let mut at = 0u64;
     while at < length {
         let n = (length - at).min(PIECE);
@@ -133,9 +126,7 @@ async fn produce(
         let read = node
             .blocking(move |s| {
                 let piece = s.read(&c2, version, at, n)?;
-                if let Some(h) = crcs.as_mut() {
-                    h.update(&piece);
-                }
+                crcs.update(&piece);
                 Ok((piece, crcs))
             })
             .await;
@@ -160,9 +151,6 @@ async fn produce(
             return; // the request was dropped
         }
     }
-    let Some(crcs) = crcs else {
-        return; // SHA-256 declared up front
-    };
     // The CRCs stand for the replica only if no write landed while it was read.
     let c2 = c.clone();
     let unchanged = node
@@ -209,12 +197,13 @@ pub fn spawn_copy(node: Arc<Node>, id: ChunkId, version: Version, target: Replic
     });
 }
 
-/// Temp file being filled with a received replica, with its running checksums.
+/// Temp file being filled with a received replica, with its running checksums (the
+/// SHA-256 only when the sender asks the bytes be checked against one).
 struct Incoming {
     path: PathBuf,
     file: File,
     crcs: CrcBuilder,
-    sha: ShaBuilder,
+    sha: Option<ShaBuilder>,
 }
 
 impl Incoming {
@@ -223,7 +212,9 @@ impl Incoming {
             .write_all(data)
             .ctx(|| format!("write {}", self.path.display()))?;
         self.crcs.update(data);
-        self.sha.update(data);
+        if let Some(sha) = self.sha.as_mut() {
+            sha.update(data);
+        }
         Ok(())
     }
 }
@@ -280,14 +271,18 @@ async fn receive_checked(
             "sha_trailer and crc_trailer exclude each other".into(),
         ));
     }
-    let want_sha: Option<[u8; 32]> = if p.sha_trailer || p.crc_trailer {
-        None
-    } else {
-        let sha = hex::decode(&p.sha256)
+    let parse_sha = |hex_sha: &str| -> Result<[u8; 32]> {
+        hex::decode(hex_sha)
             .ok()
             .and_then(|v| v.try_into().ok())
-            .ok_or_else(|| E::BadRequest(format!("bad sha256 {:?}", p.sha256)))?;
-        Some(sha)
+            .ok_or_else(|| E::BadRequest(format!("bad sha256 {hex_sha:?}")))
+    };
+    // With `crc_trailer` a given SHA-256 is the sender's, kept as it is; otherwise the
+    // bytes are hashed and checked against the one given up front or in the trailer.
+    let want_sha: Option<[u8; 32]> = match (p.sha_trailer, p.crc_trailer) {
+        (false, false) => Some(parse_sha(&p.sha256)?),
+        (_, true) if !p.sha256.is_empty() => Some(parse_sha(&p.sha256)?),
+        _ => None,
     };
     if let Ok(n) = node.chunk_size()
         && p.length > n
@@ -314,7 +309,7 @@ async fn receive_checked(
         path: path.clone(),
         file,
         crcs: CrcBuilder::default(),
-        sha: ShaBuilder::default(),
+        sha: (!p.crc_trailer).then(ShaBuilder::default),
     };
     let result = receive_into(node, id, p, want_sha, inc, frames).await;
     if result.is_err() {
@@ -396,33 +391,38 @@ async fn receive_into(
     let Incoming {
         path, crcs, sha, ..
     } = inc;
-    let sha = sha.finish();
     let crcs = crcs.finish();
-    if p.crc_trailer {
-        let sent = trailer
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
-        if let Some(block) = sent.zip(&crcs).position(|(s, c)| s != *c) {
-            return Err(E::BadRequest(format!(
-                "replica block {block}: CRC32C does not match the sender's"
-            )));
+    let sha = match sha {
+        None => {
+            let sent = trailer
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+            if let Some(block) = sent.zip(&crcs).position(|(s, c)| s != *c) {
+                return Err(E::BadRequest(format!(
+                    "replica block {block}: CRC32C does not match the sender's"
+                )));
+            }
+            want_sha
         }
-    } else {
-        let want_sha = match want_sha {
-            Some(s) => s,
-            None => trailer
-                .as_slice()
-                .try_into()
-                .expect("trailer length checked above"),
-        };
-        if sha != want_sha {
-            return Err(E::BadRequest(format!(
-                "replica SHA-256 {} does not match {}",
-                hex::encode(sha),
-                hex::encode(want_sha)
-            )));
+        Some(sha) => {
+            let sha = sha.finish();
+            let want_sha = match want_sha {
+                Some(s) => s,
+                None => trailer
+                    .as_slice()
+                    .try_into()
+                    .expect("trailer length checked above"),
+            };
+            if sha != want_sha {
+                return Err(E::BadRequest(format!(
+                    "replica SHA-256 {} does not match {}",
+                    hex::encode(sha),
+                    hex::encode(want_sha)
+                )));
+            }
+            Some(sha)
         }
-    }
+    };
     // Keep local writers out while the replica is swapped in.
     let existing = node.store.get(id).ok();
     let _op = match &existing {

@@ -580,6 +580,9 @@ impl Store {
 
     /// Install a fully received and verified replica from the temp file `tmp_dat`,
     /// replacing any older version. Fails with StaleVersion if a newer one is held.
+    /// `sha` is its SHA-256 if known. Like a write closed without fsync, the replica is
+    /// marked dirty and fsynced by the write-back worker within `writeback_interval`
+    /// (a `kill -9` loses nothing: the bytes are in the page cache).
     pub fn install(
         &self,
         id: ChunkId,
@@ -587,23 +590,18 @@ impl Store {
         tmp_dat: &Path,
         length: u64,
         crcs: &[u32],
-        sha: [u8; 32],
+        sha: Option<[u8; 32]>,
     ) -> Result<()> {
         let tmp_meta = self.temp_path(id, version);
         let header = Header {
             flags: 0,
             length,
-            sha: Some(sha),
+            sha,
         };
         let mut bytes = header.encode().to_vec();
         bytes.extend_from_slice(&meta::encode_crcs(crcs));
         let result = (|| {
             std::fs::write(&tmp_meta, &bytes).ctx(|| format!("write {}", tmp_meta.display()))?;
-            for p in [&tmp_meta, tmp_dat] {
-                File::open(p)
-                    .and_then(|f| f.sync_all())
-                    .ctx(|| format!("fsync {}", p.display()))?;
-            }
             let mut map = self.chunks.write();
             let existing = map.get(&id).cloned();
             let mut st_guard = existing.as_ref().map(|c| c.st.write());
@@ -627,15 +625,19 @@ impl Store {
                 }
                 st.version = version;
                 self.set_length(st, length);
-                st.sha = Some(sha);
+                st.sha = sha;
                 st.generation += 1;
             } else {
                 self.used.fetch_add(length, Ordering::AcqRel);
-                map.insert(id, Chunk::new(id, version, length, Some(sha)));
+                map.insert(id, Chunk::new(id, version, length, sha));
             }
+            // The write-back worker fsyncs the files and, as after a create, the
+            // directory (for the renames).
+            self.sub(id).created.fetch_add(1, Ordering::AcqRel);
+            self.dirty.lock().insert(id);
             drop(st_guard);
             drop(map);
-            self.sync_dir(id)
+            Ok(())
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp_meta);

@@ -183,15 +183,36 @@ fn sha_cache_invalidated_by_write_and_install() {
     std::fs::write(&tmp, &data).unwrap();
     let mut crcs = CrcBuilder::default();
     crcs.update(&data);
-    s.install(4, 3, &tmp, data.len() as u64, &crcs.finish(), sha(&data))
-        .unwrap();
+    s.take_dirty();
+    s.install(
+        4,
+        3,
+        &tmp,
+        data.len() as u64,
+        &crcs.finish(),
+        Some(sha(&data)),
+    )
+    .unwrap();
     assert!(!s.dat_path(4, 1).exists());
     assert_consistent(&s, 4, 3);
     assert_eq!(s.read(&c, 3, 0, u64::MAX).unwrap(), data);
+    // Not fsynced yet: left to the write-back worker, as a write closed without fsync.
+    assert_eq!(s.take_dirty(), vec![4]);
+    s.sync(&c, 3).unwrap();
+    // Installed without a known SHA-256 (the sender had none): computed when asked.
+    let data = pattern(2 * BLOCK, 9);
+    let tmp = s.temp_path(4, 5);
+    std::fs::write(&tmp, &data).unwrap();
+    let mut crcs = CrcBuilder::default();
+    crcs.update(&data);
+    s.install(4, 5, &tmp, data.len() as u64, &crcs.finish(), None)
+        .unwrap();
+    assert_consistent(&s, 4, 5);
+    assert_eq!(s.sha256(&c, 5).unwrap(), (sha(&data), data.len() as u64));
     let tmp = s.temp_path(4, 2);
     std::fs::write(&tmp, b"x").unwrap();
     assert!(matches!(
-        s.install(4, 2, &tmp, 1, &[0], [0; 32]),
+        s.install(4, 2, &tmp, 1, &[0], Some([0; 32])),
         Err(E::StaleVersion { .. })
     ));
 }
@@ -227,7 +248,7 @@ fn used_bytes_follows_every_length_change() {
     for (id, v) in [(1, 2), (3, 1)] {
         let tmp = s.temp_path(id, v);
         std::fs::write(&tmp, &data).unwrap();
-        s.install(id, v, &tmp, data.len() as u64, &crcs, sha)
+        s.install(id, v, &tmp, data.len() as u64, &crcs, Some(sha))
             .unwrap();
     }
     assert_eq!(s.used_bytes(), 2 * (B + 3) + 7);

@@ -504,8 +504,37 @@ async fn replica_sha_trailer_is_verified() {
     };
     let r = send(3, both, with(&crcs)).await.unwrap();
     api_err(r, 400, ErrorCode::BadRequest).await;
-    let r = send(3, crc_trailer, with(&crcs)).await.unwrap();
+    let r = send(3, crc_trailer.clone(), with(&crcs)).await.unwrap();
     assert_eq!(r.status(), 200);
     let r = read(&http, &cs, 3, 1, 1 << 30).await;
     assert_eq!(r.bytes().await.unwrap().as_ref(), &data[..]);
+
+    // With the CRC trailer, the sender's SHA-256 (if it has one) travels with the
+    // replica; a malformed one is refused. Either way the receiver reports the right one
+    // (kept, or computed when asked).
+    let bad_hex = api::ReplicaParams {
+        sha256: "zz".into(),
+        ..crc_trailer.clone()
+    };
+    let r = send(4, bad_hex, with(&crcs)).await.unwrap();
+    api_err(r, 400, ErrorCode::BadRequest).await;
+    let with_sha = api::ReplicaParams {
+        sha256: hex::encode(sha),
+        ..crc_trailer
+    };
+    let r = send(4, with_sha, with(&crcs)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    for id in [3, 4] {
+        let token = issue(SECRET.as_bytes(), id, Access::Read, 60_000);
+        let info: ChunkInfo = http
+            .get(url(&cs, &api::info_path(id)))
+            .query(&api::TokenParam { token })
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info.sha256, hex::encode(sha), "chunk {id}");
+    }
 }

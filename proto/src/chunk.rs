@@ -137,7 +137,10 @@ pub struct BumpVersionReq {
 pub struct ReplicaParams {
     pub version: Version,
     pub length: u64,
-    /// Hex SHA-256 the received bytes must match; empty with `sha_trailer`.
+    /// Hex SHA-256 of the replica: without a trailer the received bytes must match it;
+    /// with `crc_trailer` it is the sender's own (its scrubber's or its writer's), kept
+    /// by the receiver as it is once the CRC32Cs match, empty if the sender has none;
+    /// empty with `sha_trailer`.
     #[serde(default)]
     pub sha256: String,
     /// The body is the `length` bytes followed by their 32-byte SHA-256, which the
@@ -148,8 +151,9 @@ pub struct ReplicaParams {
     /// The body is the `length` bytes followed by the CRC32C of each 64 KiB block (4
     /// bytes little-endian each; the last block may be short), which the sender computes
     /// from the bytes it read and verified against its own checksums. The receiver checks
-    /// the CRC32Cs it computes anyway against them, and hashes the SHA-256 it keeps:
-    /// the bytes are hashed once per copy instead of twice (as with `sha_trailer`).
+    /// the CRC32Cs it computes anyway against them and hashes nothing: a copy costs a
+    /// CRC pass per side (HDFS and MooseFS move blocks under CRCs alone), and the
+    /// SHA-256 (`sha256`) is verified by the receiver's scrubber later.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub crc_trailer: bool,
 }
