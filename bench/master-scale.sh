@@ -34,6 +34,10 @@ if [ ! -x "$MKFILES_BIN" ]; then
     (cd "$REPO_DIR" && cargo build --release --example mkfiles) >&2 ||
         die "could not build examples/mkfiles.rs"
 fi
+# `cargo test --all-targets` also leaves target/*/examples/mkfiles-HASH, the example
+# built as a test harness: it takes none of mkfiles's flags.
+"$MKFILES_BIN" --help 2>/dev/null | grep -q -- '--per-dir' ||
+    die "$MKFILES_BIN is not the mkfiles load generator (build it: cargo build --release --example mkfiles)"
 setup_work
 
 proc_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }

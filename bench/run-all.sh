@@ -11,7 +11,9 @@
 #   bench/master-scale.sh   1,000,000 creates through the client API, master RSS and DB size
 #
 # Knobs: BENCHES (which, in order; default all seven), RESULTS (output file, default
-#        bench/RESULTS.md), NO_BUILD=1 (skip `cargo build --release`), QUICK=1 (smoke run
+#        bench/RESULTS.md), NO_BUILD=1 (skip `cargo build --release`), RESUME=DIR (the
+#        output directory of an earlier run: benchmarks that passed there are kept, with
+#        their figures and times, and only the rest run again), QUICK=1 (smoke run
 #        with small sizes; RESULTS.md then says so at the top), and every knob of the
 #        scripts themselves (SIZE, RUNTIME, FILES, TARGETS, BENCH_TMP, ...), which are
 #        passed through the environment. Output and logs of each script are kept in a
@@ -31,7 +33,7 @@ need_cmd python3 git
 cmdline() {
     local k s=""
     for k in QUICK BENCHES NO_BUILD SIZE RUNTIME FILES TARGETS VERIFY DEAD_TIMEOUT TIMEOUT SETTLE JOIN_TIMEOUT JOIN_SHARE \
-        RETURN_GRACE CONCURRENCY PER_DIR WINDOW PROCS GIT_FILES GIT_REPO GIT_CHECKOUT BENCH_TMP FERROFS_BIN MKFILES_BIN; do
+        RETURN_GRACE CONCURRENCY PER_DIR WINDOW PROCS GIT_FILES GIT_REPO GIT_CHECKOUT BENCH_TMP FERROFS_BIN MKFILES_BIN RESUME; do
         if printenv "$k" >/dev/null; then
             case ${!k} in
             *[[:space:]]*) s+="$k='${!k}' " ;;
@@ -52,13 +54,27 @@ check_ferrofs_bin
 moosefs_install
 
 mkdir -p "$BENCH_TMP"
-OUTDIR=$(mktemp -d "$BENCH_TMP/ferrofs-bench-run-all.$(date +%Y%m%d-%H%M%S).XXXX")
-STARTED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+if [ -n "${RESUME:-}" ]; then
+    [ -d "$RESUME" ] || die "RESUME=$RESUME is not a directory"
+    OUTDIR=$RESUME
+    STARTED=$(cat "$OUTDIR/started" 2>/dev/null || date -u '+%Y-%m-%d %H:%M:%S UTC')
+else
+    OUTDIR=$(mktemp -d "$BENCH_TMP/ferrofs-bench-run-all.$(date +%Y%m%d-%H%M%S).XXXX")
+    STARTED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+    echo "$STARTED" >"$OUTDIR/started"
+fi
 log "running: $BENCHES (output and logs in $OUTDIR)"
 
 declare -A STATUS DURATION
 for b in $BENCHES; do
     [ -f "$BENCH_DIR/$b.sh" ] || die "no such benchmark: bench/$b.sh"
+    # $b.status: "ok SECONDS" once a benchmark passed (RESUME keeps it).
+    if [ -n "${RESUME:-}" ] && read -r st secs <"$OUTDIR/$b.status" 2>/dev/null && [ "$st" = ok ]; then
+        STATUS[$b]=ok
+        DURATION[$b]=$secs
+        log "======== $b: ok in an earlier run (${secs}s), kept ========"
+        continue
+    fi
     log "======== $b ========"
     t0=$(date +%s)
     set +e
@@ -67,6 +83,7 @@ for b in $BENCHES; do
     set -e
     DURATION[$b]=$(($(date +%s) - t0))
     if [ "$rc" = 0 ]; then STATUS[$b]=ok; else STATUS[$b]="FAILED (exit $rc)"; fi
+    echo "${STATUS[$b]%% *} ${DURATION[$b]}" >"$OUTDIR/$b.status"
     log "======== $b: ${STATUS[$b]} in ${DURATION[$b]}s ========"
 done
 FINISHED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
