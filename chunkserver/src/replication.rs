@@ -118,21 +118,19 @@ async fn produce(
     generation: u64,
     tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
 ) {
-    let mut crcs = CrcBuilder::default();
+    // The stored CRC32Cs each piece was verified against (pieces are whole blocks).
+    let mut crcs: Vec<u32> =
+        Vec::with_capacity(length.div_ceil(ferrofs_proto::BLOCK_SIZE) as usize);
     let mut at = 0u64;
     while at < length {
         let n = (length - at).min(PIECE);
         let c2 = c.clone();
         let read = node
-            .blocking(move |s| {
-                let piece = s.read(&c2, version, at, n)?;
-                crcs.update(&piece);
-                Ok((piece, crcs))
-            })
+            .blocking(move |s| s.read_checked(&c2, version, at, n))
             .await;
         let piece = match read {
-            Ok((p, h)) if !p.is_empty() => {
-                crcs = h;
+            Ok((p, piece_crcs)) if !p.is_empty() => {
+                crcs.extend(piece_crcs);
                 p
             }
             Ok(_) => {
@@ -158,8 +156,7 @@ async fn produce(
         .await;
     let last = match unchanged {
         Ok(true) => Ok(Bytes::from(
-            crcs.finish()
-                .iter()
+            crcs.iter()
                 .flat_map(|c| c.to_le_bytes())
                 .collect::<Vec<u8>>(),
         )),

@@ -325,11 +325,23 @@ impl Store {
 
     /// Read `[offset, offset+len)` clipped to the length, verifying every block touched.
     pub fn read(&self, c: &Chunk, version: Version, offset: u64, len: u64) -> Result<Vec<u8>> {
+        Ok(self.read_checked(c, version, offset, len)?.0)
+    }
+
+    /// As `read`, with the stored CRC32Cs the bytes were verified against: one per block
+    /// touched (so they stand for the bytes returned when `offset` is block-aligned).
+    pub fn read_checked(
+        &self,
+        c: &Chunk,
+        version: Version,
+        offset: u64,
+        len: u64,
+    ) -> Result<(Vec<u8>, Vec<u32>)> {
         let st = c.st.read();
         c.check(&st, version)?;
         let end = offset.saturating_add(len).min(st.length);
         if offset >= end {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let blocks = checksum::blocks_touched(offset, end - offset);
         let bstart = blocks.start * BLOCK_SIZE;
@@ -359,7 +371,7 @@ impl Store {
         let from = (offset - bstart) as usize;
         data.truncate((end - bstart) as usize);
         data.drain(..from);
-        Ok(data)
+        Ok((data, crcs))
     }
 
     /// Set the length (shrink, or extend with zeros) and fix the CRCs.

@@ -108,6 +108,19 @@ async fn api_err(resp: reqwest::Response, status: u16, code: ErrorCode) -> ApiEr
     e
 }
 
+/// `GET info_path(id)`: the replica's version, length and SHA-256.
+async fn info(http: &reqwest::Client, cs: &Cs, id: u64) -> ChunkInfo {
+    let token = issue(SECRET.as_bytes(), id, Access::Read, 60_000);
+    http.get(url(cs, &api::info_path(id)))
+        .query(&api::TokenParam { token })
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn read(
     http: &reqwest::Client,
     cs: &Cs,
@@ -196,14 +209,8 @@ async fn chain_write_read_corrupt_replicate() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.bytes().await.unwrap().as_ref(), &data[..]);
     }
-    let info = |cs: &Cs| {
-        let token = issue(SECRET.as_bytes(), id, Access::Read, 60_000);
-        http.get(url(cs, &api::info_path(id)))
-            .query(&api::TokenParam { token })
-            .send()
-    };
-    let ia: ChunkInfo = info(&a).await.unwrap().json().await.unwrap();
-    let ib: ChunkInfo = info(&b).await.unwrap().json().await.unwrap();
+    let ia = info(&http, &a, id).await;
+    let ib = info(&http, &b, id).await;
     assert_eq!((ia.length, &ia.sha256), (data.len() as u64, &ib.sha256));
 
     // --- a multi-MiB write at an unaligned offset (batched local writes, streamed
@@ -525,16 +532,7 @@ async fn replica_sha_trailer_is_verified() {
     let r = send(4, with_sha, with(&crcs)).await.unwrap();
     assert_eq!(r.status(), 200);
     for id in [3, 4] {
-        let token = issue(SECRET.as_bytes(), id, Access::Read, 60_000);
-        let info: ChunkInfo = http
-            .get(url(&cs, &api::info_path(id)))
-            .query(&api::TokenParam { token })
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let info = info(&http, &cs, id).await;
         assert_eq!(info.sha256, hex::encode(sha), "chunk {id}");
     }
 }
