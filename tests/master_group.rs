@@ -78,7 +78,8 @@ async fn verify(c: &ferrofs_client::Client, acked: &Acked) {
 }
 
 /// Kill -9 the leader of three masters while three writers create and write files
-/// through the client API and one through a mount: a new leader serves within 2 s,
+/// through the client API and one through a mount: a new leader serves within 2 s
+/// (about 1 s: the old leader's lease, then one election; failover.rs),
 /// no writer sees an error, no exclusive create is applied twice, and every
 /// acknowledged file reads back bit-exact through the client and the mount.
 #[tokio::test(flavor = "multi_thread")]

@@ -91,9 +91,9 @@ pub struct MasterConfig {
     /// A follower that hears nothing from a leader for between this and twice this
     /// starts an election, and no member votes for a new leader within twice this of
     /// hearing from the old one (openraft's leader lease). Failover after a leader dies
-    /// takes about twice this: a follower whose leader's port refuses connections (the
-    /// process is gone) asks for votes at once, granted as the lease runs out. Default
-    /// 400ms.
+    /// takes a little over twice this: once the lease has run out, the follower with the
+    /// longest log whose leader's port refuses connections (the process is gone) asks
+    /// for votes, without waiting out its election timer (failover.rs). Default 400ms.
     #[serde(with = "serde_duration")]
     pub election_timeout: Duration,
     /// A proposed change not committed within this is answered `NoQuorum` (503): a

@@ -24,52 +24,6 @@ const RETRY_TTL: Duration = Duration::from_secs(15 * 60);
 /// How often the retry cache is swept.
 const RETRY_SWEEP: Duration = Duration::from_secs(5 * 60);
 
-/// How often a follower checks that its leader's process is still there.
-const LEADER_PROBE: Duration = Duration::from_millis(100);
-
-/// A follower's watch on its leader's process: when the leader's port refuses
-/// connections twice in a row, no process listens there (killed, crashed), so waiting
-/// out the election timer only adds to the outage: ask for votes now (the others grant
-/// them once their leader lease has run out). A timeout proves nothing and changes
-/// nothing, as for chunkservers.
-pub async fn watch_leader(m: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let mut refused = 0u32;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(LEADER_PROBE) => {}
-            _ = shutdown.changed() => return,
-        }
-        let (state, leader, addr) = {
-            let mt = m.raft.metrics().borrow().clone();
-            let addr = mt.current_leader.and_then(|l| {
-                mt.membership_config
-                    .membership()
-                    .get_node(&l)
-                    .map(|n| n.addr.clone())
-            });
-            (mt.state, mt.current_leader, addr)
-        };
-        if state != ServerState::Follower || leader == Some(m.id) {
-            refused = 0;
-            continue;
-        }
-        let Some(addr) = addr else { continue };
-        let probe = tokio::time::timeout(
-            Duration::from_millis(200),
-            tokio::net::TcpStream::connect(&addr),
-        )
-        .await;
-        match probe {
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => refused += 1,
-            _ => refused = 0,
-        }
-        if refused >= 2 {
-            tracing::info!(leader = ?leader, %addr, "the leader's port refuses connections: asking for votes");
-            let _ = m.raft.trigger().elect().await;
-        }
-    }
-}
-
 pub async fn run(m: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut rx = m.raft.metrics();
     let mut leading = false;

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 mod durable;
 pub mod error;
+mod failover;
 pub mod heartbeat;
 pub mod history;
 mod http;
@@ -75,7 +76,7 @@ pub async fn run(
     tracing::info!("starting workers: leadership, re-replication, failure prober");
     let workers = [
         tokio::spawn(leader::run(master.clone(), stop_rx.clone())),
-        tokio::spawn(leader::watch_leader(master.clone(), stop_rx.clone())),
+        tokio::spawn(failover::watch_leader(master.clone(), stop_rx.clone())),
         tokio::spawn(rereplication::run(master.clone(), stop_rx.clone())),
         tokio::spawn(prober::run(master.clone(), stop_rx.clone())),
         tokio::spawn(history::run(master.clone(), stop_rx)),
