@@ -32,6 +32,7 @@ BENCH_NAME=${BENCH_NAME:-$(basename "$0" .sh)}
 : "${FERRO_REPLICATION:=3}"
 : "${FERRO_MASTERS:=1}"            # members of ferrofs's master group (1, 3 or 5)
 : "${FERRO_TLS:=0}"                # 1: ferrofs with mutual TLS on every link (target ferrofs-tls)
+: "${FERRO_CS_CONFIG:=}"            # a TOML file for every chunkserver (--config; its [chunkserver] section)
 : "${MFS_GOAL:=3}"
 : "${MFS_IP:=198.18.0.1}"          # the namespace's address (MooseFS refuses 127.0.0.0/8)
 : "${RESULTS_OUT:=}"               # if set, the markdown fragment is written here too
@@ -336,7 +337,7 @@ ferrofs_start_cs() {
     local i=$1
     [ -n "${FERRO_CS_PORTS[i]:-}" ] || FERRO_CS_PORTS[i]=$(free_port)
     "$FERROFS_BIN" chunkserver --master "$FERRO_URL" --listen "127.0.0.1:${FERRO_CS_PORTS[i]}" \
-        --data "$FERRO_DIR/cs$i" >>"$FERRO_DIR/cs$i.log" 2>&1 &
+        --data "$FERRO_DIR/cs$i" ${FERRO_CS_CONFIG:+--config "$FERRO_CS_CONFIG"} >>"$FERRO_DIR/cs$i.log" 2>&1 &
     FERRO_CS_PIDS[i]=$!
 }
 

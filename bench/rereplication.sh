@@ -40,7 +40,8 @@
 #        to show up before concluding there are none), SETTLE (0 s: pause between the
 #        end of the writes and the kill; ferrofs leases end when a file is closed, so
 #        none is needed), JOIN_TIMEOUT, JOIN_SHARE, TARGETS (default
-#        "disk ferrofs moosefs"), QUICK, BENCH_TMP, FERROFS_BIN, KEEP.
+#        "disk ferrofs moosefs"), QUICK, BENCH_TMP, FERROFS_BIN, KEEP, FERRO_CS_CONFIG (a
+#        chunkserver config file, for A/B runs of its copy settings).
 # Run as root: bench/rereplication.sh   or   QUICK=1 bench/rereplication.sh
 : "${TARGETS:=disk ferrofs moosefs}"
 source "$(dirname "$0")/lib.sh"
