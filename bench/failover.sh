@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/failover.sh: how long a ferrofs master group of 3 is unavailable when its leader
 # is killed (-9). A mount (4 chunkservers) runs bench/failprobe.py, which creates new
-# files and opens-and-reads an existing one back to back; each round kills the leader,
+# files (each fsynced, so the master group must commit it) and opens-and-reads an
+# existing one back to back; each round kills the leader,
 # records how long after the kill the first create and the first read through the
 # mount completed, restarts the killed master and waits for it to rejoin. Reports the
 # median, min and max over ROUNDS rounds.
@@ -68,10 +69,10 @@ failover() {
 run_one ferrofs failover
 
 report "Failover: kill -9 of the master leader (group of 3), $ROUNDS rounds" --targets ferrofs --ratios "" \
-    --row "create_median=first create through the mount after the kill, median (s)" \
+    --row "create_median=first create+fsync through the mount after the kill, median (s)" \
     --row "create_min=... fastest (s)" \
     --row "create_max=... slowest (s)" \
-    --row "read_median=first open+read through the mount after the kill, median (s)" \
+    --row "read_median=first open+read through the mount after the kill (may be served from the mount's cache), median (s)" \
     --row "read_min=... fastest (s)" \
     --row "read_max=... slowest (s)" \
     --row "errors=calls that failed (a FUSE call blocks through the election; must be 0)" \
