@@ -15,7 +15,6 @@
 //! A timeout proves nothing and changes nothing (a paused or cut-off leader may be
 //! alive), as for chunkservers.
 
-use crate::members::SELF_PATH;
 use crate::state::Master;
 use ferrofs_proto::raft::{MasterMember, MasterRole};
 use openraft::ServerState;
@@ -24,14 +23,15 @@ use std::time::{Duration, Instant};
 
 /// How often a follower checks that its leader's process is still there.
 const PROBE_EVERY: Duration = Duration::from_millis(100);
-/// How long a connection attempt to the leader (and a peer's status call) may take.
+/// How long a connection attempt to the leader may take.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
 
 pub async fn watch_leader(m: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     // openraft's leader lease is `election_timeout_max`, twice `election_timeout` here
     // (state.rs); a little margin for the dead leader's last message still in flight.
     let lease = m.cfg.election_timeout * 2 + m.cfg.raft_heartbeat / 2;
-    let mut refused = 0u32;
+    // The first of an unbroken run of refusals (a run as long as the lease spans many
+    // probes, so "twice in a row" holds whenever it is long enough).
     let mut first_refused: Option<Instant> = None;
     loop {
         tokio::select! {
@@ -48,7 +48,7 @@ pub async fn watch_leader(m: Arc<Master>, mut shutdown: tokio::sync::watch::Rece
             (mt.state, mt.current_leader, addr, voter)
         };
         if state != ServerState::Follower || leader == Some(m.id) || !voter {
-            (refused, first_refused) = (0, None);
+            first_refused = None;
             continue;
         }
         let (Some(leader), Some(addr)) = (leader, addr) else {
@@ -58,13 +58,12 @@ pub async fn watch_leader(m: Arc<Master>, mut shutdown: tokio::sync::watch::Rece
             tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(&addr)).await;
         match probe {
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                refused += 1;
                 first_refused.get_or_insert_with(Instant::now);
             }
-            _ => (refused, first_refused) = (0, None),
+            _ => first_refused = None,
         }
         let gone_for = first_refused.map(|t| t.elapsed()).unwrap_or_default();
-        if refused < 2 || gone_for < lease {
+        if gone_for < lease {
             continue;
         }
         let peers = peers(&m, leader).await;
@@ -76,37 +75,14 @@ pub async fn watch_leader(m: Arc<Master>, mut shutdown: tokio::sync::watch::Rece
     }
 }
 
-/// Every other voter but the old leader, as each answers for itself; one that does not
-/// answer in time is left out.
+/// Every other voter but the old leader that answers for itself (`Master::masters`,
+/// which asks each member; one that does not answer shows as not alive).
 async fn peers(m: &Master, leader: u64) -> Vec<MasterMember> {
-    let nodes: Vec<(u64, String)> = {
-        let mt = m.raft.metrics().borrow().clone();
-        let membership = mt.membership_config.membership();
-        membership
-            .voter_ids()
-            .filter(|&id| id != m.id && id != leader)
-            .filter_map(|id| membership.get_node(&id).map(|n| (id, n.addr.clone())))
-            .collect()
-    };
-    let calls = nodes.into_iter().map(|(id, addr)| async move {
-        let r = m
-            .http
-            .get(m.transport.url(&addr, SELF_PATH))
-            .timeout(PROBE_TIMEOUT)
-            .send()
-            .await
-            .ok()?;
-        if !r.status().is_success() {
-            return None;
-        }
-        let mut member: MasterMember = r.json().await.ok()?;
-        member.id = id;
-        Some(member)
-    });
-    futures::future::join_all(calls)
+    m.masters()
         .await
+        .members
         .into_iter()
-        .flatten()
+        .filter(|p| p.alive && p.id != m.id && p.id != leader && p.role != MasterRole::Learner)
         .collect()
 }
 
