@@ -268,3 +268,70 @@ async fn rm_rf_of_a_tree_goes_in_batches() {
         root.iter().map(|e| &e.name).collect::<Vec<_>>()
     );
 }
+
+/// A counter of the master's `/metrics` (0 if absent).
+async fn counter(cl: &TestCluster, name: &str) -> u64 {
+    let text = cl
+        .http()
+        .get(format!("{}/metrics", cl.master_urls()[0]))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .map_or(0, |n| n as u64)
+}
+
+/// New files' chunks come ready-made from the leader's pool (their first lease asks no
+/// chunkserver to create anything); every file reads back whole at its goal; and once
+/// writing stops, the pool's unused chunks are deleted: every chunk on disk is a file's.
+#[tokio::test(flavor = "multi_thread")]
+async fn new_chunks_come_from_the_pool_and_unused_ones_go() {
+    let mut cl = TestCluster::builder().chunkservers(3).start().await;
+    let mnt = cl.mount().await;
+    std::fs::create_dir(mnt.join("d")).unwrap();
+    let n = 40;
+    phase!("write {n} small files as tar does");
+    let dir = mnt.join("d");
+    tokio::task::spawn_blocking(move || {
+        for i in 0..n {
+            write_like_tar(&dir.join(format!("f{i}")), &random_bytes(3000, i), false);
+        }
+    })
+    .await
+    .unwrap();
+    let pooled = counter(&cl, "ferrofs_master_chunks_from_pool_total").await;
+    let allocated = counter(&cl, "ferrofs_master_chunks_allocated_total").await;
+    phase!("{allocated} chunks allocated, {pooled} of them from the pool");
+    assert_eq!(allocated, n);
+    assert!(
+        pooled >= n - 2,
+        "only {pooled} of {n} new chunks came from the pool"
+    );
+    let c = cl.client();
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..n {
+        let p = format!("/d/f{i}");
+        assert_eq!(
+            sha256(&c.get_bytes(&p).await.unwrap()),
+            sha256(&random_bytes(3000, i)),
+            "{p} read back wrong"
+        );
+        assert!(cl.file_at_goal(&p, 3).await, "{p} is not at 3 replicas");
+        ids.extend(cl.file_info(&p).await.chunks.iter().map(|ch| ch.id));
+    }
+    phase!("writing stopped: the unused pooled chunks are deleted");
+    wait_for(
+        "every chunk on disk belongs to a file",
+        Duration::from_secs(30),
+        || async { (0..3).all(|i| cl.chunks_on_disk(i).iter().all(|d| ids.contains(&d.id))) },
+    )
+    .await;
+    for i in 0..3 {
+        assert_eq!(cl.chunks_on_disk(i).len(), n as usize, "chunkserver {i}");
+    }
+}

@@ -98,6 +98,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route(&route(api::sync_path), post(sync))
         .route(&route(api::info_path), get(info))
         .route(&route(api::create_path), post(create))
+        .route(api::CREATE_CHUNKS, post(create_many))
         .route(&route(api::bump_path), post(bump))
         .route(&route(api::replica_path), put(replica))
         .route(api::HEALTH, get(health))
@@ -264,6 +265,37 @@ async fn create(
         version: req.version,
         length: 0,
     }))
+}
+
+/// Several empty chunks at once (the master's pool): one reply naming those now held
+/// at the asked version. A chunk that could not be created is left out, not an error.
+async fn create_many(
+    State(node): Node_,
+    headers: HeaderMap,
+    J(req): J<api::CreateChunksReq>,
+) -> Result<Response> {
+    node.check_secret(&headers)?;
+    req.check().map_err(E::BadRequest)?;
+    node.check_space(0)?;
+    let version = req.version;
+    let asked = req.chunks.len();
+    let created = node
+        .blocking(move |s| {
+            Ok(req
+                .chunks
+                .into_iter()
+                .filter(|id| match s.create(*id, version) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        warn!(chunk = %chunk_name(*id), error = %e, "chunk create failed");
+                        false
+                    }
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    info!(asked, created = created.len(), version, "created chunks");
+    Ok(json(api::CreateChunksResp { created }))
 }
 
 async fn bump(

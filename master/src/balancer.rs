@@ -88,7 +88,8 @@ impl Master {
                 .copied()
                 .find(|id| {
                     cl.chunks.get(id).is_some_and(|c| {
-                        c.replicas.get(&from) == Some(&c.version)
+                        !c.allocating
+                            && c.replicas.get(&from) == Some(&c.version)
                             && !c.replicas.contains_key(&to)
                             && !cl.copies.contains_key(id)
                             && !c.leased()

@@ -47,6 +47,7 @@ pub async fn run(m: Arc<Master>, mut shutdown: tokio::sync::watch::Receiver<bool
             leading = false;
         }
         if leading {
+            m.expire_pool();
             if last_orphans.elapsed() >= m.cfg.orphan_grace / 2 {
                 last_orphans = Instant::now();
                 purge_orphans(&m).await;
@@ -85,6 +86,7 @@ async fn take_up(m: &Arc<Master>) {
             Err(e) => tracing::error!(error = %e, "could not format the cluster"),
         }
     }
+    m.clear_pool();
     let addrs: Vec<String> = {
         let mut cl = m.cluster();
         cl.safe_mode = true;
@@ -126,6 +128,7 @@ fn lay_down(m: &Master) {
     tracing::info!(id = m.id, "no longer the leader");
     m.views.set_leader(false);
     *m.leader_since.lock() = None;
+    m.clear_pool();
     let mut cl = m.cluster();
     cl.copies.clear();
     for s in cl.reg.servers.values_mut() {

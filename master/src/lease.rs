@@ -8,7 +8,8 @@
 //! moved; otherwise the leader first bumps the version on the replicas it keeps, so the
 //! ones left out become stale. While a bump is in flight a replica reporting the old
 //! version is neither deleted nor taken as newer.
-//! New chunks are created empty on the chosen replicas before they enter the file map.
+//! New chunks are created empty on the chosen replicas before they enter the file map,
+//! or taken ready-made from the leader's pool (`crate::pool`).
 
 use crate::chunks::ChunkState;
 use crate::db;
@@ -193,7 +194,7 @@ impl Master {
     /// A chunk id nobody ever had: from a block reserved through the log (a new leader
     /// reserves a block of its own, so ids a deposed leader held are skipped, never
     /// reused).
-    async fn alloc_chunk_id(&self) -> Result<ChunkId> {
+    pub(crate) async fn alloc_chunk_id(&self) -> Result<ChunkId> {
         let mut b = self.ids.lock().await;
         let floor = self.id_floor.load(std::sync::atomic::Ordering::Acquire);
         if b.next < floor {
@@ -215,7 +216,11 @@ impl Master {
         Ok(id)
     }
 
-    async fn allocate(&self, req: &LeaseReq, goal: u8) -> Result<WriteLease> {
+    async fn allocate(self: &Arc<Self>, req: &LeaseReq, goal: u8) -> Result<WriteLease> {
+        if let Some((id, replicas)) = self.take_pooled(req, goal) {
+            self.metrics.chunks_from_pool.inc();
+            return self.record_allocation(req, id, replicas, 1).await;
+        }
         let id = self.alloc_chunk_id().await?;
         let chunk_size = self.chunk_size();
         let targets: Vec<ReplicaLoc> = {
@@ -320,6 +325,18 @@ impl Master {
                 }
             }
         }
+        self.record_allocation(req, id, ok, version).await
+    }
+
+    /// Record chunk `id`, created empty at `version` on `ok`, as chunk `req.index` of
+    /// the file, with the asker holding its lease.
+    async fn record_allocation(
+        &self,
+        req: &LeaseReq,
+        id: ChunkId,
+        ok: Vec<ReplicaLoc>,
+        version: Version,
+    ) -> Result<WriteLease> {
         let op = Op::AllocChunk(sm::AllocChunk {
             ino: req.ino,
             index: req.index,
@@ -351,7 +368,7 @@ impl Master {
         self.make_lease(id, &rec, req.holder)
     }
 
-    fn forget_allocation(&self, id: ChunkId, replicas: &[ReplicaLoc]) {
+    pub(crate) fn forget_allocation(&self, id: ChunkId, replicas: &[ReplicaLoc]) {
         let mut cl = self.cluster();
         if cl.chunks.get(&id).is_some_and(|c| c.allocating) {
             cl.chunks.remove(&id);
@@ -572,6 +589,29 @@ impl Master {
         path: &str,
         body: &T,
     ) -> std::result::Result<(), InternalError> {
+        self.internal_send(addr, path, body).await.map(|_| ())
+    }
+
+    /// `internal_post`, with the reply's JSON body.
+    pub(crate) async fn internal_post_reply<T: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        body: &T,
+    ) -> std::result::Result<R, InternalError> {
+        let resp = self.internal_send(addr, path, body).await?;
+        resp.json::<R>().await.map_err(|e| InternalError {
+            code: None,
+            msg: format!("bad reply: {e}"),
+        })
+    }
+
+    async fn internal_send<T: serde::Serialize>(
+        &self,
+        addr: &str,
+        path: &str,
+        body: &T,
+    ) -> std::result::Result<reqwest::Response, InternalError> {
         let resp = self
             .http
             .post(self.transport.url(addr, path))
@@ -587,7 +627,7 @@ impl Master {
                 msg: e.to_string(),
             })?;
         if resp.status().is_success() {
-            return Ok(());
+            return Ok(resp);
         }
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();

@@ -23,6 +23,7 @@ pub mod metrics;
 mod migrate;
 pub mod namespace;
 pub mod placement;
+mod pool;
 pub mod prober;
 pub mod raft;
 pub mod registry;

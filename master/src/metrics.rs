@@ -26,6 +26,7 @@ pub struct Metrics {
     pub requests: Family<RouteLabel, Counter>,
     pub latency: Family<OpLabel, Histogram, HistCtor>,
     pub chunks_allocated: Counter,
+    pub chunks_from_pool: Counter,
     pub chunks_deleted: Counter,
     pub leases: Counter,
     pub rereplication_bytes: Counter,
@@ -51,6 +52,7 @@ impl Default for Metrics {
                 Histogram::new(exponential_buckets(0.0001, 2.0, 16))
             }),
             chunks_allocated: Counter::default(),
+            chunks_from_pool: Counter::default(),
             chunks_deleted: Counter::default(),
             leases: Counter::default(),
             rereplication_bytes: Counter::default(),
@@ -85,6 +87,11 @@ impl Default for Metrics {
             "chunks_allocated",
             "Chunks allocated",
             m.chunks_allocated.clone(),
+        );
+        registry.register(
+            "chunks_from_pool",
+            "New chunks taken ready-made from the leader's pool",
+            m.chunks_from_pool.clone(),
         );
         registry.register("chunks_deleted", "Chunks deleted", m.chunks_deleted.clone());
         registry.register("leases", "Write leases granted", m.leases.clone());

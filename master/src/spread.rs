@@ -43,7 +43,7 @@ impl Master {
             let Some(c) = cl.chunks.get(id) else {
                 continue;
             };
-            if cl.copies.contains_key(id) || c.bumping.is_some() {
+            if cl.copies.contains_key(id) || c.bumping.is_some() || c.allocating {
                 continue;
             }
             if c.leased() {

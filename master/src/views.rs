@@ -54,6 +54,8 @@ pub struct Cluster {
     pub early: HashMap<ChunkId, Vec<EarlyReport>>,
     /// Which chunks the re-replication pass looks at next.
     pub scan: Scan,
+    /// Leader: empty chunks made ahead of need (`crate::pool`).
+    pub pool: crate::pool::ChunkPool,
 }
 
 impl Cluster {

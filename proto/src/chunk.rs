@@ -35,6 +35,11 @@ pub fn info_path(id: ChunkId) -> String {
 pub fn create_path(id: ChunkId) -> String {
     format!("/v1/internal/chunk/{id}/create")
 }
+/// Internal `POST` JSON `CreateChunksReq`, reply `CreateChunksResp`: master asks to
+/// create several empty chunks at once (its pool of chunks made ahead of need).
+pub const CREATE_CHUNKS: &str = "/v1/internal/chunks/create";
+/// Most chunks one `CreateChunksReq` names.
+pub const MAX_CREATE_CHUNKS: usize = 256;
 /// Internal `POST` JSON `BumpVersionReq`: master bumps the version before a lease.
 pub fn bump_path(id: ChunkId) -> String {
     format!("/v1/internal/chunk/{id}/bump")
@@ -125,6 +130,40 @@ pub struct ChunkInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateChunkReq {
     pub version: Version,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateChunksReq {
+    /// 1..=`MAX_CREATE_CHUNKS` distinct chunk ids, each created empty at `version`.
+    pub chunks: Vec<ChunkId>,
+    pub version: Version,
+}
+
+impl CreateChunksReq {
+    /// The request's fields as the chunkserver accepts them, or why not.
+    pub fn check(&self) -> Result<(), String> {
+        if self.chunks.is_empty() || self.chunks.len() > MAX_CREATE_CHUNKS {
+            return Err(format!(
+                "a create names 1..={MAX_CREATE_CHUNKS} chunks, not {}",
+                self.chunks.len()
+            ));
+        }
+        if self.version == 0 {
+            return Err("version 0 is no chunk's version".into());
+        }
+        let distinct: std::collections::HashSet<_> = self.chunks.iter().collect();
+        if distinct.len() != self.chunks.len() {
+            return Err("a chunk is named twice".into());
+        }
+        Ok(())
+    }
+}
+
+/// The chunks of a `CreateChunksReq` that the chunkserver now holds empty at the asked
+/// version (created, or there already); the others it could not create.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateChunksResp {
+    pub created: Vec<ChunkId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
