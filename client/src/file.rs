@@ -337,7 +337,17 @@ impl Client {
         let mut no_space = false;
         let attempts = self.inner.cfg.write_attempts.max(1);
         for attempt in 0..attempts {
-            let lease = self.lease(ino, index, &exclude).await?;
+            let lease = match self.lease(ino, index, &exclude).await {
+                Ok(l) => l,
+                // The replicas left out were full: that, not their absence, is why.
+                Err(e) if no_space => {
+                    return Err(ClientError::Api(ferrofs_proto::ApiError::new(
+                        ErrorCode::NoSpace,
+                        format!("no space left on the chunkservers of chunk {index}: {e}"),
+                    )));
+                }
+                Err(e) => return Err(e),
+            };
             match op(lease.clone()).await {
                 Ok(_) => {
                     self.inner
@@ -351,7 +361,7 @@ impl Client {
                 Err(pe) => {
                     self.drop_lease(ino, index, lease.version);
                     last = pe.error.to_string();
-                    no_space = pe.error.is(ErrorCode::NoSpace);
+                    no_space |= pe.error.is(ErrorCode::NoSpace);
                     match (&pe.failed, pe.error.code()) {
                         (Some(f), _) => {
                             tracing::warn!(ino, index, chunk = lease.chunk_id, failed = %f.addr, error = %pe.error, "replica failed, rebuilding pipeline");

@@ -122,9 +122,11 @@ impl Master {
         let chunk_size = self.chunk_size();
         let (got, dropped, refill) = {
             let mut cl = self.cluster();
+            // The servers a new chunk could be placed on now (as `placement::choose`
+            // picks them: room for the chunk beyond a chunk's reserve).
             let usable: HashSet<CsId> = cl
                 .reg
-                .candidates(self.cfg.dead_timeout, 0)
+                .candidates(self.cfg.dead_timeout, chunk_size)
                 .into_iter()
                 .filter(|c| c.free_bytes >= chunk_size)
                 .map(|c| c.id)
