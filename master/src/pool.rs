@@ -101,10 +101,12 @@ impl ChunkPool {
         self.by_goal.drain().flat_map(|(_, q)| q).collect()
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.by_goal.values().map(VecDeque::len).sum()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
