@@ -16,6 +16,7 @@ mod failover;
 pub mod heartbeat;
 pub mod history;
 mod http;
+mod internal;
 mod leader;
 pub mod lease;
 pub mod members;
