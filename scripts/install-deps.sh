@@ -5,9 +5,10 @@
 #  chromium: the dashboard tests load the page in headless Chromium.
 #  rclone, python3-pip: the S3 gateway tests drive rclone; pip installs the Python
 #  clients below.
-#  iproute2, nftables: the multi-host tests put nodes in network namespaces and cut links.
+#  iproute2, nftables, util-linux (flock): the multi-host tests put nodes in network
+#  namespaces and cut links.
 set -euo pipefail
-pkgs=(libclang-dev fuse3 git rsync tar fio procps chromium rclone iproute2 nftables)
+pkgs=(libclang-dev fuse3 git rsync tar fio procps chromium rclone iproute2 nftables util-linux)
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3 python3-pip)
 python3 -m pip --version >/dev/null 2>&1 || pkgs+=(python3-pip)
 missing=()

@@ -65,11 +65,23 @@ table inet ferrofs {
 EOF
 }
 
+# Claims and removals of networks take one lock, held until this script exits: tests
+# of one binary claim at once from the same start, and without it a claim could find a
+# net just made, see no owner yet, and tear it down as left behind.
+LOCKED=
+lock_nets() {
+  [ -z "$LOCKED" ] || return 0
+  mkdir -p /run/ferrofs-netns
+  exec 9>/run/ferrofs-netns/lock
+  flock 9
+  LOCKED=1
+}
+
 # net-up N NODE...: exit 3 if net N is taken by a live owner.
 net_up() {
   local n=$1 owner
   shift
-  mkdir -p /run/ferrofs-netns
+  lock_nets
   if ! ip netns add "ffb$n" 2>/dev/null; then
     owner=$(cat "$(owner_file "$n")" 2>/dev/null || echo 0)
     if [ "$owner" != 0 ] && kill -0 "$owner" 2>/dev/null; then
@@ -92,6 +104,7 @@ net_up() {
 
 net_down() { # N
   local n=$1 node
+  lock_nets
   for node in $(nodes_of "$n"); do ip netns del "$(ns_of "$n" "$node")" 2>/dev/null || true; done
   ip netns del "ffb$n" 2>/dev/null || true
   ip link del "ffh$n" 2>/dev/null || true

@@ -118,3 +118,29 @@ async fn works_under_packet_loss() {
         phase!("{f}");
     }
 }
+
+/// Tests of one binary run at once and pick networks from the same start: concurrent
+/// claims of one network have one winner, the others move on to free networks, and no
+/// claim tears down the network another has just made.
+#[test]
+fn concurrent_network_claims_do_not_collide() {
+    if !netns::available() {
+        eprintln!("skipped: needs root, ip and nft");
+        return;
+    }
+    let nets: Vec<Net> = std::thread::scope(|s| {
+        let claims: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| Net::up(&[Node::Chunkserver(0)])))
+            .collect();
+        claims.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let mut seen = std::collections::HashSet::new();
+    for net in &nets {
+        let ns = net.ns_path(Node::Chunkserver(0)).unwrap();
+        assert!(ns.exists(), "{} is gone", ns.display());
+        assert!(
+            seen.insert(net.ip(Node::Host)),
+            "two claims won one network"
+        );
+    }
+}
