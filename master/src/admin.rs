@@ -11,36 +11,36 @@ use ferrofs_proto::{ChunkId, ErrorCode, Ino};
 
 /// Why chunks below goal are not being healed, in words: too few servers to place the
 /// copies on, or no replica left to copy from.
-fn health_warnings(cl: &crate::views::Cluster, l: crate::chunks::Liveness) -> Vec<String> {
-    let targets = cl
-        .reg
+/// The number of servers that accept copies (alive, neither in maintenance nor
+/// decommissioning): a goal above it cannot be healed.
+fn copy_targets(cl: &crate::views::Cluster, l: crate::chunks::Liveness) -> u32 {
+    cl.reg
         .servers
         .values()
         .filter(|s| cl.reg.is_alive(&s.id, l.dead) && !s.maintenance && !s.decommission)
-        .count() as u32;
+        .count() as u32
+}
+
+fn health_warnings(
+    cl: &crate::views::Cluster,
+    l: crate::chunks::Liveness,
+    targets: u32,
+    survey: &crate::chunks::Survey,
+) -> Vec<String> {
     let alive = cl
         .reg
         .servers
         .values()
         .filter(|s| cl.reg.is_alive(&s.id, l.dead))
         .count();
-    let mut stuck: std::collections::BTreeMap<u8, u64> = Default::default();
-    let mut missing = 0u64;
-    for c in cl.chunks.values().filter(|c| !c.allocating) {
-        let present = cl.chunks.present(c, &cl.reg, l);
-        if present == 0 {
-            missing += 1;
-        } else if present < u32::from(c.goal) && u32::from(c.goal) > targets {
-            *stuck.entry(c.goal).or_default() += 1;
-        }
-    }
     let mut out = vec![];
-    for (goal, n) in stuck {
+    for (goal, n) in &survey.stuck {
         out.push(format!(
             "{n} chunks cannot be healed: goal {goal} needs {goal} live chunkservers, \
              {alive} alive ({targets} accepting copies)"
         ));
     }
+    let missing = survey.health.missing;
     if missing > 0 {
         out.push(format!(
             "{missing} chunks have no live replica: their files cannot be read until a \
@@ -54,7 +54,10 @@ impl Master {
     pub fn status(&self) -> Status {
         let l = self.liveness();
         let cl = self.cluster();
-        let chunks = cl.chunks.health(&cl.reg, l);
+        let targets = copy_targets(&cl, l);
+        let survey = cl.chunks.survey(&cl.reg, l, targets);
+        let warnings = health_warnings(&cl, l, targets, &survey);
+        let chunks = survey.health;
         let servers = cl.reg.status(l.dead);
         let m = &self.metrics;
         m.chunks_total.set(chunks.total as i64);
@@ -84,7 +87,6 @@ impl Master {
                 l.dead
             ),
         });
-        let warnings = health_warnings(&cl, l);
         Status {
             chunkservers: servers,
             chunks,

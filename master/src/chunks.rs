@@ -106,6 +106,14 @@ pub enum Changed {
     Some(HashSet<ChunkId>),
 }
 
+/// What `ChunkTable::survey` finds.
+#[derive(Debug, Default)]
+pub struct Survey {
+    pub health: ChunkHealth,
+    /// Goal -> chunks below it that cannot be healed: fewer servers accept copies.
+    pub stuck: BTreeMap<u8, u64>,
+}
+
 /// Liveness parameters used to classify replicas.
 #[derive(Debug, Clone, Copy)]
 pub struct Liveness {
@@ -218,10 +226,25 @@ impl ChunkTable {
             .collect()
     }
 
-    pub fn health(&self, reg: &Registry, l: Liveness) -> ChunkHealth {
-        let mut h = ChunkHealth::default();
+    /// Every chunk's health in one pass, for the status (and so the dashboard's samples,
+    /// each second): which servers count is settled once per server, not once per
+    /// replica (and looked up with a cheap hash: SipHash
+    /// was half the pass), and the pass also counts the chunks no copy can heal, those below a goal
+    /// above `targets` (the servers accepting copies).
+    pub fn survey(&self, reg: &Registry, l: Liveness, targets: u32) -> Survey {
+        let counting: rustc_hash::FxHashSet<&str> = reg
+            .servers
+            .keys()
+            .filter(|id| reg.counts(id, l.dead, l.window, true))
+            .map(String::as_str)
+            .collect();
+        let mut s = Survey::default();
+        let h = &mut s.health;
         for c in self.chunks.values().filter(|c| !c.allocating) {
-            let n = self.present(c, reg, l);
+            let n = c
+                .current()
+                .filter(|id| counting.contains(id.as_str()))
+                .count() as u32;
             let goal = u32::from(c.goal);
             h.total += 1;
             if n == 0 {
@@ -231,6 +254,9 @@ impl ChunkTable {
                 if n == 1 {
                     h.endangered += 1;
                 }
+                if goal > targets {
+                    *s.stuck.entry(c.goal).or_default() += 1;
+                }
             } else if n > goal {
                 h.over_replicated += 1;
                 h.healthy += 1;
@@ -238,7 +264,7 @@ impl ChunkTable {
                 h.healthy += 1;
             }
         }
-        h
+        s
     }
 
     /// Chunks among `ids` below goal, most urgent first.
@@ -335,8 +361,14 @@ pub(crate) mod tests {
             .map(|x| x.0)
             .collect();
         assert_eq!(order, vec![2, 1, 3]);
-        let h = t.health(&reg, l);
+        let s = t.survey(&reg, l, 3);
+        let h = s.health;
         assert_eq!((h.under_replicated, h.endangered, h.healthy), (3, 1, 1));
+        assert!(
+            s.stuck.is_empty(),
+            "3 servers accept copies: goal 3 can heal"
+        );
+        assert_eq!(t.survey(&reg, l, 2).stuck, BTreeMap::from([(3, 3)]));
     }
 
     #[test]
