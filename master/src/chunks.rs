@@ -2,9 +2,10 @@
 //! plus where its replicas are (soft state, rebuilt from chunkserver reports), and the
 //! health classification re-replication works from.
 
+pub use crate::health::Survey;
+use crate::health::Surveys;
 use crate::registry::Registry;
 use crate::sm::LeaseRec;
-use ferrofs_proto::admin::ChunkHealth;
 use ferrofs_proto::namespace::ReplicaLoc;
 use ferrofs_proto::{ChunkId, CsId, Ino, Version};
 use std::collections::hash_map::Entry;
@@ -87,6 +88,9 @@ pub struct ChunkTable {
     changed: HashSet<ChunkId>,
     /// Every chunk may have changed (a new table, a leader's reset).
     all_changed: bool,
+    /// Bumped by every change to the table (what a cached survey was taken at).
+    generation: u64,
+    surveys: Surveys,
 }
 
 impl Default for ChunkTable {
@@ -95,6 +99,8 @@ impl Default for ChunkTable {
             chunks: HashMap::new(),
             changed: HashSet::new(),
             all_changed: true,
+            generation: 0,
+            surveys: Surveys::default(),
         }
     }
 }
@@ -104,14 +110,6 @@ impl Default for ChunkTable {
 pub enum Changed {
     All,
     Some(HashSet<ChunkId>),
-}
-
-/// What `ChunkTable::survey` finds.
-#[derive(Debug, Default)]
-pub struct Survey {
-    pub health: ChunkHealth,
-    /// Goal -> chunks below it that cannot be healed: fewer servers accept copies.
-    pub stuck: BTreeMap<u8, u64>,
 }
 
 /// Liveness parameters used to classify replicas.
@@ -153,6 +151,7 @@ impl ChunkTable {
     /// Note `id` as changed. Once most chunks are (a follower notes every change and
     /// nobody takes them until it leads), everything is: the set stops growing.
     fn note(&mut self, id: ChunkId) {
+        self.generation += 1;
         if self.all_changed {
             return;
         }
@@ -182,12 +181,14 @@ impl ChunkTable {
     }
 
     pub fn remove(&mut self, id: &ChunkId) -> Option<ChunkState> {
+        self.generation += 1;
         self.changed.remove(id);
         self.chunks.remove(id)
     }
 
     /// Every chunk, to change: all are noted as changed.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&ChunkId, &mut ChunkState)> {
+        self.generation += 1;
         self.all_changed = true;
         self.changed.clear();
         self.chunks.iter_mut()
@@ -226,45 +227,16 @@ impl ChunkTable {
             .collect()
     }
 
-    /// Every chunk's health in one pass, for the status (and so the dashboard's samples,
-    /// each second): which servers count is settled once per server, not once per
-    /// replica (and looked up with a cheap hash: SipHash
-    /// was half the pass), and the pass also counts the chunks no copy can heal, those below a goal
-    /// above `targets` (the servers accepting copies).
+    /// Every chunk's health, as `crate::health` surveys it (or its last survey, when
+    /// that still stands).
     pub fn survey(&self, reg: &Registry, l: Liveness, targets: u32) -> Survey {
-        let counting: rustc_hash::FxHashSet<&str> = reg
-            .servers
-            .keys()
-            .filter(|id| reg.counts(id, l.dead, l.window, true))
-            .map(String::as_str)
-            .collect();
-        let mut s = Survey::default();
-        let h = &mut s.health;
-        for c in self.chunks.values().filter(|c| !c.allocating) {
-            let n = c
-                .current()
-                .filter(|id| counting.contains(id.as_str()))
-                .count() as u32;
-            let goal = u32::from(c.goal);
-            h.total += 1;
-            if n == 0 {
-                h.missing += 1;
-            } else if n < goal {
-                h.under_replicated += 1;
-                if n == 1 {
-                    h.endangered += 1;
-                }
-                if goal > targets {
-                    *s.stuck.entry(c.goal).or_default() += 1;
-                }
-            } else if n > goal {
-                h.over_replicated += 1;
-                h.healthy += 1;
-            } else {
-                h.healthy += 1;
-            }
-        }
-        s
+        self.surveys
+            .survey(self.chunks.values(), self.generation, reg, l, targets)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn surveys_for_tests(&self) -> &Surveys {
+        &self.surveys
     }
 
     /// Chunks among `ids` below goal, most urgent first.
@@ -333,7 +305,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn chunk(goal: u8, reps: &[(&str, Version)], version: Version) -> ChunkState {
+    pub(crate) fn chunk(goal: u8, reps: &[(&str, Version)], version: Version) -> ChunkState {
         let mut c = ChunkState::recorded(2, 0, version, goal);
         c.replicas = reps.iter().map(|(s, v)| (s.to_string(), *v)).collect();
         c

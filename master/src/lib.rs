@@ -13,6 +13,7 @@ pub mod db;
 mod durable;
 pub mod error;
 mod failover;
+mod health;
 pub mod heartbeat;
 pub mod history;
 mod http;
