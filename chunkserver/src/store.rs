@@ -414,6 +414,37 @@ impl Store {
         Ok(())
     }
 
+    /// Everything written so far reaches the disk, directories included: one syncfs(2)
+    /// of the file system the chunks live on. The write-back worker's pass: one journal
+    /// commit for every replica written since the last pass, where an fsync per replica
+    /// was a commit each (and each stalled the creates and writes behind it).
+    pub fn sync_all(&self) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let created: Vec<u64> = self
+            .subdirs
+            .iter()
+            .map(|s| s.created.load(Ordering::Acquire))
+            .collect();
+        let dir = &self.subdirs[0].path;
+        let f = File::open(dir).ctx(|| format!("open {}", dir.display()))?;
+        // SAFETY: syncfs only reads the descriptor, which `f` keeps open.
+        if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .ctx(|| format!("syncfs {}", dir.display()));
+        }
+        for (sub, c) in self.subdirs.iter().zip(created) {
+            sub.synced.fetch_max(c, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// Has the directory of chunk `id` been fsynced since its last create?
+    #[cfg(test)]
+    pub fn dir_synced(&self, id: ChunkId) -> bool {
+        let sub = self.sub(id);
+        sub.synced.load(Ordering::Acquire) >= sub.created.load(Ordering::Acquire)
+    }
+
     /// fsync data and checksums (and the directory, if replicas were created since its
     /// last fsync). The fsyncs run concurrently, so the file system commits them together.
     pub fn sync(&self, c: &Chunk, version: Version) -> Result<()> {

@@ -260,3 +260,23 @@ fn used_bytes_follows_every_length_change() {
     drop(s);
     assert_eq!(open(t.path()).used_bytes(), B + 3);
 }
+
+#[test]
+fn sync_all_covers_replicas_and_their_directories() {
+    let t = tempfile::tempdir().unwrap();
+    let s = open(t.path());
+    for id in [1, 2, 300] {
+        assert!(s.create(id, 1).unwrap());
+        s.write(&s.get(id).unwrap(), 1, 0, b"closed, not fsynced")
+            .unwrap();
+    }
+    let mut dirty = s.take_dirty();
+    dirty.sort();
+    assert_eq!(dirty, vec![1, 2, 300]);
+    assert!(!s.dir_synced(1) && !s.dir_synced(300));
+    s.sync_all().unwrap();
+    assert!(s.dir_synced(1) && s.dir_synced(2) && s.dir_synced(300));
+    // A create after the pass leaves its directory to the next one.
+    assert!(s.create(4, 1).unwrap());
+    assert!(!s.dir_synced(4));
+}

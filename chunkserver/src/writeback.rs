@@ -10,11 +10,22 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tracing::warn;
 
-/// Sync every replica written since the last pass; the ones gone or bumped since are
-/// skipped (the new version's writes mark it dirty again). Returns how many were synced.
+/// Sync every replica written since the last pass: one syncfs of the chunks' file
+/// system (writes that land meanwhile mark their replicas dirty again, for the next
+/// pass). Should that fail, each replica is fsynced on its own, so the failing ones are
+/// named; the ones gone or bumped since are skipped (the new version's writes mark it
+/// dirty again). Returns how many were synced.
 pub fn flush(node: &Node) -> usize {
+    let dirty = node.store.take_dirty();
+    if dirty.is_empty() {
+        return 0;
+    }
+    match node.store.sync_all() {
+        Ok(()) => return dirty.len(),
+        Err(e) => warn!(error = %e, "write-back syncfs failed; syncing replica by replica"),
+    }
     let mut synced = 0;
-    for id in node.store.take_dirty() {
+    for id in dirty {
         let Ok(c) = node.store.get(id) else { continue };
         let version = c.snapshot().0;
         match node.store.sync(&c, version) {
