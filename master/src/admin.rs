@@ -9,8 +9,6 @@ use ferrofs_proto::admin::*;
 use ferrofs_proto::namespace::{FileKind, ReaddirReq};
 use ferrofs_proto::{ChunkId, ErrorCode, Ino};
 
-/// Why chunks below goal are not being healed, in words: too few servers to place the
-/// copies on, or no replica left to copy from.
 /// The number of servers that accept copies (alive, neither in maintenance nor
 /// decommissioning): a goal above it cannot be healed.
 fn copy_targets(cl: &crate::views::Cluster, l: crate::chunks::Liveness) -> u32 {
@@ -21,6 +19,8 @@ fn copy_targets(cl: &crate::views::Cluster, l: crate::chunks::Liveness) -> u32 {
         .count() as u32
 }
 
+/// Why chunks below goal are not being healed, in words: too few servers to place the
+/// copies on, or no replica left to copy from.
 fn health_warnings(
     cl: &crate::views::Cluster,
     l: crate::chunks::Liveness,

@@ -211,14 +211,6 @@ impl ChunkTable {
             .count() as u32
     }
 
-    /// Replicas that exist and can serve, for health reporting: like `counted`, but a
-    /// decommissioning server's live copy still counts (the data is still safe there).
-    pub fn present(&self, c: &ChunkState, reg: &Registry, l: Liveness) -> u32 {
-        c.current()
-            .filter(|id| reg.counts(id, l.dead, l.window, true))
-            .count() as u32
-    }
-
     /// Replicas a client may read from right now.
     pub fn readable(&self, c: &ChunkState, reg: &Registry, dead: Duration) -> Vec<ReplicaLoc> {
         c.current()
