@@ -95,3 +95,70 @@ async fn another_mounts_changes_reach_a_cached_mount() {
         mode(&m2.join("d/g")) == Some(0o640)
     });
 }
+
+/// Calls the master answered on `op` so far (its request counter).
+async fn master_calls(c: &TestCluster, op: &str) -> u64 {
+    let text = c
+        .http()
+        .get(format!("{}/metrics", c.master_urls()[0]))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let key = format!("ferrofs_master_request_seconds_count{{op=\"{op}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .map_or(0, |n| n.trim().parse::<f64>().expect("a count") as u64)
+}
+
+/// A directory the mount holds whole is listed from its cache even when another
+/// client's changes dropped its entries' attributes: READDIRPLUS then fetches them a
+/// page (512 entries) at a time, not one call per entry, and shows the new ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cached_listing_fetches_missing_attributes_by_the_page() {
+    let _serial = SERIAL.lock().await;
+    let mut c = TestCluster::builder()
+        .chunkservers(1)
+        .replication(1)
+        .start()
+        .await;
+    let (m1, m2) = (c.mount().await, c.mount().await);
+    let n = 520;
+    fs::create_dir(m1.join("d")).unwrap();
+    for i in 0..n {
+        fs::write(m1.join(format!("d/f{i:03}")), b"").unwrap();
+    }
+    for i in 0..n {
+        let p = m2.join(format!("d/f{i:03}"));
+        fs::set_permissions(p, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // The feed is ordered: once mount 1 shows the last change, it has had them all.
+    let last = m1.join(format!("d/f{:03}", n - 1));
+    eventually("the last chmod reaches mount 1", || {
+        mode(&last) == Some(0o600)
+    });
+
+    drop_kernel_caches();
+    let (readdirs, getattrs) = (
+        master_calls(&c, "/rpc/v1/ns/readdir").await,
+        master_calls(&c, "/rpc/v1/ns/getattr").await,
+    );
+    let modes: Vec<u32> = fs::read_dir(m1.join("d"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().permissions().mode() & 0o7777)
+        .collect();
+    assert_eq!(modes.len(), n);
+    assert!(modes.iter().all(|m| *m == 0o600), "every new mode is shown");
+    let readdirs = master_calls(&c, "/rpc/v1/ns/readdir").await - readdirs;
+    let getattrs = master_calls(&c, "/rpc/v1/ns/getattr").await - getattrs;
+    assert_eq!(
+        readdirs, 2,
+        "{n} entries listed from the cache with their attributes in pages of 512"
+    );
+    assert!(
+        getattrs < 10,
+        "attributes come by the page: {getattrs} getattrs"
+    );
+}

@@ -331,3 +331,75 @@ async fn new_chunks_come_from_the_pool_and_unused_ones_go() {
         assert_eq!(cl.chunks_on_disk(i).len(), n as usize, "chunkserver {i}");
     }
 }
+
+/// A listing travels as postcard to a client that asks for it (the mount's readdir)
+/// and as JSON to everyone else (curl), with the same entries either way; an error
+/// stays JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn listings_are_packed_for_clients_that_ask() {
+    use ferrofs_proto::namespace::{READDIR, ReaddirResp};
+    use ferrofs_proto::rpc::PACKED_TYPE;
+    let mut cl = TestCluster::builder()
+        .chunkservers(1)
+        .replication(1)
+        .start()
+        .await;
+    let mnt = cl.mount().await;
+    let dir = mnt.join("list");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..300 {
+        std::fs::write(dir.join(format!("f{i:03}")), b"x").unwrap();
+    }
+    let c = cl.client();
+    let ino = c.resolve("/list").await.unwrap().ino;
+    let url = format!("{}{READDIR}", cl.master_urls()[0]);
+    let ask = |accept: Option<&'static str>, ino: u64| {
+        let mut rb = cl
+            .http()
+            .post(&url)
+            .json(&serde_json::json!({ "ino": ino, "limit": 10000 }));
+        if let Some(a) = accept {
+            rb = rb.header("accept", a);
+        }
+        async move {
+            let r = rb.send().await.expect("readdir");
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), ct, r.bytes().await.expect("body"))
+        }
+    };
+    let (st, ct, json) = ask(None, ino).await;
+    assert_eq!((st, ct.as_deref()), (200, Some("application/json")));
+    let (st, ct, packed) = ask(
+        Some("application/json, application/x-ferrofs-postcard"),
+        ino,
+    )
+    .await;
+    assert_eq!((st, ct.as_deref()), (200, Some(PACKED_TYPE)));
+    let a: ReaddirResp = serde_json::from_slice(&json).unwrap();
+    let b: ReaddirResp = postcard::from_bytes(&packed).unwrap();
+    assert_eq!(a.entries.len(), 300);
+    let key = |r: &ReaddirResp| -> Vec<_> {
+        r.entries
+            .iter()
+            .map(|e| (e.name.clone(), e.attr.clone()))
+            .collect()
+    };
+    assert_eq!(key(&a), key(&b));
+    assert!(
+        packed.len() * 3 < json.len(),
+        "{} vs {} bytes",
+        packed.len(),
+        json.len()
+    );
+    let (st, ct, body) = ask(Some(PACKED_TYPE), 999_999_999).await;
+    assert_eq!(
+        (st, ct.as_deref()),
+        (404, Some("application/json")),
+        "{body:?}"
+    );
+    let n = c.readdir_all(ino).await.unwrap().len();
+    assert_eq!(n, 300, "the client library reads the packed listing");
+}

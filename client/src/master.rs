@@ -8,7 +8,7 @@
 use crate::config::ClientConfig;
 use crate::deferred::Deferred;
 use crate::error::{ClientError, Result};
-use ferrofs_proto::rpc::{CLIENT_HEADER, Rpc, SEQ_HEADER};
+use ferrofs_proto::rpc::{CLIENT_HEADER, PACKED_TYPE, Rpc, SEQ_HEADER};
 use ferrofs_proto::{ApiError, ErrorCode};
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -155,9 +155,7 @@ impl MasterClient {
         let mut seen: Vec<(String, String)> = vec![];
         loop {
             let base = self.base();
-            let res = self
-                .post_hedged::<R::Req, R::Resp>(&base, R::PATH, req, seq)
-                .await;
+            let res = self.post_hedged::<R>(&base, req, seq).await;
             let (again, rotate) = match &res {
                 Ok(_) => return res,
                 Err(ClientError::MasterUnreachable { msg, .. }) => {
@@ -221,9 +219,7 @@ impl MasterClient {
     /// answer still moves the client to the leader for the next call).
     pub async fn rpc_once<R: Rpc>(&self, req: &R::Req) -> Result<R::Resp> {
         let base = self.base();
-        let res = self
-            .post_to::<R::Req, R::Resp>(&base, R::PATH, req, 0)
-            .await;
+        let res = self.post_to::<R>(&base, req, 0).await;
         match &res {
             Err(ClientError::Api(e)) if e.code == ErrorCode::NotLeader => match &e.leader {
                 Some(l) => self.follow(l),
@@ -239,14 +235,8 @@ impl MasterClient {
     /// member says it leads (the one asked is hung or cut off), give up on `base` and
     /// answer `NotLeader` naming that member, so the call goes there (a mutation keeps
     /// its sequence number: it is applied once wherever it lands).
-    async fn post_hedged<Q: Serialize, R: DeserializeOwned>(
-        &self,
-        base: &str,
-        path: &str,
-        req: &Q,
-        seq: u64,
-    ) -> Result<R> {
-        let call = self.post_to::<Q, R>(base, path, req, seq);
+    async fn post_hedged<R: Rpc>(&self, base: &str, req: &R::Req, seq: u64) -> Result<R::Resp> {
+        let call = self.post_to::<R>(base, req, seq);
         tokio::pin!(call);
         loop {
             tokio::select! {
@@ -292,18 +282,15 @@ impl MasterClient {
             .next()
     }
 
-    async fn post_to<Q: Serialize, R: DeserializeOwned>(
-        &self,
-        base: &str,
-        path: &str,
-        req: &Q,
-        seq: u64,
-    ) -> Result<R> {
+    async fn post_to<R: Rpc>(&self, base: &str, req: &R::Req, seq: u64) -> Result<R::Resp> {
         let mut rb = self
             .http
-            .post(format!("{base}{path}"))
+            .post(format!("{base}{}", R::PATH))
             .json(req)
             .header(CLIENT_HEADER, self.id);
+        if R::PACKED {
+            rb = rb.header(reqwest::header::ACCEPT, PACKED_TYPE);
+        }
         if seq != 0 {
             rb = rb.header(SEQ_HEADER, seq);
         }
@@ -401,6 +388,10 @@ fn note(seen: &mut Vec<(String, String)>, base: &str, what: String) {
 /// is deduplicated by the master's retry cache).
 pub(crate) async fn decode<R: DeserializeOwned>(resp: reqwest::Response, from: &str) -> Result<R> {
     let status = resp.status();
+    let packed = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .is_some_and(|t| t == PACKED_TYPE);
     let bytes = resp
         .bytes()
         .await
@@ -408,7 +399,12 @@ pub(crate) async fn decode<R: DeserializeOwned>(resp: reqwest::Response, from: &
             url: from.to_string(),
             msg: format!("reply cut off: {}", root_cause(&e)),
         })?;
-    if status.is_success() {
+    if status.is_success() && packed {
+        postcard::from_bytes(&bytes).map_err(|e| ClientError::Protocol {
+            from: from.to_string(),
+            msg: format!("undecodable packed reply: {e}"),
+        })
+    } else if status.is_success() {
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol {
             from: from.to_string(),
             msg: format!("undecodable reply: {e}"),

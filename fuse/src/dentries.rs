@@ -2,18 +2,28 @@
 //! directory: a lookup is one hash probe and one tree search, and a complete
 //! directory is listed in name order from its own entries, without scanning every
 //! entry the cache holds (a mount that unpacked a large tree holds up to `MAX_ENTRIES`)
-//! or sorting.
+//! or sorting. An entry keeps its inode's kind (which never changes), so a listing
+//! needs no attribute lookups.
 
 use ferrofs_proto::Ino;
+use ferrofs_proto::namespace::FileKind;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
-/// An entry: the inode it names and when it was cached.
-pub type Dentry = (Ino, Instant);
+/// An entry: the inode it names, its kind and when it was cached.
+#[derive(Debug, Clone, Copy)]
+pub struct Dentry {
+    pub ino: Ino,
+    pub kind: FileKind,
+    pub at: Instant,
+}
 
 #[derive(Default)]
 pub struct Dentries {
-    dirs: HashMap<Ino, BTreeMap<String, Dentry>>,
+    /// Names are shared with the listings taken from them (`dir`), so a listing of
+    /// 10,000 entries copies no string.
+    dirs: HashMap<Ino, BTreeMap<Arc<str>, Dentry>>,
     len: usize,
 }
 
@@ -36,7 +46,7 @@ impl Dentries {
         match dir.get_mut(name) {
             Some(old) => *old = d,
             None => {
-                dir.insert(name.to_string(), d);
+                dir.insert(Arc::from(name), d);
                 self.len += 1;
             }
         }
@@ -64,11 +74,9 @@ impl Dentries {
     }
 
     /// The entries of `parent`, in name order.
-    pub fn dir(&self, parent: Ino) -> impl Iterator<Item = (&str, &Dentry)> {
-        self.dirs
-            .get(&parent)
-            .into_iter()
-            .flat_map(|d| d.iter().map(|(n, e)| (n.as_str(), e)))
+    pub fn dir(&self, parent: Ino) -> impl ExactSizeIterator<Item = (&Arc<str>, &Dentry)> {
+        static NONE: BTreeMap<Arc<str>, Dentry> = BTreeMap::new();
+        self.dirs.get(&parent).unwrap_or(&NONE).iter()
     }
 }
 
@@ -78,14 +86,19 @@ mod tests {
 
     #[test]
     fn entries_by_directory_in_name_order() {
-        let now = Instant::now();
+        let at = Instant::now();
+        let e = |ino| Dentry {
+            ino,
+            kind: FileKind::File,
+            at,
+        };
         let mut d = Dentries::default();
-        d.insert(1, "b", (11, now));
-        d.insert(1, "a", (10, now));
-        d.insert(2, "a", (20, now));
-        d.insert(1, "b", (12, now));
+        d.insert(1, "b", e(11));
+        d.insert(1, "a", e(10));
+        d.insert(2, "a", e(20));
+        d.insert(1, "b", e(12));
         assert_eq!(d.len(), 3, "a replaced entry is counted once");
-        let names: Vec<_> = d.dir(1).map(|(n, e)| (n, e.0)).collect();
+        let names: Vec<_> = d.dir(1).map(|(n, e)| (&**n, e.ino)).collect();
         assert_eq!(names, [("a", 10), ("b", 12)]);
         assert!(d.contains(2, "a") && !d.contains(2, "b") && !d.contains(3, "a"));
         d.remove(1, "a");

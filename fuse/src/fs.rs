@@ -2,7 +2,7 @@
 //! requests, calls the `Core` operation (which returns `Result<_, Errno>`), and replies.
 
 use crate::core::{Core, R};
-use crate::namespace::{NewNode, dot_attr};
+use crate::namespace::{NewNode, PlusAttr, dot_attr};
 use ferrofs_proto::namespace::{FileKind, SetattrReq, TimeSet};
 use fuser::{
     AccessFlags, BsdFileFlags, Errno, FileAttr, FileHandle, Filesystem, FopenFlags, Generation,
@@ -338,8 +338,8 @@ impl Filesystem for FerroFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let r = self.core.readdir(fh.0, offset, |item, off, _| {
-            reply.add(INodeNo(item.ino), off, item.kind, &item.name)
+        let r = self.core.readdir(fh.0, offset, false, |item, off, _| {
+            reply.add(INodeNo(item.ino), off, item.kind, &*item.name)
         });
         match r {
             Ok(()) => reply.ok(),
@@ -355,9 +355,13 @@ impl Filesystem for FerroFs {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let r = self.core.readdir(fh.0, offset, |item, off, attr| {
-            let attr = attr.unwrap_or_else(|| dot_attr(item.ino));
-            reply.add(INodeNo(item.ino), off, &item.name, &TTL, &attr, GEN)
+        let r = self.core.readdir(fh.0, offset, true, |item, off, attr| {
+            let (attr, ttl) = match attr {
+                Some(PlusAttr::Cache(a)) => (a, TTL),
+                Some(PlusAttr::Placeholder(a)) => (a, Duration::ZERO),
+                None => (dot_attr(item.ino), Duration::ZERO),
+            };
+            reply.add(INodeNo(item.ino), off, &*item.name, &ttl, &attr, GEN)
         });
         match r {
             Ok(()) => reply.ok(),

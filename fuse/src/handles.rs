@@ -22,8 +22,9 @@ pub struct OpenFile {
 pub struct DirItem {
     pub ino: Ino,
     pub kind: FileType,
-    pub name: String,
-    /// Attributes from the listing (absent for `.` and `..`).
+    pub name: Arc<str>,
+    /// Attributes from the master's listing (absent for `.` and `..`, and for a listing
+    /// from the metadata cache: `Core::readdir` looks them up for READDIRPLUS).
     pub attr: Option<Attr>,
 }
 

@@ -27,10 +27,10 @@
 //! create it misleads is still decided by the master (an existing name is opened,
 //! EEXIST for O_EXCL and mkdir, a refused deferred create).
 
-use crate::dentries::Dentries;
+use crate::dentries::{Dentries, Dentry};
 use ferrofs_client::Client;
 use ferrofs_proto::Ino;
-use ferrofs_proto::namespace::{Attr, Change, ChangesReq, Timespec};
+use ferrofs_proto::namespace::{Attr, Change, ChangesReq, FileKind, Timespec};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,12 +92,12 @@ impl MdCache {
             return None;
         }
         let st = self.state.lock();
-        let (ino, t) = st.entries.get(parent, name)?;
-        if t.elapsed() >= MAX_AGE {
+        let e = st.entries.get(parent, name)?;
+        if e.at.elapsed() >= MAX_AGE {
             return None;
         }
         st.attrs
-            .get(ino)
+            .get(&e.ino)
             .filter(|(_, t)| t.elapsed() < MAX_AGE)
             .map(|(a, _)| a.clone())
     }
@@ -114,10 +114,12 @@ impl MdCache {
             && !st.entries.contains(parent, name)
     }
 
-    /// The whole listing of a complete directory, sorted by name, if every entry's
-    /// attributes are cached too (CephFS answers readdir of a complete directory from
-    /// its dentry cache the same way); None sends the caller to the master.
-    pub fn listing(&self, dir: Ino) -> Option<Vec<(String, Attr)>> {
+    /// The whole listing of a complete directory, sorted by name: names, inodes and
+    /// kinds (CephFS answers readdir of a complete directory from its dentry cache the
+    /// same way); None sends the caller to the master. Attributes are not looked up
+    /// here: a READDIR needs none, and a READDIRPLUS asks `attr` (or the master) for
+    /// the few entries of its reply, not for all of a directory of 10,000.
+    pub fn listing(&self, dir: Ino) -> Option<Vec<(Arc<str>, Ino, FileKind)>> {
         if !self.on() {
             return None;
         }
@@ -127,13 +129,15 @@ impl MdCache {
         }
         let now = Instant::now();
         let fresh = |t: &Instant| now.duration_since(*t) < MAX_AGE;
-        st.entries
-            .dir(dir)
-            .map(|(name, (ino, t))| {
-                let (a, at) = st.attrs.get(ino)?;
-                (fresh(t) && fresh(at)).then(|| (name.to_string(), a.clone()))
-            })
-            .collect()
+        let entries = st.entries.dir(dir);
+        let mut out = Vec::with_capacity(entries.len());
+        for (name, e) in entries {
+            if !fresh(&e.at) {
+                return None;
+            }
+            out.push((name.clone(), e.ino, e.kind));
+        }
+        Some(out)
     }
 
     /// Is `dir` complete and without a single entry (known to be empty)?
@@ -190,7 +194,12 @@ impl MdCache {
         }
         let now = Instant::now();
         if let Some((parent, name)) = entry {
-            st.entries.insert(parent, name, (a.ino, now));
+            let d = Dentry {
+                ino: a.ino,
+                kind: a.kind,
+                at: now,
+            };
+            st.entries.insert(parent, name, d);
         }
         st.attrs.insert(a.ino, (a.clone(), now));
     }
@@ -304,8 +313,20 @@ impl MdCache {
         for i in inos {
             st.attrs.remove(i);
         }
+        let kind = st.entries.get(from.0, from.1).map(|e| e.kind);
         st.entries.remove(from.0, from.1);
-        st.entries.insert(to.0, to.1, (ino, Instant::now()));
+        match kind {
+            Some(kind) => {
+                let at = Instant::now();
+                st.entries.insert(to.0, to.1, Dentry { ino, kind, at });
+            }
+            // The moved entry was not cached: the new name cannot be either, so its
+            // directory is not known whole any more.
+            None => {
+                st.entries.remove(to.0, to.1);
+                st.complete.remove(&to.0);
+            }
+        }
     }
 
     /// `invalidate`, then cache `fresh` (the attributes the master sent back with the
@@ -486,6 +507,12 @@ mod tests {
         c.put_renamed(c.stamp(), (10, "tmp"), (11, "final"), 12, &[12, 10, 11]);
         assert!(c.absent(10, "tmp") && !c.absent(11, "final") && c.absent(11, "x"));
         assert!(c.attr(12).is_none(), "the moved inode's ctime changed");
+        c.put_renamed(c.stamp(), (1, "uncached"), (10, "in"), 30, &[30]);
+        assert!(
+            !c.absent(10, "x") && c.entry(10, "in").is_none(),
+            "an entry moved in whose kind is unknown: the directory is not whole"
+        );
+        c.put_new_dir(c.stamp(), 10);
 
         let s = c.stamp();
         c.apply(vec![Change {
@@ -497,8 +524,9 @@ mod tests {
         assert!(!c.absent(10, "x") && !c.absent(11, "x"));
     }
 
-    /// A complete directory whose entries' attributes are all cached is listed from
-    /// the cache, sorted; one missing attribute, or no completeness, asks the master.
+    /// A complete directory is listed from the cache, sorted, with its entries' kinds,
+    /// whether or not their attributes are cached; without completeness, or with an
+    /// entry grown old, it asks the master.
     #[test]
     fn complete_directories_list_from_the_cache() {
         let c = MdCache::new(1);
@@ -508,14 +536,23 @@ mod tests {
         c.put_created(c.stamp(), 10, "a", &attr(11));
         c.put_created(c.stamp(), 1, "elsewhere", &attr(13));
         let l = c.listing(10).expect("complete, all attributes cached");
-        let names: Vec<&str> = l.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = l.iter().map(|(n, _, _)| &**n).collect();
         assert_eq!(names, ["a", "b"]);
-        assert_eq!(l[1].1.ino, 12);
+        assert_eq!((l[1].1, l[1].2), (12, FileKind::File));
         assert!(c.listing(1).is_none(), "the root is not complete");
         c.invalidate(&[12], &[]);
+        let l = c
+            .listing(10)
+            .expect("an attribute gone does not uncomplete it");
+        assert_eq!(l.len(), 2);
+        assert!(c.attr(12).is_none() && c.attr(11).is_some());
+        let old = Instant::now()
+            .checked_sub(MAX_AGE)
+            .expect("clock far enough from boot");
+        c.state.lock().entries.get_mut(10, "b").unwrap().at = old;
         assert!(
             c.listing(10).is_none(),
-            "an entry's attributes are not cached"
+            "an old entry sends it to the master"
         );
     }
 
@@ -568,7 +605,7 @@ mod tests {
             "an entry whose attribute is old is not"
         );
         c.put_read(c.stamp(), Some((1, "a")), &attr(5));
-        c.state.lock().entries.get_mut(1, "a").unwrap().1 = old;
+        c.state.lock().entries.get_mut(1, "a").unwrap().at = old;
         assert!(c.entry(1, "a").is_none(), "an old entry is not served");
         assert!(c.attr(5).is_some());
     }

@@ -6,8 +6,8 @@ use crate::core::{Core, R, name_str};
 use crate::handles::{DirItem, OpenDir};
 use ferrofs_proto::Ino;
 use ferrofs_proto::namespace::{
-    Attr, CreateAtReq, CreateReq, DirEntry, FileKind, NsOp, RenameReq, RenameResp, Timespec,
-    UnlinkReq, inherited,
+    Attr, CreateAtReq, CreateReq, FileKind, NsOp, RenameReq, RenameResp, Timespec, UnlinkReq,
+    inherited,
 };
 use fuser::{Errno, FileAttr, FileType, RenameFlags};
 use std::ffi::OsStr;
@@ -355,13 +355,38 @@ impl Core {
         }))
     }
 
-    /// The whole listing of `ino`, with `.` and `..`.
+    /// The whole listing of `ino`, with `.` and `..`: from the metadata cache when it
+    /// holds the directory whole (names and kinds; attributes are looked up per
+    /// READDIRPLUS reply, `plus_attr`), else from the master (with attributes).
     fn list(&self, ino: Ino) -> R<Vec<DirItem>> {
-        let entries = match self.md.listing(ino) {
-            Some(l) => l
-                .into_iter()
-                .map(|(name, attr)| DirEntry { name, attr })
-                .collect(),
+        let dotdot = if ino == ferrofs_proto::ROOT_INO {
+            ino
+        } else {
+            self.inodes.parent(ino)
+        };
+        let dots = [(ino, "."), (dotdot, "..")].map(|(ino, name)| DirItem {
+            ino,
+            kind: FileType::Directory,
+            name: name.into(),
+            attr: None,
+        });
+        let mut items = Vec::new();
+        match self.md.listing(ino) {
+            Some(l) => {
+                items.reserve_exact(l.len() + 2);
+                items.extend(dots);
+                for (name, child, kind) in l {
+                    if kind == FileKind::Dir {
+                        self.inodes.set_parent(child, ino);
+                    }
+                    items.push(DirItem {
+                        ino: child,
+                        kind: file_type(kind),
+                        name,
+                        attr: None,
+                    });
+                }
+            }
             None => {
                 let stamp = self.md.stamp();
                 let entries =
@@ -371,47 +396,56 @@ impl Core {
                     ino,
                     entries.iter().map(|e| (e.name.as_str(), &e.attr)),
                 );
-                entries
+                items.reserve_exact(entries.len() + 2);
+                items.extend(dots);
+                for e in entries {
+                    if e.attr.kind == FileKind::Dir {
+                        self.inodes.set_parent(e.attr.ino, ino);
+                    }
+                    items.push(DirItem {
+                        ino: e.attr.ino,
+                        kind: file_type(e.attr.kind),
+                        name: e.name.into(),
+                        attr: Some(e.attr),
+                    });
+                }
             }
-        };
-        let mut items = Vec::with_capacity(entries.len() + 2);
-        items.push(DirItem {
-            ino,
-            kind: FileType::Directory,
-            name: ".".into(),
-            attr: None,
-        });
-        items.push(DirItem {
-            ino: if ino == ferrofs_proto::ROOT_INO {
-                ino
-            } else {
-                self.inodes.parent(ino)
-            },
-            kind: FileType::Directory,
-            name: "..".into(),
-            attr: None,
-        });
-        for e in entries {
-            if e.attr.kind == FileKind::Dir {
-                self.inodes.set_parent(e.attr.ino, ino);
-            }
-            items.push(DirItem {
-                ino: e.attr.ino,
-                kind: file_type(e.attr.kind),
-                name: e.name,
-                attr: Some(e.attr),
-            });
         }
         Ok(items)
     }
 
-    /// Entries from `offset` on, with their attributes (adjusted for files open here).
-    /// `add` returns true when the reply is full.
+    /// The attributes a READDIRPLUS entry carries: the listing's, the cache's or the
+    /// master's (adjusted for files open here). `.` and `..` (which the kernel
+    /// ignores) and an entry removed since the listing was taken get a placeholder
+    /// the kernel must not keep.
+    fn plus_attr(&self, dir: Ino, items: &[DirItem], i: usize, fill: &mut PlusFill) -> PlusAttr {
+        let item = &items[i];
+        if i < 2 {
+            return PlusAttr::Placeholder(dot_attr(item.ino));
+        }
+        let a = item
+            .attr
+            .clone()
+            .or_else(|| self.md.attr(item.ino))
+            .or_else(|| fill.get(self, dir, items, i));
+        match a {
+            Some(a) => PlusAttr::Cache(self.attr(a)),
+            None => {
+                let mut a = dot_attr(item.ino);
+                a.kind = item.kind;
+                PlusAttr::Placeholder(a)
+            }
+        }
+    }
+
+    /// Entries from `offset` on, and with `plus` their attributes. `add` returns true
+    /// when the reply is full.
     pub fn readdir(
         &self,
         fh: u64,
         offset: u64,
-        mut add: impl FnMut(&DirItem, u64, Option<FileAttr>) -> bool,
+        plus: bool,
+        mut add: impl FnMut(&DirItem, u64, Option<PlusAttr>) -> bool,
     ) -> R<()> {
         let d = self.handles.dir(fh).ok_or(Errno::EBADF)?;
         let items = {
@@ -421,9 +455,10 @@ impl Core {
                 None => g.insert(Arc::new(self.list(d.ino)?)).clone(),
             }
         };
-        for (i, item) in items.iter().enumerate().skip(offset as usize) {
-            let attr = item.attr.clone().map(|a| self.attr(a));
-            if add(item, i as u64 + 1, attr) {
+        let mut fill = PlusFill::default();
+        for i in (offset as usize)..items.len() {
+            let attr = plus.then(|| self.plus_attr(d.ino, &items, i, &mut fill));
+            if add(&items[i], i as u64 + 1, attr) {
                 break;
             }
         }
@@ -440,6 +475,69 @@ impl Core {
             ffree: u64::from(u32::MAX).saturating_sub(s.files),
         })
     }
+}
+
+/// Entries of a cached listing fetched with attributes from the master, a page at a
+/// time, for a READDIRPLUS reply whose entries' attributes the cache no longer holds
+/// (one call for the reply, not one per entry).
+#[derive(Default)]
+struct PlusFill {
+    attrs: std::collections::HashMap<Ino, Attr>,
+    /// The fetched pages reach this far (`None`: nothing fetched yet).
+    through: Option<Through>,
+}
+
+enum Through {
+    Name(Arc<str>),
+    End,
+}
+
+/// Entries asked for at a time: more than one READDIRPLUS reply holds.
+const PLUS_PAGE: u32 = 512;
+
+impl PlusFill {
+    fn get(&mut self, core: &Core, dir: Ino, items: &[DirItem], i: usize) -> Option<Attr> {
+        let ino = items[i].ino;
+        if let Some(a) = self.attrs.get(&ino) {
+            return Some(a.clone());
+        }
+        let covered = match &self.through {
+            None => false,
+            Some(Through::End) => true,
+            Some(Through::Name(n)) => *items[i].name <= **n,
+        };
+        if covered {
+            return None; // removed since the listing was taken
+        }
+        // Entries 0 and 1 are `.` and `..`; the master lists names after `after`.
+        let after = (i > 2).then(|| items[i - 1].name.to_string());
+        let stamp = core.md.stamp();
+        let page = core.call_here("readdir", |c| async move {
+            c.readdir(dir, after, PLUS_PAGE).await
+        });
+        let Ok(page) = page else {
+            // Placeholders for the rest of this reply rather than a wait per entry.
+            self.through = Some(Through::End);
+            return None;
+        };
+        self.through = Some(match (page.more, page.entries.last()) {
+            (true, Some(e)) => Through::Name(e.name.as_str().into()),
+            _ => Through::End,
+        });
+        for e in page.entries {
+            core.md.put_read(stamp, Some((dir, &e.name)), &e.attr);
+            self.attrs.insert(e.attr.ino, e.attr);
+        }
+        self.attrs.get(&ino).cloned()
+    }
+}
+
+/// A READDIRPLUS entry's attributes (`Core::readdir`).
+pub enum PlusAttr {
+    /// The inode's attributes, for the kernel to cache for the usual TTL.
+    Cache(FileAttr),
+    /// Stand-in attributes, valid for no time at all.
+    Placeholder(FileAttr),
 }
 
 /// Attributes to give the kernel for `.` and `..` in readdirplus (it ignores them).

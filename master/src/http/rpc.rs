@@ -14,7 +14,7 @@ use ferrofs_proto::heartbeat::{
     self, HeartbeatReq, HeartbeatResp, PresenceReq, PresenceResp, RegisterReq, RegisterResp,
 };
 use ferrofs_proto::namespace::*;
-use ferrofs_proto::rpc::{self, CLIENT_HEADER, Rpc, SEQ_HEADER};
+use ferrofs_proto::rpc::{self, CLIENT_HEADER, PACKED_TYPE, Rpc, SEQ_HEADER};
 use ferrofs_proto::{ApiError, ErrorCode};
 use std::future::Future;
 use std::sync::Arc;
@@ -70,6 +70,27 @@ fn broken_reply() -> axum::response::Response {
     axum::response::Response::new(axum::body::Body::from_stream(body))
 }
 
+/// The caller takes a postcard reply (`Rpc::PACKED`).
+fn wants_packed(h: &HeaderMap) -> bool {
+    h.get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim() == PACKED_TYPE))
+}
+
+/// `resp` as a postcard body.
+fn packed<T: serde::Serialize>(resp: &T) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match postcard::to_allocvec(resp) {
+        Ok(body) => ([(axum::http::header::CONTENT_TYPE, PACKED_TYPE)], body).into_response(),
+        Err(e) => HttpError(ApiError::new(
+            ErrorCode::Internal,
+            format!("reply not encodable as postcard: {e}"),
+        ))
+        .into_response(),
+    }
+}
+
 /// Route `R::PATH` to `f`, which takes and returns exactly `R`'s types.
 fn route<R, F, Fut>(router: Router<M>, f: F) -> Router<M>
 where
@@ -87,7 +108,10 @@ where
                     tracing::warn!(path = R::PATH, "fault hook: dropping the reply");
                     return broken_reply();
                 }
-                res.map(Json).map_err(HttpError::from).into_response()
+                match res {
+                    Ok(resp) if R::PACKED && wants_packed(&h) => packed(&resp),
+                    res => res.map(Json).map_err(HttpError::from).into_response(),
+                }
             },
         ),
     )
