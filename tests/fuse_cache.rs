@@ -98,15 +98,7 @@ async fn another_mounts_changes_reach_a_cached_mount() {
 
 /// Calls the master answered on `op` so far (its request counter).
 async fn master_calls(c: &TestCluster, op: &str) -> u64 {
-    let text = c
-        .http()
-        .get(format!("{}/metrics", c.master_urls()[0]))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let text = c.master_metrics().await;
     let key = format!("ferrofs_master_request_seconds_count{{op=\"{op}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(key.as_str()))

@@ -16,21 +16,9 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// The master's `/metrics` page.
-async fn metrics_text(cl: &TestCluster) -> String {
-    cl.http()
-        .get(format!("{}/metrics", cl.master_urls()[0]))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text")
-}
-
 /// The master's request counts by route.
 async fn calls(cl: &TestCluster) -> HashMap<String, u64> {
-    let text = metrics_text(cl).await;
+    let text = cl.master_metrics().await;
     text.lines()
         .filter_map(|l| l.strip_prefix("ferrofs_master_request_seconds_count{op=\""))
         .filter_map(|l| {
@@ -275,7 +263,7 @@ async fn rm_rf_of_a_tree_goes_in_batches() {
 
 /// A counter of the master's `/metrics` (0 if absent).
 async fn counter(cl: &TestCluster, name: &str) -> u64 {
-    let text = metrics_text(cl).await;
+    let text = cl.master_metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .and_then(|n| n.trim().parse::<f64>().ok())

@@ -32,41 +32,17 @@ pub const CLIENT_HEADER: &str = "x-ferrofs-client";
 /// Header carrying the client's sequence number of a mutating call.
 pub const SEQ_HEADER: &str = "x-ferrofs-seq";
 
+/// `rpc!(Name, PATH, Req => Resp)`, with `, MUTATES` or `, PACKED` after it to set
+/// that flag of `Rpc`.
 macro_rules! rpc {
-    ($(#[$doc:meta])* $name:ident, $path:expr, $req:ty => $resp:ty $(, mutates)?) => {
+    ($(#[$doc:meta])* $name:ident, $path:expr, $req:ty => $resp:ty $(, $flag:ident)*) => {
         $(#[$doc])*
         pub struct $name;
         impl Rpc for $name {
             const PATH: &'static str = $path;
             type Req = $req;
             type Resp = $resp;
-        }
-    };
-}
-
-/// An `rpc!` whose reply may be packed (`Rpc::PACKED`).
-macro_rules! packed_rpc {
-    ($(#[$doc:meta])* $name:ident, $path:expr, $req:ty => $resp:ty) => {
-        $(#[$doc])*
-        pub struct $name;
-        impl Rpc for $name {
-            const PATH: &'static str = $path;
-            type Req = $req;
-            type Resp = $resp;
-            const PACKED: bool = true;
-        }
-    };
-}
-
-macro_rules! mutation {
-    ($(#[$doc:meta])* $name:ident, $path:expr, $req:ty => $resp:ty) => {
-        $(#[$doc])*
-        pub struct $name;
-        impl Rpc for $name {
-            const PATH: &'static str = $path;
-            type Req = $req;
-            type Resp = $resp;
-            const MUTATES: bool = true;
+            $(const $flag: bool = true;)*
         }
     };
 }
@@ -74,7 +50,7 @@ macro_rules! mutation {
 rpc!(Lookup, LOOKUP, LookupReq => Attr);
 rpc!(Getattr, GETATTR, GetattrReq => Attr);
 rpc!(Resolve, RESOLVE, ResolveReq => Attr);
-packed_rpc!(Readdir, READDIR, ReaddirReq => ReaddirResp);
+rpc!(Readdir, READDIR, ReaddirReq => ReaddirResp, PACKED);
 rpc!(Readlink, READLINK, GetattrReq => ReadlinkResp);
 rpc!(Statfs, STATFS, Empty => StatfsResp);
 rpc!(Chunks, CHUNKS, ChunksReq => ChunksResp);
@@ -86,17 +62,17 @@ rpc!(Changes, CHANGES, ChangesReq => ChangesResp);
 rpc!(Getxattr, GETXATTR, XattrReq => XattrValue);
 rpc!(Listxattr, LISTXATTR, GetattrReq => XattrList);
 rpc!(Session, SESSION, SessionReq => Empty);
-mutation!(Setattr, SETATTR, SetattrReq => Attr);
-mutation!(Create, CREATE, CreateReq => CreateResp);
-mutation!(Unlink, UNLINK, UnlinkReq => UnlinkResp);
-mutation!(Rename, RENAME, RenameReq => RenameResp);
-mutation!(Link, LINK, LinkReq => Attr);
-mutation!(Release, RELEASE, ReleaseReq => Empty);
-mutation!(Commit, COMMIT, CommitReq => Attr);
-mutation!(Setxattr, SETXATTR, SetxattrReq => Attr);
-mutation!(Removexattr, REMOVEXATTR, XattrReq => Attr);
-mutation!(ReserveInos, RESERVE_INOS, ReserveInosReq => ReserveInosResp);
-mutation!(NsBatch, NS_BATCH, NsBatchReq => NsBatchResp);
+rpc!(Setattr, SETATTR, SetattrReq => Attr, MUTATES);
+rpc!(Create, CREATE, CreateReq => CreateResp, MUTATES);
+rpc!(Unlink, UNLINK, UnlinkReq => UnlinkResp, MUTATES);
+rpc!(Rename, RENAME, RenameReq => RenameResp, MUTATES);
+rpc!(Link, LINK, LinkReq => Attr, MUTATES);
+rpc!(Release, RELEASE, ReleaseReq => Empty, MUTATES);
+rpc!(Commit, COMMIT, CommitReq => Attr, MUTATES);
+rpc!(Setxattr, SETXATTR, SetxattrReq => Attr, MUTATES);
+rpc!(Removexattr, REMOVEXATTR, XattrReq => Attr, MUTATES);
+rpc!(ReserveInos, RESERVE_INOS, ReserveInosReq => ReserveInosResp, MUTATES);
+rpc!(NsBatch, NS_BATCH, NsBatchReq => NsBatchResp, MUTATES);
 
 #[cfg(test)]
 mod tests {

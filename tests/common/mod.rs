@@ -297,6 +297,18 @@ impl TestCluster {
         self.master_addrs.iter().map(|a| self.url(a)).collect()
     }
 
+    /// The first master's `/metrics` page.
+    pub async fn master_metrics(&self) -> String {
+        self.http()
+            .get(format!("{}/metrics", self.master_urls()[0]))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     pub fn master_count(&self) -> usize {
         self.opts.masters
     }
