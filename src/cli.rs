@@ -434,6 +434,11 @@ pub struct MountArgs {
     /// batches; fsync(2) of the file or directory waits for them.
     #[arg(long, env = "FERROFS_SYNC_NAMESPACE", value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_namespace: bool,
+    /// A small read fetches the whole 64 KiB blocks it touches and gives their other
+    /// pages to the kernel's page cache (files no handle of this mount may write).
+    /// Default true.
+    #[arg(long, env = "FERROFS_PAGE_FILL", action = clap::ArgAction::Set)]
+    pub page_fill: Option<bool>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {

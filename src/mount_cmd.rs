@@ -84,6 +84,9 @@ pub async fn run(a: MountArgs) -> Result<()> {
     opts.xattr |= a.xattr;
     opts.sync_on_close |= a.sync_on_close;
     opts.sync_namespace |= a.sync_namespace;
+    if let Some(v) = a.page_fill {
+        opts.page_fill = v;
+    }
     let handle = tokio::runtime::Handle::current();
     let master = client.master.clone();
     let mnt2 = mnt.clone();

@@ -34,6 +34,8 @@ pub struct Core {
     pub xattr: bool,
     /// close(2) makes the data durable, as fsync(2) does (`MountOptions::sync_on_close`).
     pub sync_on_close: bool,
+    /// The rest of each block a small read fetched, into the kernel's page cache.
+    pub pages: crate::pagefill::PageFill,
 }
 
 /// What one fuser worker thread runs its client calls on.

@@ -43,9 +43,20 @@ impl Core {
             keep = false;
         }
         let append = flags & libc::O_APPEND != 0;
+        if writable || !keep {
+            let _held = self.pages.hold();
+            let mut m = st.meta.lock();
+            m.writers += u32::from(writable);
+            if !keep {
+                // The kernel drops its pages of the file after this reply: a page fill
+                // of bytes fetched before must not land after that.
+                m.generation += 1;
+            }
+        }
         let fh = self.handles.add_file(OpenFile {
             state: st,
             append,
+            writable,
             ra: Default::default(),
         });
         let mut fl = self.cache_flags(ino, keep);
@@ -85,9 +96,15 @@ impl Core {
             return Ok((attr, fh, fl));
         }
         let (st, _) = self.inodes.open(&attr);
+        {
+            // Counted whatever the access mode: it is a new file being written.
+            let _held = self.pages.hold();
+            st.meta.lock().writers += 1;
+        }
         let fh = self.handles.add_file(OpenFile {
             state: st,
             append: flags & libc::O_APPEND != 0,
+            writable: true,
             ra: Default::default(),
         });
         Ok((self.attr(attr), fh, FopenFlags::empty()))
@@ -307,13 +324,49 @@ impl Core {
             }
         }
         let want = ra.plan(off, len);
+        let (start, fetch) = self.block_span(&f, generation, (off, len), want, size);
         let data = self.call_here("read", |c| {
             let ino = st.ino;
-            async move { c.read_at(ino, off, want, size).await }
+            async move { c.read_at(ino, start, fetch, size).await }
         })?;
+        let data = if (start, fetch) == (off, want) {
+            data
+        } else {
+            self.pages
+                .offer(&f.state, generation, start, &data, off, len);
+            let a = ((off - start) as usize).min(data.len());
+            data.slice(a..(a + len as usize).min(data.len()))
+        };
         let out = ra.store(off, data, len, generation);
         self.maybe_prefetch(&mut ra, st.ino, generation, size);
         Ok(out)
+    }
+
+    /// What a read of `[off, off+len)` fetches when read-ahead wants `want` bytes: a
+    /// small random read (read-ahead adds nothing) asks for the whole blocks it touches
+    /// when their other pages may go to the kernel's page cache (`pagefill`), since the
+    /// chunkserver reads and verifies those blocks anyway.
+    fn block_span(
+        &self,
+        f: &OpenFile,
+        generation: u64,
+        (off, len): (u64, u64),
+        want: u64,
+        size: u64,
+    ) -> (u64, u64) {
+        use ferrofs_proto::BLOCK_SIZE;
+        if want != len || len > BLOCK_SIZE || f.append || !self.pages.enabled() {
+            return (off, want);
+        }
+        if !crate::pagefill::may_store(&f.state, generation) {
+            return (off, want);
+        }
+        let start = off / BLOCK_SIZE * BLOCK_SIZE;
+        let end = ((off + len).div_ceil(BLOCK_SIZE) * BLOCK_SIZE).min(size);
+        if end <= off + len && start == off {
+            return (off, want);
+        }
+        (start, end.max(off + len) - start)
     }
 
     /// Start fetching the next read-ahead window in the background when due.
@@ -432,6 +485,10 @@ impl Core {
         };
         let last = f.state.meta.lock().open <= 1;
         let r = self.settle(&f.state, last, self.sync_on_close);
+        if f.writable {
+            let mut m = f.state.meta.lock();
+            m.writers = m.writers.saturating_sub(1);
+        }
         self.close_state(&f.state);
         r
     }
@@ -464,6 +521,8 @@ impl Core {
         // Whatever the outcome, the cached attributes may be wrong now.
         let _stale = Invalidate(&self.md, ino);
         if let Some(size) = req.size {
+            // No page store of the old bytes runs now or lands after (`pagefill`).
+            let _held = self.pages.hold();
             let a = self.run("truncate", self.client.truncate(ino, size))?;
             if let Some(st) = &st {
                 let mut m = st.meta.lock();

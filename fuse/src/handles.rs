@@ -16,6 +16,8 @@ pub struct OpenFile {
     pub state: Arc<InodeState>,
     /// O_APPEND: every write goes to the current end of the file.
     pub append: bool,
+    /// Opened for writing: counted in `Meta::writers` until its release.
+    pub writable: bool,
     pub ra: Mutex<ReadAhead>,
 }
 

@@ -19,6 +19,8 @@ const MAX_SEEN: usize = 100_000;
 pub struct Meta {
     /// Open handles on this mount.
     pub open: u32,
+    /// Of those, the handles that may write (see `pagefill`).
+    pub writers: u32,
     /// Local view of the size.
     pub size: u64,
     /// Writes made since the last commit (size and mtime not yet at the master).

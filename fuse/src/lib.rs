@@ -17,6 +17,7 @@ mod handles;
 mod inodes;
 mod mdcache;
 mod namespace;
+mod pagefill;
 mod readahead;
 mod writeback;
 mod xattr;
@@ -54,6 +55,11 @@ pub struct MountOptions {
     /// they are applied. Other clients see such a name once it is sent (milliseconds),
     /// and a `kill -9` of the mount loses what was still queued. Default: off.
     pub sync_namespace: bool,
+    /// A small read fetches the whole 64 KiB blocks it touches (the chunkserver reads
+    /// and verifies them anyway) and hands their other pages to the kernel's page
+    /// cache, so nearby reads need no request (`pagefill`). Only for files no handle of
+    /// this mount may write. Default: on.
+    pub page_fill: bool,
 }
 
 impl Default for MountOptions {
@@ -65,6 +71,7 @@ impl Default for MountOptions {
             xattr: false,
             sync_on_close: false,
             sync_namespace: false,
+            page_fill: true,
         }
     }
 }
@@ -119,6 +126,7 @@ pub fn mount(
             md,
             xattr: opts.xattr,
             sync_on_close: opts.sync_on_close,
+            pages: pagefill::PageFill::new(notifier.clone(), opts.page_fill),
         },
     };
     let mut cfg = Config::default();
@@ -198,6 +206,7 @@ mod tests {
             "xattr",
             "sync_on_close",
             "sync_namespace",
+            "page_fill",
         ] {
             assert!(keys.iter().any(|x| x.as_str() == k), "[mount] lacks {k}");
         }
@@ -210,7 +219,8 @@ mod tests {
                 o.fsname,
                 o.xattr,
                 o.sync_on_close,
-                o.sync_namespace
+                o.sync_namespace,
+                o.page_fill
             ),
             (
                 d.allow_other,
@@ -218,7 +228,8 @@ mod tests {
                 d.fsname,
                 d.xattr,
                 d.sync_on_close,
-                d.sync_namespace
+                d.sync_namespace,
+                d.page_fill
             )
         );
         assert!(toml::from_str::<MountOptions>("sync_on_clos = true").is_err());
