@@ -165,3 +165,58 @@ async fn a_file_open_for_writing_is_not_filled() {
         "the write reached the file"
     );
 }
+
+/// Another client's truncate leaves this mount's idea of the file's length behind for
+/// a while; a fill must not give the kernel pages past the length it was told.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fill_never_lengthens_a_file_another_client_truncated() {
+    let mut c = TestCluster::builder().chunkservers(3).start().await;
+    let (m1, m2) = (c.mount().await, c.mount().await);
+    let data = random_bytes(4 * BLOCK, 9);
+    write_file(&m1.join("t"), &data);
+    let h = File::open(m2.join("t")).unwrap();
+    let mut buf = vec![0u8; PAGE];
+    // A read far from the one below, so that one is small and random.
+    h.read_exact_at(&mut buf, (3 * BLOCK + 2 * PAGE) as u64)
+        .unwrap();
+
+    let short = BLOCK + 100;
+    OpenOptions::new()
+        .write(true)
+        .open(m1.join("t"))
+        .unwrap()
+        .set_len(short as u64)
+        .unwrap();
+    wait_for("mount 2 sees the truncate", Duration::from_secs(10), || {
+        let len = fs::metadata(m2.join("t")).map(|m| m.len()).unwrap_or(0);
+        async move { len == short as u64 }
+    })
+    .await;
+    // A small read just inside the new end: its block runs on past it.
+    let n = h.read_at(&mut buf, BLOCK as u64).unwrap();
+    assert_eq!(n, short - BLOCK, "the read stops at the new end");
+    assert!(
+        buf[..n] == data[BLOCK..short],
+        "the bytes up to the new end"
+    );
+    // Fills are stored in order: one of another file queued later has been stored.
+    write_file(&m1.join("other"), &data);
+    let o = File::open(m2.join("other")).unwrap();
+    o.read_exact_at(&mut buf, (2 * PAGE) as u64).unwrap();
+    wait_resident(&o, 4 * BLOCK, 0..BLOCK / PAGE, "the other file is filled").await;
+    // The kernel reads from its own pages up to the length it has (it refreshes the
+    // attributes only for a read that ends past that length).
+    assert_eq!(
+        h.read_at(&mut buf[..1], short as u64).unwrap(),
+        0,
+        "end of file"
+    );
+    assert_eq!(
+        h.metadata().unwrap().len(),
+        short as u64,
+        "the length the kernel has"
+    );
+    let mut all = Vec::new();
+    std::io::Read::read_to_end(&mut File::open(m2.join("t")).unwrap(), &mut all).unwrap();
+    assert_eq!(all, data[..short], "the file after the truncate");
+}

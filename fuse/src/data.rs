@@ -299,9 +299,9 @@ impl Core {
                 self.drain_noting(st, &mut buf)?;
             }
         }
-        let (size, generation) = {
+        let (size, generation, reported) = {
             let m = st.meta.lock();
-            (m.size, m.generation)
+            (m.size, m.generation, m.reported)
         };
         let mut ra = f.ra.lock();
         if let Some(b) = ra.serve(off, len, generation, size) {
@@ -324,7 +324,13 @@ impl Core {
             }
         }
         let want = ra.plan(off, len);
-        let (start, fetch) = self.block_span(&f, generation, (off, len), want, size);
+        let (start, fetch) = self.block_span(
+            &f,
+            generation,
+            (off, len),
+            want,
+            size.min(reported.max(off + len)),
+        );
         let data = self.call_here("read", |c| {
             let ino = st.ino;
             async move { c.read_at(ino, start, fetch, size).await }
@@ -345,14 +351,15 @@ impl Core {
     /// What a read of `[off, off+len)` fetches when read-ahead wants `want` bytes: a
     /// small random read (read-ahead adds nothing) asks for the whole blocks it touches
     /// when their other pages may go to the kernel's page cache (`pagefill`), since the
-    /// chunkserver reads and verifies those blocks anyway.
+    /// chunkserver reads and verifies those blocks anyway. `end` bounds the span: the
+    /// file's size, and no further than the kernel knows the file to be.
     fn block_span(
         &self,
         f: &OpenFile,
         generation: u64,
         (off, len): (u64, u64),
         want: u64,
-        size: u64,
+        end: u64,
     ) -> (u64, u64) {
         use ferrofs_proto::BLOCK_SIZE;
         if want != len || len > BLOCK_SIZE || f.append || !self.pages.enabled() {
@@ -362,7 +369,7 @@ impl Core {
             return (off, want);
         }
         let start = off / BLOCK_SIZE * BLOCK_SIZE;
-        let end = ((off + len).div_ceil(BLOCK_SIZE) * BLOCK_SIZE).min(size);
+        let end = ((off + len).div_ceil(BLOCK_SIZE) * BLOCK_SIZE).min(end);
         if end <= off + len && start == off {
             return (off, want);
         }
@@ -527,6 +534,7 @@ impl Core {
             if let Some(st) = &st {
                 let mut m = st.meta.lock();
                 m.size = size;
+                m.reported = size;
                 m.generation += 1;
                 let cs = self.chunk_size;
                 m.dirty.retain(|i| i * cs < size);

@@ -21,6 +21,10 @@ pub struct Meta {
     pub open: u32,
     /// Of those, the handles that may write (see `pagefill`).
     pub writers: u32,
+    /// The size last given to the kernel in an attribute reply (or by a local
+    /// truncate): a page fill must not reach past it, or the kernel would take the
+    /// file to be that long (`size` can be larger after another client's truncate).
+    pub reported: u64,
     /// Local view of the size.
     pub size: u64,
     /// Writes made since the last commit (size and mtime not yet at the master).
@@ -76,6 +80,7 @@ impl InodeState {
         if let Some((p, ctime)) = &m.pending {
             overlay(a, p, *ctime);
         }
+        m.reported = a.size;
     }
 }
 
@@ -158,6 +163,7 @@ impl Inodes {
             meta: Mutex::new(Meta {
                 open: 1,
                 size: attr.size,
+                reported: attr.size,
                 cached: Some((attr.mtime, attr.size)),
                 dirty: self.unsynced.lock().remove(&attr.ino).unwrap_or_default(),
                 ..Default::default()

@@ -14,6 +14,10 @@
 //! progress and makes any later one see their change. The pages a READ is filling are
 //! locked by the kernel until its reply, so a store never covers them (it would wait
 //! on them), and waiting for other reads' pages on this thread blocks no FUSE worker.
+//! A store past the kernel's idea of the file's length makes the kernel take the file
+//! to be that long, so a fill never reaches past the length last reported to it
+//! (`Meta::reported`): after another client's truncate this mount's own `size` can be
+//! larger, and its bytes there read as zeros.
 //! Consistency is close-to-open, as for the kernel's own cache of the file.
 
 use crate::inodes::InodeState;
