@@ -4,7 +4,8 @@
 //! utimes go with the commit); creates and unlinks in a directory the mount made go in
 //! batches, none waited for; with `--sync-namespace` each is one call (the directory's
 //! new attributes come back with it, so the kernel's GETATTR of the directory needs
-//! none).
+//! none); a stat of a file this mount just wrote needs none (the commit's reply is
+//! cached).
 
 mod common;
 
@@ -94,6 +95,21 @@ async fn a_written_files_attributes_go_with_its_close() {
     assert_eq!(
         m, want,
         "master calls for one file written as tar writes it"
+    );
+
+    phase!("a stat after the close, the kernel's caches dropped, needs no master call");
+    std::fs::write("/proc/sys/vm/drop_caches", "2").unwrap();
+    let before = calls(&cl).await;
+    let st = std::fs::metadata(mnt.join("d/f")).unwrap();
+    let after = calls(&cl).await;
+    assert_eq!(
+        made(&before, &after),
+        HashMap::new(),
+        "the commit's reply is cached"
+    );
+    assert_eq!(
+        (st.mode() & 0o7777, st.mtime(), st.len()),
+        (0o644, T0 as i64, data.len() as u64)
     );
 
     phase!("another client sees the attributes and the bytes once it is closed");

@@ -190,6 +190,7 @@ impl Core {
             (m.size, m.mtime, m.pending.take().map(|(p, _)| p))
         };
         let ino = st.ino;
+        let stamp = self.md.stamp();
         let send = |attrs: Option<SetattrReq>| {
             self.call_here("commit", |c| async move {
                 c.commit_with(ino, size, mtime, sync, close, attrs).await
@@ -214,7 +215,11 @@ impl Core {
                 }
             };
         }
-        self.md.invalidate(&[ino], &[]);
+        // The reply is the file's attributes after the commit: cached, unless anything
+        // else changed meanwhile (a stat after the writes, as `git status` makes of
+        // every file a checkout wrote, then needs no master call).
+        self.md
+            .invalidate_fresh(stamp, &[ino], &[], a.as_ref().ok());
         let a = a?;
         let mut m = st.meta.lock();
         m.uncommitted = false;
