@@ -12,7 +12,7 @@ use common::*;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const KIB: usize = 1 << 10;
@@ -69,17 +69,30 @@ async fn wait_resident(f: &File, len: usize, range: std::ops::Range<usize>, reas
     }
 }
 
-fn write_file(p: &Path, data: &[u8]) {
-    fs::write(p, data).unwrap();
+/// Three chunkservers and two mounts: files are written through the first and read
+/// through the second, whose page cache starts empty.
+async fn two_mounts() -> (TestCluster, PathBuf, PathBuf) {
+    let mut c = TestCluster::builder().chunkservers(3).start().await;
+    let (m1, m2) = (c.mount().await, c.mount().await);
+    (c, m1, m2)
+}
+
+/// Wait until every fill queued so far has been stored: fills are stored in order, so
+/// once the fill of a small read of a new file `name` made now is in, so are they.
+async fn fills_drained(m1: &Path, m2: &Path, name: &str) {
+    fs::write(m1.join(name), random_bytes(2 * BLOCK, 99)).unwrap();
+    let f = File::open(m2.join(name)).unwrap();
+    let mut buf = vec![0u8; PAGE];
+    f.read_exact_at(&mut buf, (2 * PAGE) as u64).unwrap();
+    wait_resident(&f, 2 * BLOCK, 0..BLOCK / PAGE, "a later fill is stored").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_small_read_fills_its_block_into_the_page_cache() {
-    let mut c = TestCluster::builder().chunkservers(3).start().await;
-    let (m1, m2) = (c.mount().await, c.mount().await);
+    let (_c, m1, m2) = two_mounts().await;
     let len = 4 * BLOCK + 5000; // a short last block
     let data = random_bytes(len, 7);
-    write_file(&m1.join("f"), &data);
+    fs::write(m1.join("f"), &data).unwrap();
 
     let f = File::open(m2.join("f")).unwrap();
     assert!(
@@ -122,11 +135,9 @@ async fn a_small_read_fills_its_block_into_the_page_cache() {
 /// from the chunkservers would overwrite the handle's dirty pages.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_open_for_writing_is_not_filled() {
-    let mut c = TestCluster::builder().chunkservers(3).start().await;
-    let (m1, m2) = (c.mount().await, c.mount().await);
+    let (_c, m1, m2) = two_mounts().await;
     let data = random_bytes(2 * BLOCK, 8);
-    write_file(&m1.join("w"), &data);
-    write_file(&m1.join("r"), &data);
+    fs::write(m1.join("w"), &data).unwrap();
 
     let w_ro = File::open(m2.join("w")).unwrap();
     let w_rw = OpenOptions::new().write(true).open(m2.join("w")).unwrap();
@@ -137,17 +148,8 @@ async fn a_file_open_for_writing_is_not_filled() {
     w_ro.read_exact_at(&mut buf, (2 * PAGE) as u64).unwrap();
     assert_eq!(buf, data[2 * PAGE..3 * PAGE]);
 
-    // A fill of another file queued after it has been stored: fills are stored in
-    // order, so one for `w` would have been stored by then.
-    let r = File::open(m2.join("r")).unwrap();
-    r.read_exact_at(&mut buf, (2 * PAGE) as u64).unwrap();
-    wait_resident(
-        &r,
-        2 * BLOCK,
-        0..BLOCK / PAGE,
-        "the read-only file is filled",
-    )
-    .await;
+    // A fill for `w`, had one been queued, has been stored by now.
+    fills_drained(&m1, &m2, "r").await;
     let got = resident(&w_ro, 2 * BLOCK);
     assert_eq!(
         pages(&got, 0..BLOCK / PAGE),
@@ -170,10 +172,9 @@ async fn a_file_open_for_writing_is_not_filled() {
 /// a while; a fill must not give the kernel pages past the length it was told.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fill_never_lengthens_a_file_another_client_truncated() {
-    let mut c = TestCluster::builder().chunkservers(3).start().await;
-    let (m1, m2) = (c.mount().await, c.mount().await);
+    let (_c, m1, m2) = two_mounts().await;
     let data = random_bytes(4 * BLOCK, 9);
-    write_file(&m1.join("t"), &data);
+    fs::write(m1.join("t"), &data).unwrap();
     let h = File::open(m2.join("t")).unwrap();
     let mut buf = vec![0u8; PAGE];
     // A read far from the one below, so that one is small and random.
@@ -199,11 +200,8 @@ async fn a_fill_never_lengthens_a_file_another_client_truncated() {
         buf[..n] == data[BLOCK..short],
         "the bytes up to the new end"
     );
-    // Fills are stored in order: one of another file queued later has been stored.
-    write_file(&m1.join("other"), &data);
-    let o = File::open(m2.join("other")).unwrap();
-    o.read_exact_at(&mut buf, (2 * PAGE) as u64).unwrap();
-    wait_resident(&o, 4 * BLOCK, 0..BLOCK / PAGE, "the other file is filled").await;
+    // The fill of that read, had it gone past the new end, has been stored by now.
+    fills_drained(&m1, &m2, "other").await;
     // The kernel reads from its own pages up to the length it has (it refreshes the
     // attributes only for a read that ends past that length).
     assert_eq!(

@@ -43,16 +43,7 @@ impl Core {
             keep = false;
         }
         let append = flags & libc::O_APPEND != 0;
-        if writable || !keep {
-            let _held = self.pages.hold();
-            let mut m = st.meta.lock();
-            m.writers += u32::from(writable);
-            if !keep {
-                // The kernel drops its pages of the file after this reply: a page fill
-                // of bytes fetched before must not land after that.
-                m.generation += 1;
-            }
-        }
+        self.pages.opened(&st, writable, !keep);
         let fh = self.handles.add_file(OpenFile {
             state: st,
             append,
@@ -96,11 +87,8 @@ impl Core {
             return Ok((attr, fh, fl));
         }
         let (st, _) = self.inodes.open(&attr);
-        {
-            // Counted whatever the access mode: it is a new file being written.
-            let _held = self.pages.hold();
-            st.meta.lock().writers += 1;
-        }
+        // A writer whatever the access mode: it is a new file being written.
+        self.pages.opened(&st, true, false);
         let fh = self.handles.add_file(OpenFile {
             state: st,
             append: flags & libc::O_APPEND != 0,
@@ -304,9 +292,10 @@ impl Core {
                 self.drain_noting(st, &mut buf)?;
             }
         }
-        let (size, generation, reported) = {
+        let (size, generation, fill_to) = {
             let m = st.meta.lock();
-            (m.size, m.generation, m.reported)
+            let fill_to = (!f.append && crate::pagefill::fillable(&m)).then_some(m.reported);
+            (m.size, m.generation, fill_to)
         };
         let mut ra = f.ra.lock();
         if let Some(b) = ra.serve(off, len, generation, size) {
@@ -329,13 +318,7 @@ impl Core {
             }
         }
         let want = ra.plan(off, len);
-        let (start, fetch) = self.block_span(
-            &f,
-            generation,
-            (off, len),
-            want,
-            size.min(reported.max(off + len)),
-        );
+        let (start, fetch) = self.pages.span(fill_to, (off, len), want, size);
         let data = self.call_here("read", |c| {
             let ino = st.ino;
             async move { c.read_at(ino, start, fetch, size).await }
@@ -343,42 +326,11 @@ impl Core {
         let data = if (start, fetch) == (off, want) {
             data
         } else {
-            self.pages
-                .offer(&f.state, generation, start, &data, off, len);
-            let a = ((off - start) as usize).min(data.len());
-            data.slice(a..(a + len as usize).min(data.len()))
+            self.pages.offer(st, generation, start, data, (off, len))
         };
         let out = ra.store(off, data, len, generation);
         self.maybe_prefetch(&mut ra, st.ino, generation, size);
         Ok(out)
-    }
-
-    /// What a read of `[off, off+len)` fetches when read-ahead wants `want` bytes: a
-    /// small random read (read-ahead adds nothing) asks for the whole blocks it touches
-    /// when their other pages may go to the kernel's page cache (`pagefill`), since the
-    /// chunkserver reads and verifies those blocks anyway. `end` bounds the span: the
-    /// file's size, and no further than the kernel knows the file to be.
-    fn block_span(
-        &self,
-        f: &OpenFile,
-        generation: u64,
-        (off, len): (u64, u64),
-        want: u64,
-        end: u64,
-    ) -> (u64, u64) {
-        use ferrofs_proto::BLOCK_SIZE;
-        if want != len || len > BLOCK_SIZE || f.append || !self.pages.enabled() {
-            return (off, want);
-        }
-        if !crate::pagefill::may_store(&f.state, generation) {
-            return (off, want);
-        }
-        let start = off / BLOCK_SIZE * BLOCK_SIZE;
-        let end = ((off + len).div_ceil(BLOCK_SIZE) * BLOCK_SIZE).min(end);
-        if end <= off + len && start == off {
-            return (off, want);
-        }
-        (start, end.max(off + len) - start)
     }
 
     /// Start fetching the next read-ahead window in the background when due.
@@ -497,10 +449,7 @@ impl Core {
         };
         let last = f.state.meta.lock().open <= 1;
         let r = self.settle(&f.state, last, self.sync_on_close);
-        if f.writable {
-            let mut m = f.state.meta.lock();
-            m.writers = m.writers.saturating_sub(1);
-        }
+        self.pages.released(&f.state, f.writable);
         self.close_state(&f.state);
         r
     }
